@@ -1,0 +1,141 @@
+"""Errors at the edge: every failure leaves as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_412_PRECONDITION_FAILED,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
+
+from disclosure.errors import (
+    DisclosureError,
+    EventNotAllowed,
+    GuardRefused,
+    IdempotencyMismatch,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+)
+
+PROBLEM = "application/problem+json"
+log = logging.getLogger("disclosure.api")
+
+
+class FieldError(msgspec.Struct):
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """The problem+json body."""
+
+    title: str
+    status: int
+    detail: str
+    type: str = "about:blank"
+    errors: list[FieldError] = []
+    state: str | None = None
+    allowed: list[str] | None = None
+    current_version: int | None = None
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response[Problem]:
+    return Response(
+        Problem(title=title, status=status, detail=detail, **extra),
+        status_code=status,
+        media_type=PROBLEM,
+    )
+
+
+def _field_errors(exc: ValidationException) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        message = str(item.get("message", "")) if isinstance(item, dict) else str(item)
+        field, _, reason = message.rpartition(" - at `")
+        if reason:
+            path = reason.rstrip("`")
+            errors.append(FieldError(field=path, message=field))
+        else:
+            # msgspec reports our own __post_init__ checks as "field: why".
+            name, sep, why = message.partition(": ")
+            key = str(item.get("key", "")) if isinstance(item, dict) else ""
+            errors.append(
+                FieldError(field=f"$.{name}" if sep else key or "$", message=why or message)
+            )
+    return errors
+
+
+def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+    errors = _field_errors(exc)
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or str(exc.detail)
+    return problem(HTTP_400_BAD_REQUEST, "Invalid request", detail, errors=errors)
+
+
+def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    return problem(exc.status_code, _title(exc.status_code), str(exc.detail))
+
+
+def on_domain(request: Request[Any, Any, Any], exc: DisclosureError) -> Response[Problem]:
+    match exc:
+        case NotFound():
+            return problem(HTTP_404_NOT_FOUND, "Not found", str(exc))
+        case StaleVersion():
+            return problem(
+                HTTP_412_PRECONDITION_FAILED, "Stale version", str(exc),
+                current_version=exc.actual,
+            )
+        case IdempotencyMismatch():
+            return problem(HTTP_422_UNPROCESSABLE_ENTITY, "Idempotency-Key reused", str(exc))
+        case InvalidInput():
+            return problem(
+                HTTP_400_BAD_REQUEST, "Invalid request", str(exc),
+                errors=[FieldError(field=f"$.{exc.field}", message=str(exc))],
+            )
+    return on_unexpected(request, exc)
+
+
+def on_not_allowed(request: Request[Any, Any, Any], exc: EventNotAllowed) -> Response[Problem]:
+    return problem(
+        HTTP_409_CONFLICT, "Event not allowed now", str(exc),
+        state=exc.state, allowed=list(exc.allowed),
+    )
+
+
+def on_refused(request: Request[Any, Any, Any], exc: GuardRefused) -> Response[Problem]:
+    return problem(HTTP_409_CONFLICT, "Refused", str(exc))
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    # Log the type and place only: exception text can carry personal data from the request.
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return problem(
+        HTTP_500_INTERNAL_SERVER_ERROR, "Internal error", "the server could not complete this"
+    )
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+HANDLERS: dict[type[Exception] | int, Any] = {
+    ValidationException: on_validation,
+    HTTPException: on_http,
+    EventNotAllowed: on_not_allowed,
+    GuardRefused: on_refused,
+    DisclosureError: on_domain,
+    Exception: on_unexpected,
+}

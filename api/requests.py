@@ -1,0 +1,109 @@
+"""The requests resource: receive, list, read, and send lifecycle events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.exceptions import ClientException, HTTPException
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_428_PRECONDITION_REQUIRED
+
+from disclosure.schemas import (
+    Actions,
+    EventPayload,
+    EventView,
+    NewRequest,
+    RequestPage,
+    RequestView,
+    Transitioned,
+)
+from disclosure.workflow import Filters, Workflow
+
+Reference = Annotated[str, Parameter(pattern=r"^[A-Z]{4,5}-\d{4}-\d{6}$", max_length=32)]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(value: str | None) -> int:
+    if value is None:
+        raise HTTPException(
+            status_code=HTTP_428_PRECONDITION_REQUIRED,
+            detail='If-Match is required: send the ETag of the request you acted on, e.g. "3"',
+        )
+    text = value.strip()
+    text = text.removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise ClientException(f"If-Match: expected an ETag such as \"3\", got {value!r}")
+    return int(text)
+
+
+class RequestController(Controller):
+    path = "/api/requests"
+    tags = ["requests"]
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def receive(
+        self,
+        data: NewRequest,
+        workflow: Workflow,
+        actor: str,
+        idempotency_key: Annotated[
+            str | None, Parameter(header="Idempotency-Key", min_length=1, max_length=100)
+        ] = None,
+    ) -> Response[RequestView]:
+        """Receive a new request."""
+        view = await workflow.create(data, actor=actor, idempotency_key=idempotency_key)
+        return Response(
+            view,
+            status_code=HTTP_201_CREATED,
+            headers={"Location": f"/api/requests/{view.reference}", "ETag": etag(view.version)},
+        )
+
+    @get("/")
+    async def list_requests(
+        self,
+        workflow: Workflow,
+        state: str | None = None,
+        scheme: str | None = None,
+        route: str | None = None,
+        area: str | None = None,
+        overdue: bool | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Parameter(max_length=64)] = None,
+    ) -> RequestPage:
+        """List requests, newest first, with filters and cursor pagination."""
+        filters = Filters(state=state, scheme=scheme, route=route, area=area, overdue=overdue)
+        return await workflow.search(filters, limit=limit, cursor=cursor)
+
+    @get("/{reference:str}")
+    async def read(self, reference: Reference, workflow: Workflow) -> Response[RequestView]:
+        """One request with its parties; the ETag is its version."""
+        view = await workflow.get(reference)
+        return Response(view, headers={"ETag": etag(view.version)})
+
+    @get("/{reference:str}/events")
+    async def timeline(self, reference: Reference, workflow: Workflow) -> list[EventView]:
+        """The request's timeline: every event, oldest first."""
+        return await workflow.events(reference)
+
+    @get("/{reference:str}/actions")
+    async def actions(self, reference: Reference, workflow: Workflow) -> Actions:
+        """The events the lifecycle allows now, each with its payload schema."""
+        return await workflow.actions(reference)
+
+    @post("/{reference:str}/events", status_code=200)
+    async def send(
+        self,
+        reference: Reference,
+        data: EventPayload,
+        workflow: Workflow,
+        actor: str,
+        if_match: Annotated[str | None, Parameter(header="If-Match")] = None,
+    ) -> Response[Transitioned]:
+        """Send one lifecycle event; If-Match must carry the version it was decided on."""
+        expected = parse_if_match(if_match)
+        result = await workflow.apply(reference, data, actor=actor, expected_version=expected)
+        return Response(result, headers={"ETag": etag(result.version)})

@@ -1,0 +1,47 @@
+"""Domain errors; the edge maps each to one HTTP status."""
+
+from __future__ import annotations
+
+from statemachines.lifecycle import EventNotAllowed, GuardRefused
+
+
+class DisclosureError(Exception):
+    """Base of the errors a caller can act on."""
+
+
+class NotFound(DisclosureError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"no request {reference}")
+        self.reference = reference
+
+
+class StaleVersion(DisclosureError):
+    def __init__(self, reference: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"{reference} is at version {actual}, not {expected}: reload it and try again"
+        )
+        self.actual = actual
+
+
+class IdempotencyMismatch(DisclosureError):
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was already used for a different request")
+
+
+class InvalidInput(DisclosureError):
+    """Input that is well-formed but does not fit the request it is for."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+__all__ = [
+    "DisclosureError",
+    "EventNotAllowed",
+    "GuardRefused",
+    "IdempotencyMismatch",
+    "InvalidInput",
+    "NotFound",
+    "StaleVersion",
+]

@@ -1,0 +1,252 @@
+"""The tables: requests, their parties and stage records, and the event trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every engine (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# BIGINT keys on PostgreSQL; SQLite only autoincrements a column declared INTEGER.
+Key = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Request(Base):
+    """A disclosure request: one application or one proactive consideration."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    scheme: Mapped[str] = mapped_column(String(16))
+    route: Mapped[str] = mapped_column(String(16))
+    area: Mapped[str] = mapped_column(String(64))
+    division: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    immediate_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    policy_version: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    last_event_hash: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    idempotency_digest: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_requests_queue", "state", "due_at"),
+        Index("ix_requests_filter", "scheme", "route", "area", "id"),
+    )
+
+
+class Party(Base):
+    """A person in a request, in one role; personal data lives here and nowhere else."""
+
+    __tablename__ = "parties"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    role: Mapped[str] = mapped_column(String(24))
+    name: Mapped[str | None] = mapped_column(String(200))
+    date_of_birth: Mapped[str | None] = mapped_column(String(10))
+    address: Mapped[str | None] = mapped_column(Text)
+    relationship: Mapped[str | None] = mapped_column(String(100))
+    sex: Mapped[str | None] = mapped_column(String(16))
+    age_band: Mapped[str | None] = mapped_column(String(16))
+    ethnicity: Mapped[str | None] = mapped_column(String(40))
+    safe_contact: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Check(Base):
+    """One check of police systems or a partner agency's records."""
+
+    __tablename__ = "checks"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    source: Mapped[str] = mapped_column(String(40))
+    information_held: Mapped[bool] = mapped_column(Boolean)
+    summary: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class PartnerRequest(Base):
+    """Checks asked of another agency, with their own due date and the answer when it comes."""
+
+    __tablename__ = "partner_requests"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    agency: Mapped[str] = mapped_column(String(60))
+    asked: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    responded_at: Mapped[datetime | None]
+    information_held: Mapped[bool | None] = mapped_column(Boolean)
+    response: Mapped[str | None] = mapped_column(Text)
+
+
+class Decision(Base):
+    """The necessity-and-proportionality decision, field by field."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    forum: Mapped[str] = mapped_column(String(20))
+    decided_at: Mapped[datetime]
+    chair: Mapped[str] = mapped_column(String(200))
+    attendees: Mapped[list[Any]] = mapped_column(JSON)
+    decision_maker: Mapped[str] = mapped_column(String(200))
+    decision_maker_role: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(16))
+    no_disclosure_reason: Mapped[str | None] = mapped_column(String(40))
+    legal_test: Mapped[dict[str, Any]] = mapped_column(JSON)
+    wording: Mapped[str | None] = mapped_column(Text)
+    recipient_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    recipient_rationale: Mapped[str | None] = mapped_column(Text)
+    discloser: Mapped[str | None] = mapped_column(String(200))
+    delivery_method: Mapped[str | None] = mapped_column(Text)
+    others_present: Mapped[str | None] = mapped_column(Text)
+    deliver_by: Mapped[datetime | None]
+    subject_views_sought: Mapped[bool] = mapped_column(Boolean)
+    subject_views_reason: Mapped[str | None] = mapped_column(Text)
+    subject_representations: Mapped[str | None] = mapped_column(Text)
+    subject_to_be_told: Mapped[bool] = mapped_column(Boolean)
+    safeguarding_actions: Mapped[list[Any]] = mapped_column(JSON)
+    dissent: Mapped[str | None] = mapped_column(Text)
+    deviation: Mapped[str | None] = mapped_column(Text)
+    deviation_justification: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class Delivery(Base):
+    """How an agreed disclosure was actually given."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    delivered_at: Mapped[datetime]
+    location: Mapped[str] = mapped_column(Text)
+    delivered_by: Mapped[str] = mapped_column(String(200))
+    recipient_party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    others_present: Mapped[str | None] = mapped_column(Text)
+    words_used: Mapped[str] = mapped_column(Text)
+    matches_approved_wording: Mapped[bool] = mapped_column(Boolean)
+    confidentiality_explained: Mapped[bool] = mapped_column(Boolean)
+    undertaking: Mapped[str] = mapped_column(String(16))
+    safety_plan_made: Mapped[bool] = mapped_column(Boolean)
+    referrals: Mapped[list[Any]] = mapped_column(JSON)
+    subject_informed_at: Mapped[datetime | None]
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class Notice(Base):
+    """The applicant told of a non-disclosure, with safety advice."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    given_at: Mapped[datetime]
+    given_by: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(40))
+    safety_advice_given: Mapped[bool] = mapped_column(Boolean)
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class Event(Base):
+    """One entry of the tamper-evident trail; the payload can be erased, its digest stays."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    policy_version: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    payload_salt: Mapped[str | None] = mapped_column(String(32))
+    payload_digest: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("request_id", "seq", name="uq_events_request_seq"),)
+
+
+class ReferenceCounter(Base):
+    """The last reference number issued per scheme and year."""
+
+    __tablename__ = "reference_counters"
+
+    scheme: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Extension(Base):
+    """A granted extension of the overall due date."""
+
+    __tablename__ = "extensions"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    days: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[datetime]
+    old_due_at: Mapped[datetime | None]
+    new_due_at: Mapped[datetime | None]
+    granted_by: Mapped[str] = mapped_column(String(64))

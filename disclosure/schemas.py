@@ -1,0 +1,380 @@
+"""What crosses the edge: new requests, one payload per lifecycle event, and the views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+Scheme = Literal["dvds", "csods", "mappa"]
+Route = Literal["right_to_ask", "right_to_know"]
+Channel = Literal["online", "telephone", "in_person", "letter", "partner_agency", "mapp_meeting"]
+PartyRole = Literal["applicant", "subject", "person_at_risk", "child", "referrer", "recipient"]
+Text = Annotated[str, Meta(min_length=1, max_length=4000)]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+Short = Annotated[str, Meta(max_length=200)]
+Days = Annotated[int, Meta(ge=1, le=365)]
+PartyId = Annotated[int, Meta(ge=1)]
+
+
+class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Strict input: an unknown field is an error, not something silently dropped."""
+
+
+class SafeContact(Input):
+    method: Literal["phone", "email", "letter", "in_person", "via_agency"]
+    details: Short = ""
+    times: Short = ""
+    notes: Short = ""
+
+
+class PartyIn(Input):
+    role: PartyRole
+    name: Name | None = None
+    date_of_birth: Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+    address: Annotated[str, Meta(max_length=500)] | None = None
+    relationship: Short | None = None
+    sex: Literal["female", "male", "other", "not_known"] | None = None
+    age_band: Literal["under_18", "18_24", "25_34", "35_44", "45_54", "55_64", "65_plus"] | None = (
+        None
+    )
+    ethnicity: Annotated[str, Meta(max_length=40)] | None = None
+    safe_contact: SafeContact | None = None
+
+
+class NewRequest(Input):
+    scheme: Scheme
+    route: Route
+    area: Annotated[str, Meta(min_length=1, max_length=64)]
+    division: Annotated[str, Meta(max_length=64)] | None = None
+    received_at: datetime
+    channel: Channel
+    summary: Text
+    immediate_risk: bool = False
+    parties: Annotated[list[PartyIn], Meta(min_length=1, max_length=50)]
+
+    def __post_init__(self) -> None:
+        if self.received_at.tzinfo is None:
+            raise ValueError("received_at: needs a time zone offset, e.g. 2026-04-02T09:30:00Z")
+        roles = [p.role for p in self.parties]
+        if "subject" not in roles:
+            raise ValueError("parties: a request needs a party with role 'subject'")
+        if self.route == "right_to_ask" and "applicant" not in roles:
+            raise ValueError("parties: a right-to-ask request needs a party with role 'applicant'")
+        if self.route == "right_to_know" and "applicant" in roles:
+            raise ValueError("parties: a right-to-know request has no applicant")
+        at_risk = "child" if self.scheme == "csods" else "person_at_risk"
+        if self.scheme != "mappa" and at_risk not in roles:
+            raise ValueError(f"parties: a {self.scheme} request needs a party with role '{at_risk}'")
+
+
+def _aware(name: str, value: datetime | None) -> None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError(f"{name}: needs a time zone offset")
+
+
+class EventIn(Input, tag_field="event"):
+    """Base of every event payload; the `event` field says which one it is."""
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                _aware(name, value)
+
+
+class CompleteInitialChecks(EventIn, tag="complete_initial_checks"):
+    finding: Literal["in_scope", "out_of_scope", "duplicate", "referred_safeguarding"]
+    immediate_risk: bool
+    notes: Annotated[str, Meta(max_length=4000)] = ""
+    duplicate_of: Annotated[str, Meta(max_length=32)] | None = None
+    referred_to: Literal["marac", "childrens_social_care", "mappa", "other"] | None = None
+
+    def __post_init__(self) -> None:
+        if self.finding == "duplicate" and not self.duplicate_of:
+            raise ValueError("duplicate_of: required when the finding is duplicate")
+        if self.finding == "referred_safeguarding" and not self.referred_to:
+            raise ValueError("referred_to: required when the finding is referred_safeguarding")
+
+
+IdentityDocument = Literal[
+    "passport", "driving_licence", "utility_bill", "bank_statement", "birth_certificate",
+    "council_tax", "other",
+]
+
+
+class RecordMeeting(EventIn, tag="record_meeting"):
+    held_at: datetime
+    held_by: Name
+    identity_verified: bool
+    documents_seen: list[IdentityDocument] = []
+    proof_of_address: bool = False
+    proof_of_relationship: bool = False
+    notes: Annotated[str, Meta(max_length=4000)] = ""
+
+
+CheckSource = Literal[
+    "pnc", "pnd", "visor", "local_records", "childrens_social_care", "adult_social_care",
+    "probation", "prisons", "health", "education", "marac", "other",
+]
+
+
+class RecordCheck(EventIn, tag="record_check"):
+    source: CheckSource
+    information_held: bool
+    summary: Text
+    checked_at: datetime
+
+
+class RecordPartnerRequest(EventIn, tag="record_partner_request"):
+    agency: CheckSource
+    asked: Text
+    asked_at: datetime
+    due_at: datetime
+
+
+class RecordPartnerResponse(EventIn, tag="record_partner_response"):
+    partner_request_id: PartyId
+    responded_at: datetime
+    information_held: bool
+    response: Text
+
+
+class CompleteChecks(EventIn, tag="complete_checks"):
+    summary: Annotated[str, Meta(max_length=4000)] = ""
+
+
+class Answer(Input):
+    """One part of the legal test, answered with its reasoning."""
+
+    met: bool
+    rationale: Text
+
+
+class LegalTest(Input):
+    lawful: Answer
+    pressing_need: Answer
+    necessary: Answer
+    proportionate: Answer
+    data_protection_considered: bool
+    rehabilitation_of_offenders_considered: bool
+
+
+class Attendee(Input):
+    name: Name
+    agency: Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+SafeguardingAction = Literal[
+    "marac", "idva", "childrens_social_care", "adult_social_care", "mappa_referral", "other",
+]
+
+
+class RecordDecision(EventIn, tag="record_decision"):
+    forum: Literal["police", "dvds_panel", "marac", "mapp_level_2", "mapp_level_3"]
+    decided_at: datetime
+    chair: Name
+    attendees: list[Attendee] = []
+    decision_maker: Name
+    decision_maker_role: Name
+    decision: Literal["disclose", "no_disclosure"]
+    no_disclosure_reason: Literal["no_information", "not_necessary_proportionate"] | None = None
+    legal_test: LegalTest
+    wording: Annotated[str, Meta(max_length=4000)] | None = None
+    recipient_party_id: PartyId | None = None
+    recipient_rationale: Annotated[str, Meta(max_length=4000)] | None = None
+    discloser: Name | None = None
+    delivery_method: Annotated[str, Meta(max_length=1000)] | None = None
+    others_present: Annotated[str, Meta(max_length=1000)] | None = None
+    deliver_by: datetime | None = None
+    subject_views_sought: bool
+    subject_views_reason: Annotated[str, Meta(max_length=4000)] | None = None
+    subject_representations: Annotated[str, Meta(max_length=4000)] | None = None
+    subject_to_be_told: bool
+    safeguarding_actions: list[SafeguardingAction] = []
+    dissent: Annotated[str, Meta(max_length=4000)] | None = None
+    deviation: Annotated[str, Meta(max_length=4000)] | None = None
+    deviation_justification: Annotated[str, Meta(max_length=4000)] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.decision == "disclose":
+            for name in ("wording", "recipient_party_id", "recipient_rationale", "discloser",
+                         "delivery_method", "deliver_by"):
+                if getattr(self, name) in (None, ""):
+                    raise ValueError(f"{name}: required when the decision is disclose")
+            if self.no_disclosure_reason is not None:
+                raise ValueError("no_disclosure_reason: only for a no_disclosure decision")
+        else:
+            if self.no_disclosure_reason is None:
+                raise ValueError("no_disclosure_reason: required when the decision is no_disclosure")
+            if self.recipient_party_id is not None or self.wording:
+                raise ValueError("wording: a no_disclosure decision discloses nothing to anyone")
+        if not self.subject_views_sought and not self.subject_views_reason:
+            raise ValueError("subject_views_reason: say why the subject's views were not sought")
+        if self.deviation and not self.deviation_justification:
+            raise ValueError("deviation_justification: a deviation from the guidance needs one")
+
+
+class RecordDelivery(EventIn, tag="record_delivery"):
+    delivered_at: datetime
+    location: Text
+    delivered_by: Name
+    recipient_party_id: PartyId
+    others_present: Annotated[str, Meta(max_length=1000)] | None = None
+    words_used: Text
+    confidentiality_explained: bool
+    undertaking: Literal["signed", "refused"]
+    safety_plan_made: bool
+    referrals: list[Literal["idva", "specialist_service", "childrens_social_care", "other"]] = []
+    subject_informed_at: datetime | None = None
+
+
+class RecordNotice(EventIn, tag="record_notice"):
+    given_at: datetime
+    given_by: Name
+    method: Literal["in_person", "telephone", "letter"]
+    safety_advice_given: bool
+    notes: Annotated[str, Meta(max_length=4000)] | None = None
+
+
+class TakeImmediateAction(EventIn, tag="take_immediate_action"):
+    action: Text
+    taken_at: datetime
+    leaves_scheme: bool
+    urgent_disclosure: bool = False
+    authorised_by: Name | None = None
+
+
+class ExtendDeadline(EventIn, tag="extend_deadline"):
+    days: Days
+    category: Literal[
+        "partner_agency_delay", "applicant_availability", "complex_case", "exceptional_circumstances"
+    ]
+    reason: Text
+
+
+class Withdraw(EventIn, tag="withdraw"):
+    reason: Text
+
+
+class CloseNoEngagement(EventIn, tag="close_no_engagement"):
+    attempts: Annotated[int, Meta(ge=1, le=100)]
+    reason: Text
+
+
+class Reopen(EventIn, tag="reopen"):
+    reason: Text
+
+
+EventPayload = (
+    CompleteInitialChecks
+    | RecordMeeting
+    | RecordCheck
+    | RecordPartnerRequest
+    | RecordPartnerResponse
+    | CompleteChecks
+    | RecordDecision
+    | RecordDelivery
+    | RecordNotice
+    | TakeImmediateAction
+    | ExtendDeadline
+    | Withdraw
+    | CloseNoEngagement
+    | Reopen
+)
+PAYLOADS: dict[str, type[EventIn]] = {
+    cls.__struct_config__.tag: cls  # type: ignore[misc]
+    for cls in EventPayload.__args__  # type: ignore[attr-defined]
+}
+
+
+# Views -----------------------------------------------------------------------------------
+
+
+class PartyView(msgspec.Struct, kw_only=True):
+    id: int
+    role: str
+    name: str | None
+    date_of_birth: str | None
+    address: str | None
+    relationship: str | None
+    sex: str | None
+    age_band: str | None
+    ethnicity: str | None
+    safe_contact: dict[str, Any] | None
+
+
+class RequestView(msgspec.Struct, kw_only=True):
+    reference: str
+    scheme: str
+    route: str
+    area: str
+    division: str | None
+    channel: str
+    summary: str
+    state: str
+    outcome: str | None
+    immediate_risk: bool
+    policy_version: str
+    received_at: datetime
+    due_at: datetime | None
+    closed_at: datetime | None
+    overdue: bool
+    version: int
+    parties: list[PartyView]
+
+
+class RequestSummary(msgspec.Struct, kw_only=True):
+    reference: str
+    scheme: str
+    route: str
+    area: str
+    division: str | None
+    state: str
+    outcome: str | None
+    immediate_risk: bool
+    received_at: datetime
+    due_at: datetime | None
+    overdue: bool
+    version: int
+
+
+class RequestPage(msgspec.Struct, kw_only=True):
+    items: list[RequestSummary]
+    next_cursor: str | None
+
+
+class EventView(msgspec.Struct, kw_only=True):
+    seq: int
+    event: str
+    from_state: str | None
+    to_state: str
+    actor: str
+    occurred_at: datetime
+    policy_version: str
+    payload: dict[str, Any] | None
+    hash: str
+
+
+class Action(msgspec.Struct, kw_only=True):
+    event: str
+    payload_schema: str
+
+
+class Actions(msgspec.Struct, kw_only=True):
+    reference: str
+    state: str
+    version: int
+    actions: list[Action]
+
+
+class Transitioned(msgspec.Struct, kw_only=True):
+    reference: str
+    event: str
+    from_state: str
+    state: str
+    outcome: str | None
+    version: int

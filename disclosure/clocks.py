@@ -1,0 +1,264 @@
+"""Due dates computed from policy limits, each able to explain itself."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from typing import Literal
+
+import holidays
+import msgspec
+
+from disclosure.policy import LONDON, NATIONS, STAGES, Limit, PolicyError, PolicyVersion, Stage
+
+Status = Literal["overdue", "due_soon", "on_time"]
+
+_SUBDIVISIONS = {"england": "ENG", "wales": "WLS", "scotland": "SCT", "northern_ireland": "NIR"}
+_NATION_NAMES = {
+    "england": "England",
+    "wales": "Wales",
+    "scotland": "Scotland",
+    "northern_ireland": "Northern Ireland",
+}
+# What the service records when each stage's clock starts.
+_STAGE_START_EVENTS: dict[Stage, str] = {
+    "initial_checks": "received",
+    "meeting": "initial checks completed",
+    "checks": "checks started",
+    "decision": "checks completed",
+    "delivery": "disclosure agreed",
+}
+
+
+class ExtensionRefused(ValueError):
+    """An extension breaks the policy's rules; the message says which."""
+
+
+class Extension(msgspec.Struct, frozen=True):
+    """Calendar days added to a due date, with the reason the SMB will see."""
+
+    days: int
+    category: str
+    reason: str
+    granted_at: datetime
+
+
+class Deadline(msgspec.Struct, frozen=True):
+    """A due date with everything needed to explain how it was reached; times are UTC."""
+
+    due_at: datetime
+    base_due_at: datetime
+    start: datetime
+    start_event: str
+    limit: Limit | None
+    calendar: str
+    holidays_skipped: list[tuple[date, str]]
+    weekend_days_skipped: int
+    extensions: list[Extension]
+    basis: str
+    explanation: str
+
+
+class Clock(msgspec.Struct, frozen=True):
+    """A request's overall and stage due dates under the policy it was received under."""
+
+    policy_code: str
+    overall: Deadline | None
+    stages: dict[Stage, Deadline]
+
+
+def _require_aware(moment: datetime, what: str) -> None:
+    if moment.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got {moment.isoformat()}")
+
+
+def _require_nation(nation: str) -> None:
+    if nation not in NATIONS:
+        raise PolicyError(f"unknown nation {nation!r}; expected one of {', '.join(NATIONS)}")
+
+
+@lru_cache(maxsize=512)
+def _bank_holidays(nation: str, year: int) -> dict[date, str]:
+    return dict(holidays.country_holidays("GB", subdiv=_SUBDIVISIONS[nation], years=year))
+
+
+def _end_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.max, tzinfo=LONDON).astimezone(timezone.utc)
+
+
+def _at(moment: datetime) -> str:
+    local = moment.astimezone(LONDON)
+    return f"{local:%H:%M} {local:%A} {local.day} {local:%B %Y}"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _skipped(weekend_days: int, bank_holidays: list[tuple[date, str]]) -> str:
+    parts = [f"{weekend_days} weekend day{'s' if weekend_days != 1 else ''}"] if weekend_days else []
+    parts += [f"{name} ({day.day} {day:%B})" for day, name in bank_holidays]
+    return f", skipping {_and(parts)}" if parts else ""
+
+
+def add_limit(
+    start: datetime, limit: Limit, *, nation: str, start_event: str = "received"
+) -> Deadline:
+    """The deadline `limit` after `start`, counted in the nation's calendar."""
+    _require_aware(start, "start")
+    _require_nation(nation)
+    start = start.astimezone(timezone.utc)
+    start_day = start.astimezone(LONDON).date()
+    skipped: list[tuple[date, str]] = []
+    weekend_days = 0
+    if limit.unit == "hours":
+        # Elapsed time: across a clock change the local hour shifts rather than the duration.
+        due_at = start + timedelta(hours=limit.amount)
+        calendar = "elapsed time"
+        counted = f"{limit.amount} hours"
+        if start.astimezone(LONDON).utcoffset() != due_at.astimezone(LONDON).utcoffset():
+            counted += " across the clock change"
+    elif limit.unit == "calendar_days":
+        due_at = _end_of_day(start_day + timedelta(days=limit.amount))
+        calendar = "calendar"
+        counted = f"{limit.amount} calendar days"
+    else:
+        day, counted_days = start_day, 0
+        while counted_days < limit.amount:
+            day += timedelta(days=1)
+            if day.weekday() >= 5:
+                weekend_days += 1
+            elif (name := _bank_holidays(nation, day.year).get(day)) is not None:
+                skipped.append((day, name))
+            else:
+                counted_days += 1
+        due_at = _end_of_day(day)
+        calendar = f"working days ({nation})"
+        counted = f"{limit.amount} working days in {_NATION_NAMES[nation]}"
+        counted += _skipped(weekend_days, skipped)
+    basis = f"{start_event} {_at(start)}, plus {counted}"
+    return Deadline(
+        due_at=due_at,
+        base_due_at=due_at,
+        start=start,
+        start_event=start_event,
+        limit=limit,
+        calendar=calendar,
+        holidays_skipped=skipped,
+        weekend_days_skipped=weekend_days,
+        extensions=[],
+        basis=basis,
+        explanation=_explanation(due_at, basis, []),
+    )
+
+
+def agreed_deadline(received_at: datetime, agreed_due_at: datetime) -> Deadline:
+    """A deadline set by a MAPP meeting rather than counted from a limit."""
+    _require_aware(received_at, "received_at")
+    _require_aware(agreed_due_at, "agreed_due_at")
+    due_at = agreed_due_at.astimezone(timezone.utc)
+    basis = f"agreed at the MAPP meeting, request received {_at(received_at)}"
+    return Deadline(
+        due_at=due_at,
+        base_due_at=due_at,
+        start=received_at.astimezone(timezone.utc),
+        start_event="received",
+        limit=None,
+        calendar="agreed",
+        holidays_skipped=[],
+        weekend_days_skipped=0,
+        extensions=[],
+        basis=basis,
+        explanation=_explanation(due_at, basis, []),
+    )
+
+
+def _explanation(due_at: datetime, basis: str, extensions: list[Extension]) -> str:
+    local = due_at.astimezone(LONDON)
+    sentence = f"Due by {local:%H:%M} on {local:%A} {local.day} {local:%B %Y}: {basis}"
+    if len(extensions) == 1:
+        sentence += f", plus a {extensions[0].days}-day extension ({extensions[0].reason})"
+    elif extensions:
+        granted = [f"{e.days} day{'s' if e.days != 1 else ''} ({e.reason})" for e in extensions]
+        sentence += f", plus extensions of {_and(granted)}"
+    return sentence + "."
+
+
+def _with_extensions(deadline: Deadline, extensions: list[Extension]) -> Deadline:
+    # Calendar days on the local wall clock, so an end-of-day due date stays end of day.
+    total = timedelta(days=sum(e.days for e in extensions))
+    due_at = (deadline.base_due_at.astimezone(LONDON) + total).astimezone(timezone.utc)
+    return msgspec.structs.replace(
+        deadline,
+        due_at=due_at,
+        extensions=extensions,
+        explanation=_explanation(due_at, deadline.basis, extensions),
+    )
+
+
+def extend(
+    deadline: Deadline, extension: Extension, *, cap_days: int, policy_code: str | None = None
+) -> Deadline:
+    """The deadline moved by `extension`, refused when the policy does not allow it."""
+    if extension.days < 1:
+        raise ExtensionRefused(
+            f"extend_deadline: an extension must be at least 1 day, got {extension.days}"
+        )
+    if not extension.reason.strip():
+        raise ExtensionRefused("extend_deadline: an extension needs a reason")
+    _require_aware(extension.granted_at, "granted_at")
+    total = sum(e.days for e in deadline.extensions) + extension.days
+    if total > cap_days:
+        policy = f" ({policy_code})" if policy_code else ""
+        raise ExtensionRefused(
+            f"extend_deadline: the extensions would total {total} days, over the policy cap "
+            f"of {cap_days} days{policy}"
+        )
+    return _with_extensions(deadline, [*deadline.extensions, extension])
+
+
+def request_clock(
+    policy: PolicyVersion,
+    *,
+    received_at: datetime,
+    stage_starts: dict[str, datetime],
+    extensions: list[Extension],
+    nation: str,
+    agreed_due_at: datetime | None = None,
+) -> Clock:
+    """A request's due dates; `agreed_due_at`, when a MAPP meeting set one, replaces the limit."""
+    unknown = sorted(set(stage_starts) - set(STAGES))
+    if unknown:
+        raise PolicyError(f"unknown stage {unknown[0]!r}; expected one of {', '.join(STAGES)}")
+    overall: Deadline | None
+    if agreed_due_at is not None:
+        overall = agreed_deadline(received_at, agreed_due_at)
+    elif policy.overall is not None:
+        overall = add_limit(received_at, policy.overall, nation=nation)
+    else:
+        overall = None
+    if extensions:
+        if overall is None:
+            raise ExtensionRefused(
+                "extend_deadline: there is no due date to extend until the MAPP meeting agrees one"
+            )
+        # Extensions already granted stand as recorded: the cap was checked when each was granted.
+        overall = _with_extensions(overall, sorted(extensions, key=lambda e: e.granted_at))
+    stages = {
+        stage: add_limit(
+            stage_starts[stage], limit, nation=nation, start_event=_STAGE_START_EVENTS[stage]
+        )
+        for stage, limit in policy.stages.items()
+        if stage in stage_starts
+    }
+    return Clock(policy_code=policy.code, overall=overall, stages=stages)
+
+
+def status(deadline: Deadline, now: datetime, due_soon: timedelta) -> Status:
+    """Whether a deadline is overdue, due within `due_soon`, or comfortably on time."""
+    _require_aware(now, "now")
+    if now > deadline.due_at:
+        return "overdue"
+    if now >= deadline.due_at - due_soon:
+        return "due_soon"
+    return "on_time"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -58,22 +59,23 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response[Prob
     )
 
 
+def _field_error(item: Any) -> FieldError:
+    if not isinstance(item, dict):
+        return FieldError(field="$", message=str(item))
+    message = str(item.get("message", ""))
+    key = str(item.get("key", ""))
+    if key and key != "data":
+        return FieldError(field=f"$.{key}", message=message)
+    if missing := re.fullmatch(r"Object missing required field `(\w+)`", message):
+        return FieldError(field=f"$.{missing[1]}", message="required")
+    # Our own cross-field checks read "field: why".
+    if named := re.fullmatch(r"(\w+): (.+)", message, flags=re.S):
+        return FieldError(field=f"$.{named[1]}", message=named[2])
+    return FieldError(field="$", message=message)
+
+
 def _field_errors(exc: ValidationException) -> list[FieldError]:
-    errors: list[FieldError] = []
-    for item in exc.extra if isinstance(exc.extra, list) else []:
-        message = str(item.get("message", "")) if isinstance(item, dict) else str(item)
-        field, _, reason = message.rpartition(" - at `")
-        if reason:
-            path = reason.rstrip("`")
-            errors.append(FieldError(field=path, message=field))
-        else:
-            # msgspec reports our own __post_init__ checks as "field: why".
-            name, sep, why = message.partition(": ")
-            key = str(item.get("key", "")) if isinstance(item, dict) else ""
-            errors.append(
-                FieldError(field=f"$.{name}" if sep else key or "$", message=why or message)
-            )
-    return errors
+    return [_field_error(item) for item in exc.extra] if isinstance(exc.extra, list) else []
 
 
 def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:

@@ -11,6 +11,9 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_428_PRECONDITION_REQUIR
 
 from disclosure.schemas import (
     Actions,
+    Route,
+    Scheme,
+    StateName,
     EventPayload,
     EventView,
     NewRequest,
@@ -66,16 +69,16 @@ class RequestController(Controller):
     async def list_requests(
         self,
         workflow: Workflow,
-        state: str | None = None,
-        scheme: str | None = None,
-        route: str | None = None,
-        area: str | None = None,
+        in_state: Annotated[StateName | None, Parameter(query="state")] = None,
+        scheme: Scheme | None = None,
+        route: Route | None = None,
+        area: Annotated[str | None, Parameter(max_length=64)] = None,
         overdue: bool | None = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=64)] = None,
     ) -> RequestPage:
         """List requests, newest first, with filters and cursor pagination."""
-        filters = Filters(state=state, scheme=scheme, route=route, area=area, overdue=overdue)
+        filters = Filters(state=in_state, scheme=scheme, route=route, area=area, overdue=overdue)
         return await workflow.search(filters, limit=limit, cursor=cursor)
 
     @get("/{reference:str}")

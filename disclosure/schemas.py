@@ -10,6 +10,10 @@ from msgspec import Meta
 
 Scheme = Literal["dvds", "csods", "mappa"]
 Route = Literal["right_to_ask", "right_to_know"]
+StateName = Literal[
+    "received", "awaiting_meeting", "checks", "awaiting_decision", "awaiting_delivery",
+    "awaiting_notice", "closed",
+]
 Channel = Literal["online", "telephone", "in_person", "letter", "partner_agency", "mapp_meeting"]
 PartyRole = Literal["applicant", "subject", "person_at_risk", "child", "referrer", "recipient"]
 Text = Annotated[str, Meta(min_length=1, max_length=4000)]
@@ -23,14 +27,14 @@ class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Strict input: an unknown field is an error, not something silently dropped."""
 
 
-class SafeContact(Input):
+class SafeContact(Input, kw_only=True):
     method: Literal["phone", "email", "letter", "in_person", "via_agency"]
     details: Short = ""
     times: Short = ""
     notes: Short = ""
 
 
-class PartyIn(Input):
+class PartyIn(Input, kw_only=True):
     role: PartyRole
     name: Name | None = None
     date_of_birth: Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
@@ -44,7 +48,7 @@ class PartyIn(Input):
     safe_contact: SafeContact | None = None
 
 
-class NewRequest(Input):
+class NewRequest(Input, kw_only=True):
     scheme: Scheme
     route: Route
     area: Annotated[str, Meta(min_length=1, max_length=64)]
@@ -75,7 +79,7 @@ def _aware(name: str, value: datetime | None) -> None:
         raise ValueError(f"{name}: needs a time zone offset")
 
 
-class EventIn(Input, tag_field="event"):
+class EventIn(Input, tag_field="event", kw_only=True):
     """Base of every event payload; the `event` field says which one it is."""
 
     def __post_init__(self) -> None:
@@ -85,7 +89,7 @@ class EventIn(Input, tag_field="event"):
                 _aware(name, value)
 
 
-class CompleteInitialChecks(EventIn, tag="complete_initial_checks"):
+class CompleteInitialChecks(EventIn, tag="complete_initial_checks", kw_only=True):
     finding: Literal["in_scope", "out_of_scope", "duplicate", "referred_safeguarding"]
     immediate_risk: bool
     notes: Annotated[str, Meta(max_length=4000)] = ""
@@ -105,7 +109,7 @@ IdentityDocument = Literal[
 ]
 
 
-class RecordMeeting(EventIn, tag="record_meeting"):
+class RecordMeeting(EventIn, tag="record_meeting", kw_only=True):
     held_at: datetime
     held_by: Name
     identity_verified: bool
@@ -121,39 +125,39 @@ CheckSource = Literal[
 ]
 
 
-class RecordCheck(EventIn, tag="record_check"):
+class RecordCheck(EventIn, tag="record_check", kw_only=True):
     source: CheckSource
     information_held: bool
     summary: Text
     checked_at: datetime
 
 
-class RecordPartnerRequest(EventIn, tag="record_partner_request"):
+class RecordPartnerRequest(EventIn, tag="record_partner_request", kw_only=True):
     agency: CheckSource
     asked: Text
     asked_at: datetime
     due_at: datetime
 
 
-class RecordPartnerResponse(EventIn, tag="record_partner_response"):
+class RecordPartnerResponse(EventIn, tag="record_partner_response", kw_only=True):
     partner_request_id: PartyId
     responded_at: datetime
     information_held: bool
     response: Text
 
 
-class CompleteChecks(EventIn, tag="complete_checks"):
+class CompleteChecks(EventIn, tag="complete_checks", kw_only=True):
     summary: Annotated[str, Meta(max_length=4000)] = ""
 
 
-class Answer(Input):
+class Answer(Input, kw_only=True):
     """One part of the legal test, answered with its reasoning."""
 
     met: bool
     rationale: Text
 
 
-class LegalTest(Input):
+class LegalTest(Input, kw_only=True):
     lawful: Answer
     pressing_need: Answer
     necessary: Answer
@@ -162,7 +166,7 @@ class LegalTest(Input):
     rehabilitation_of_offenders_considered: bool
 
 
-class Attendee(Input):
+class Attendee(Input, kw_only=True):
     name: Name
     agency: Annotated[str, Meta(min_length=1, max_length=100)]
 
@@ -172,7 +176,7 @@ SafeguardingAction = Literal[
 ]
 
 
-class RecordDecision(EventIn, tag="record_decision"):
+class RecordDecision(EventIn, tag="record_decision", kw_only=True):
     forum: Literal["police", "dvds_panel", "marac", "mapp_level_2", "mapp_level_3"]
     decided_at: datetime
     chair: Name
@@ -218,7 +222,7 @@ class RecordDecision(EventIn, tag="record_decision"):
             raise ValueError("deviation_justification: a deviation from the guidance needs one")
 
 
-class RecordDelivery(EventIn, tag="record_delivery"):
+class RecordDelivery(EventIn, tag="record_delivery", kw_only=True):
     delivered_at: datetime
     location: Text
     delivered_by: Name
@@ -232,7 +236,7 @@ class RecordDelivery(EventIn, tag="record_delivery"):
     subject_informed_at: datetime | None = None
 
 
-class RecordNotice(EventIn, tag="record_notice"):
+class RecordNotice(EventIn, tag="record_notice", kw_only=True):
     given_at: datetime
     given_by: Name
     method: Literal["in_person", "telephone", "letter"]
@@ -240,7 +244,7 @@ class RecordNotice(EventIn, tag="record_notice"):
     notes: Annotated[str, Meta(max_length=4000)] | None = None
 
 
-class TakeImmediateAction(EventIn, tag="take_immediate_action"):
+class TakeImmediateAction(EventIn, tag="take_immediate_action", kw_only=True):
     action: Text
     taken_at: datetime
     leaves_scheme: bool
@@ -248,7 +252,7 @@ class TakeImmediateAction(EventIn, tag="take_immediate_action"):
     authorised_by: Name | None = None
 
 
-class ExtendDeadline(EventIn, tag="extend_deadline"):
+class ExtendDeadline(EventIn, tag="extend_deadline", kw_only=True):
     days: Days
     category: Literal[
         "partner_agency_delay", "applicant_availability", "complex_case", "exceptional_circumstances"
@@ -256,16 +260,16 @@ class ExtendDeadline(EventIn, tag="extend_deadline"):
     reason: Text
 
 
-class Withdraw(EventIn, tag="withdraw"):
+class Withdraw(EventIn, tag="withdraw", kw_only=True):
     reason: Text
 
 
-class CloseNoEngagement(EventIn, tag="close_no_engagement"):
+class CloseNoEngagement(EventIn, tag="close_no_engagement", kw_only=True):
     attempts: Annotated[int, Meta(ge=1, le=100)]
     reason: Text
 
 
-class Reopen(EventIn, tag="reopen"):
+class Reopen(EventIn, tag="reopen", kw_only=True):
     reason: Text
 
 

@@ -258,7 +258,6 @@ class Workflow:
         if event in ("record_decision", "record_delivery"):
             parties = dict(
                 (await session.execute(select(Party.id, Party.role).where(Party.request_id == rid)))
-                .tuples()
                 .all()
             )
             completed_by = await session.scalar(

@@ -1,0 +1,91 @@
+"""Fixtures: a migrated database per backend, a settable clock, and the workflow over them."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from disclosure.db import Database
+from disclosure.migrations import upgrade
+from disclosure.models import Base
+from disclosure.policy import load_policy_book
+from disclosure.workflow import Workflow
+
+IN_CI = os.environ.get("CI") == "true"
+POSTGRES_URL = os.environ.get("DISCLOSURE_TEST_POSTGRES_URL", "")
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+def _require_postgres() -> str:
+    if POSTGRES_URL:
+        return POSTGRES_URL
+    if IN_CI:
+        pytest.fail("DISCLOSURE_TEST_POSTGRES_URL is not set, and CI must run the PostgreSQL tests")
+    pytest.skip("DISCLOSURE_TEST_POSTGRES_URL not set")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this run, migrated to head."""
+    server = make_url(_require_postgres())
+    name = f"disclosure_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A clean, migrated database on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'disclosure.db'}"
+        upgrade(url)
+        return url
+    url: str = request.getfixturevalue("postgres_database")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+async def workflow(database_url: str, clock: FakeClock) -> AsyncIterator[Workflow]:
+    service = Workflow(Database(database_url), load_policy_book(None), now=clock)
+    yield service
+    await service.db.dispose()

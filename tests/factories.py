@@ -1,0 +1,117 @@
+"""Payloads for tests: a request and every event, with realistic defaults."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from disclosure.schemas import PAYLOADS, EventIn, NewRequest
+
+AT = "2026-11-02T09:00:00Z"
+
+
+def new_request(scheme: str = "dvds", route: str = "right_to_ask", **overrides: Any) -> dict[str, Any]:
+    """A DVDS right-to-ask application by the person at risk's mother, unless told otherwise."""
+    at_risk = "child" if scheme == "csods" else "person_at_risk"
+    parties: list[dict[str, Any]] = [
+        {"role": "subject", "name": "Mark Sample", "sex": "male", "age_band": "35_44"},
+    ]
+    if scheme != "mappa":
+        parties.append({"role": at_risk, "name": "Amy Sample", "sex": "female",
+                        "age_band": "25_34", "address": "1 Example Street, Derby"})
+    if route == "right_to_ask":
+        parties.append({
+            "role": "applicant", "name": "Jane Sample", "relationship": "mother",
+            "safe_contact": {"method": "phone", "details": "07700 900123", "times": "after 6pm"},
+        })
+    else:
+        parties.append({"role": "referrer", "name": "PC 1234 Example", "relationship": "officer"})
+    body: dict[str, Any] = {
+        "scheme": scheme, "route": route, "area": "derbyshire", "division": "north",
+        "received_at": AT, "channel": "online" if route == "right_to_ask" else "partner_agency",
+        "summary": "Concern about a new partner's history", "parties": parties,
+    }
+    body.update(overrides)
+    return body
+
+
+def new(scheme: str = "dvds", route: str = "right_to_ask", **overrides: Any) -> NewRequest:
+    return msgspec.convert(new_request(scheme, route, **overrides), NewRequest)
+
+
+def body(event: str, **overrides: Any) -> dict[str, Any]:
+    """A valid JSON body for an event; overrides replace fields."""
+    defaults = DEFAULTS.get(event, {})
+    if event == "record_decision" and overrides.get("decision") == "no_disclosure":
+        defaults = _decision("no_disclosure")
+    base: dict[str, Any] = {"event": event, **defaults}
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def payload(event: str, **overrides: Any) -> EventIn:
+    return msgspec.convert(body(event, **overrides), PAYLOADS[event])
+
+
+def _decision(decision: str) -> dict[str, Any]:
+    answer = {"met": decision == "disclose", "rationale": "Recorded reasoning"}
+    fields: dict[str, Any] = {
+        "forum": "dvds_panel", "decided_at": "2026-11-05T10:00:00Z", "chair": "DI Example",
+        "attendees": [{"name": "IDVA Example", "agency": "idva_service"}],
+        "decision_maker": "DI Example", "decision_maker_role": "Detective Inspector",
+        "decision": decision,
+        "legal_test": {"lawful": answer, "pressing_need": answer, "necessary": answer,
+                       "proportionate": answer, "data_protection_considered": True,
+                       "rehabilitation_of_offenders_considered": True},
+        "subject_views_sought": False,
+        "subject_views_reason": "Seeking them would put the person at risk in danger",
+        "subject_to_be_told": False,
+    }
+    if decision == "disclose":
+        fields |= {
+            "wording": "Mark Sample has a conviction for assaulting a former partner.",
+            "recipient_rationale": "She is the person at risk", "discloser": "PC Example",
+            "delivery_method": "In person at her home, with an IDVA",
+            "deliver_by": "2026-11-20T17:00:00Z", "safeguarding_actions": ["idva"],
+        }
+    else:
+        fields["no_disclosure_reason"] = "no_information"
+    return fields
+
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "complete_initial_checks": {"finding": "in_scope", "immediate_risk": False},
+    "record_meeting": {"held_at": "2026-11-03T10:00:00Z", "held_by": "PC Example",
+                       "identity_verified": True, "documents_seen": ["passport", "utility_bill"]},
+    "record_check": {"source": "pnc", "information_held": True, "summary": "One conviction",
+                     "checked_at": "2026-11-04T10:00:00Z"},
+    "record_partner_request": {"agency": "probation", "asked": "Any history held?",
+                               "asked_at": "2026-11-04T10:00:00Z",
+                               "due_at": "2026-11-11T10:00:00Z"},
+    "record_partner_response": {"partner_request_id": 1, "responded_at": "2026-11-05T10:00:00Z",
+                                "information_held": False, "response": "Nothing held"},
+    "complete_checks": {"summary": "Checks complete"},
+    "record_decision": _decision("disclose"),
+    "record_delivery": {"delivered_at": "2026-11-06T15:00:00Z", "location": "Her home",
+                        "delivered_by": "PC Example",
+                        "words_used": "Mark Sample has a conviction for assaulting a former partner.",
+                        "confidentiality_explained": True, "undertaking": "signed",
+                        "safety_plan_made": True, "referrals": ["idva"]},
+    "record_notice": {"given_at": "2026-11-06T15:00:00Z", "given_by": "PC Example",
+                      "method": "in_person", "safety_advice_given": True},
+    "take_immediate_action": {"action": "Officers attended", "taken_at": "2026-11-02T13:00:00Z",
+                              "leaves_scheme": False},
+    "extend_deadline": {"days": 7, "category": "partner_agency_delay",
+                        "reason": "Probation have not answered"},
+    "withdraw": {"reason": "Applicant asked to stop"},
+    "close_no_engagement": {"attempts": 3, "reason": "No answer on the safe number"},
+    "reopen": {"reason": "New information received"},
+}
+
+NO_DISCLOSURE = _decision("no_disclosure")
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

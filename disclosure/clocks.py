@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Literal
 
@@ -83,7 +83,7 @@ def _bank_holidays(nation: str, year: int) -> dict[date, str]:
 
 
 def _end_of_day(day: date) -> datetime:
-    return datetime.combine(day, time.max, tzinfo=LONDON).astimezone(timezone.utc)
+    return datetime.combine(day, time.max, tzinfo=LONDON).astimezone(UTC)
 
 
 def _at(moment: datetime) -> str:
@@ -96,7 +96,9 @@ def _and(items: list[str]) -> str:
 
 
 def _skipped(weekend_days: int, bank_holidays: list[tuple[date, str]]) -> str:
-    parts = [f"{weekend_days} weekend day{'s' if weekend_days != 1 else ''}"] if weekend_days else []
+    parts = (
+        [f"{weekend_days} weekend day{'s' if weekend_days != 1 else ''}"] if weekend_days else []
+    )
     parts += [f"{name} ({day.day} {day:%B})" for day, name in bank_holidays]
     return f", skipping {_and(parts)}" if parts else ""
 
@@ -107,7 +109,7 @@ def add_limit(
     """The deadline `limit` after `start`, counted in the nation's calendar."""
     _require_aware(start, "start")
     _require_nation(nation)
-    start = start.astimezone(timezone.utc)
+    start = start.astimezone(UTC)
     start_day = start.astimezone(LONDON).date()
     skipped: list[tuple[date, str]] = []
     weekend_days = 0
@@ -156,12 +158,12 @@ def agreed_deadline(received_at: datetime, agreed_due_at: datetime) -> Deadline:
     """A deadline set by a MAPP meeting rather than counted from a limit."""
     _require_aware(received_at, "received_at")
     _require_aware(agreed_due_at, "agreed_due_at")
-    due_at = agreed_due_at.astimezone(timezone.utc)
+    due_at = agreed_due_at.astimezone(UTC)
     basis = f"agreed at the MAPP meeting, request received {_at(received_at)}"
     return Deadline(
         due_at=due_at,
         base_due_at=due_at,
-        start=received_at.astimezone(timezone.utc),
+        start=received_at.astimezone(UTC),
         start_event="received",
         limit=None,
         calendar="agreed",
@@ -187,7 +189,7 @@ def _explanation(due_at: datetime, basis: str, extensions: list[Extension]) -> s
 def _with_extensions(deadline: Deadline, extensions: list[Extension]) -> Deadline:
     # Calendar days on the local wall clock, so an end-of-day due date stays end of day.
     total = timedelta(days=sum(e.days for e in extensions))
-    due_at = (deadline.base_due_at.astimezone(LONDON) + total).astimezone(timezone.utc)
+    due_at = (deadline.base_due_at.astimezone(LONDON) + total).astimezone(UTC)
     return msgspec.structs.replace(
         deadline,
         due_at=due_at,

@@ -6,7 +6,7 @@ import re
 import tomllib
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, cast, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -224,9 +224,9 @@ def _explain(error: msgspec.ValidationError, raw: Any, prefix: str) -> str:
     message, _, where = str(error).partition(" - at `$")
     subpath = where.rstrip("`")
     key = (prefix + subpath).lstrip(".")
-    if found := re.fullmatch(r"Object contains unknown field `(\w+)`", message):
+    if found := re.fullmatch(r"Object contains unknown field `([^`]+)`", message):
         return f"{key}.{found[1]}: unknown key".lstrip(".")
-    if found := re.fullmatch(r"Object missing required field `(\w+)`", message):
+    if found := re.fullmatch(r"Object missing required field `([^`]+)`", message):
         return f"{key}.{found[1]}: required".lstrip(".")
     got = _value_at(raw, subpath)
     last = key.rsplit(".", 1)[-1]
@@ -249,8 +249,10 @@ def _stages(raw: dict[str, Any], prefix: str, origin: str) -> dict[Stage, Limit]
     for name, limit in raw.items():
         if name not in STAGES:
             choices = ", ".join(STAGES)
-            raise PolicyError(f"{origin}: {prefix}.{name}: unknown stage, expected one of {choices}")
-        stages[cast(Stage, name)] = _convert(limit, Limit, f"{prefix}.{name}", origin)
+            raise PolicyError(
+                f"{origin}: {prefix}.{name}: unknown stage, expected one of {choices}"
+            )
+        stages[name] = _convert(limit, Limit, f"{prefix}.{name}", origin)
     return stages
 
 
@@ -284,8 +286,7 @@ def _apply(
         for required in ("scheme", "effective_from"):
             if required not in changes:
                 raise PolicyError(
-                    f"{origin}: {where}.{required}: required for the new version "
-                    f"{override.code!r}"
+                    f"{origin}: {where}.{required}: required for the new version {override.code!r}"
                 )
         version = PolicyVersion(
             code=override.code,
@@ -312,7 +313,7 @@ def load_policy_book(path: Path | None, *, nation: str = "england") -> PolicySet
     if nation not in NATIONS:
         raise PolicyError(_choices_problem("nation", NATIONS, nation))
     if path is None:
-        return PolicySettings(PolicyBook(list(BUILT_IN)), cast(Nation, nation), DEFAULT_DUE_SOON_DAYS)
+        return PolicySettings(PolicyBook(list(BUILT_IN)), nation, DEFAULT_DUE_SOON_DAYS)
     origin = f"policy override {path}"
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -328,5 +329,5 @@ def load_policy_book(path: Path | None, *, nation: str = "england") -> PolicySet
         book = PolicyBook(list(known.values()))
     except PolicyError as error:
         raise PolicyError(f"{origin}: {error}") from None
-    chosen = cast(Nation, nation) if overrides.nation is msgspec.UNSET else overrides.nation
+    chosen = nation if overrides.nation is msgspec.UNSET else overrides.nation
     return PolicySettings(book, chosen, overrides.due_soon_days)

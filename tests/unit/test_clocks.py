@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -22,12 +22,13 @@ from disclosure.clocks import (
 from disclosure.policy import NATIONS, Limit, PolicyError, load_policy_book
 
 LONDON = ZoneInfo("Europe/London")
-UTC = timezone.utc
 BOOK = load_policy_book(None).book
 
 
-def london(*args: int) -> datetime:
-    return datetime(*args, tzinfo=LONDON)
+def london(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=LONDON)
 
 
 def end_of_london_day(day: date) -> datetime:

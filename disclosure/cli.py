@@ -1,0 +1,160 @@
+"""The `disclosure` command: serve, migrate, seed demo data, verify the trail, draw the lifecycles."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from disclosure import audit
+from disclosure.db import Database
+from disclosure.migrations import upgrade
+from disclosure.policy import PolicyError, load_policy_book
+from disclosure.settings import Settings
+from disclosure.workflow import Workflow
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _workflow(settings: Settings) -> Workflow:
+    return Workflow(Database(settings.database_url), load_policy_book(settings.policy_file))
+
+
+def _run(settings: Settings, job: Callable[[Workflow], Coroutine[Any, Any, int]]) -> int:
+    async def main() -> int:
+        workflow = _workflow(settings)
+        try:
+            return await job(workflow)
+        finally:
+            await workflow.db.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    # Fail at start-up, naming the key, rather than on the first request.
+    load_policy_book(settings.policy_file)
+    upgrade(settings.database_url)
+    if args.demo:
+        cmd_demo(argparse.Namespace(requests=args.demo, seed=0, if_empty=True), settings)
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+        log_level="info", access_log=False,
+    )
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    upgrade(settings.database_url)
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import func, select
+
+    from disclosure.demo import seed
+    from disclosure.models import Request
+
+    upgrade(settings.database_url)
+
+    async def job(workflow: Workflow) -> int:
+        if getattr(args, "if_empty", False):
+            async with workflow.db.read() as session:
+                if await session.scalar(select(func.count()).select_from(Request)):
+                    print("demo data: the database already holds requests; left as it is")
+                    return 0
+        summary = await seed(workflow, requests=args.requests, seed=args.seed)
+        print(f"demo data: {args.requests} requests")
+        for name, counts in (
+            ("by scheme", summary.by_scheme), ("by state", summary.by_state),
+            ("by outcome", summary.by_outcome),
+        ):
+            print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        return 0
+
+    return _run(settings, job)
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    async def job(workflow: Workflow) -> int:
+        async with workflow.db.read() as session:
+            verdict = await audit.verify(session, reference=args.reference)
+        if verdict.ok:
+            print(f"OK: {verdict.events_checked} events in {verdict.requests_checked} requests")
+            return 0
+        where = f"{verdict.reference}" + (f" event {verdict.seq}" if verdict.seq else "")
+        print(f"BROKEN: {where}: {verdict.problem}")
+        return 1
+
+    return _run(settings, job)
+
+
+def cmd_diagrams(args: argparse.Namespace, settings: Settings) -> int:
+    from statemachines import diagrams
+
+    target = DOCS / "lifecycle.md"
+    if args.check:
+        if diagrams.check(target):
+            print(f"{target} is up to date")
+            return 0
+        print(f"{target} is out of date: run `disclosure diagrams`")
+        return 1
+    changed = diagrams.write(target)
+    print(f"{target} {'written' if changed else 'already up to date'}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="disclosure", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", type=int, default=0, metavar="N",
+                       help="seed N demo requests first if the database is empty")
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    db.add_parser("upgrade", help="migrate to the latest schema").set_defaults(
+        handler=cmd_db_upgrade
+    )
+
+    demo = commands.add_parser("demo", help="seed realistic synthetic requests")
+    demo.add_argument("--requests", type=int, default=500)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(handler=cmd_demo)
+
+    trail = commands.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit", required=True
+    )
+    verify = trail.add_parser("verify", help="check every hash chain")
+    verify.add_argument("--reference", default=None)
+    verify.set_defaults(handler=cmd_audit_verify)
+
+    diagrams = commands.add_parser("diagrams", help="draw the lifecycles into docs/")
+    diagrams.add_argument("--check", action="store_true", help="fail if docs/ is out of date")
+    diagrams.set_defaults(handler=cmd_diagrams)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+        code: int = args.handler(args, settings)
+    except PolicyError as exc:
+        print(f"disclosure: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_404_NOT_FOUND,
@@ -51,11 +52,14 @@ class Problem(msgspec.Struct, omit_defaults=True):
     current_version: int | None = None
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> Response[Problem]:
+def problem(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[Problem]:
     return Response(
         Problem(title=title, status=status, detail=detail, **extra),
         status_code=status,
         media_type=PROBLEM,
+        headers=headers,
     )
 
 
@@ -85,7 +89,7 @@ def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> 
 
 
 def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
-    return problem(exc.status_code, _title(exc.status_code), str(exc.detail))
+    return problem(exc.status_code, _title(exc.status_code), str(exc.detail), exc.headers)
 
 
 def on_domain(request: Request[Any, Any, Any], exc: DisclosureError) -> Response[Problem]:
@@ -131,6 +135,14 @@ def _title(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+def documented(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem responses a handler can give."""
+    return {
+        status: ResponseSpec(data_container=Problem, media_type=PROBLEM, description=_title(status))
+        for status in statuses
+    }
 
 
 HANDLERS: dict[type[Exception] | int, Any] = {

@@ -9,6 +9,7 @@ from litestar.exceptions import ClientException, HTTPException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_428_PRECONDITION_REQUIRED
 
+from api.problems import documented
 from disclosure.schemas import (
     Actions,
     Route,
@@ -47,7 +48,7 @@ class RequestController(Controller):
     path = "/api/requests"
     tags = ["requests"]
 
-    @post("/", status_code=HTTP_201_CREATED)
+    @post("/", status_code=HTTP_201_CREATED, responses=documented(400, 413, 422))
     async def receive(
         self,
         data: NewRequest,
@@ -65,7 +66,7 @@ class RequestController(Controller):
             headers={"Location": f"/api/requests/{view.reference}", "ETag": etag(view.version)},
         )
 
-    @get("/")
+    @get("/", responses=documented(400))
     async def list_requests(
         self,
         workflow: Workflow,
@@ -81,23 +82,26 @@ class RequestController(Controller):
         filters = Filters(state=in_state, scheme=scheme, route=route, area=area, overdue=overdue)
         return await workflow.search(filters, limit=limit, cursor=cursor)
 
-    @get("/{reference:str}")
+    @get("/{reference:str}", responses=documented(400, 404))
     async def read(self, reference: Reference, workflow: Workflow) -> Response[RequestView]:
         """One request with its parties; the ETag is its version."""
         view = await workflow.get(reference)
         return Response(view, headers={"ETag": etag(view.version)})
 
-    @get("/{reference:str}/events")
+    @get("/{reference:str}/events", responses=documented(400, 404))
     async def timeline(self, reference: Reference, workflow: Workflow) -> list[EventView]:
         """The request's timeline: every event, oldest first."""
         return await workflow.events(reference)
 
-    @get("/{reference:str}/actions")
+    @get("/{reference:str}/actions", responses=documented(400, 404))
     async def actions(self, reference: Reference, workflow: Workflow) -> Actions:
         """The events the lifecycle allows now, each with its payload schema."""
         return await workflow.actions(reference)
 
-    @post("/{reference:str}/events", status_code=200)
+    @post(
+        "/{reference:str}/events", status_code=200,
+        responses=documented(400, 404, 409, 412, 413, 428),
+    )
     async def send(
         self,
         reference: Reference,

@@ -1,0 +1,67 @@
+"""The lifecycle documentation, drawn from the machines so it cannot drift from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from statemachine.contrib.diagram import MermaidGraphMachine
+
+from statemachines.lifecycle import EVENTS, ROUTE_STATES, ROUTES, Route, allowed_events, lifecycle
+
+TITLES: dict[Route, str] = {"right_to_ask": "Right to ask", "right_to_know": "Right to know"}
+
+INTRO = """\
+# Request lifecycles
+
+Generated from `statemachines/lifecycle.py` by `disclosure diagrams`; do not edit by hand
+(`disclosure diagrams --check` fails when this file is out of date).
+
+Each route has its own machine. An arrow is labelled with its event; a name in brackets is the
+condition that picks that arrow (`!` means the condition is false), and the unlabelled arrow of
+the same event is taken otherwise. Guards that refuse an event outright (four eyes, the
+recipient, the extension cap, the partner request being answered, at least one check, an urgent
+disclosure's authoriser) are not drawn: a refused event leaves the request where it was.
+"""
+
+
+def _diagram(route: Route) -> str:
+    # python-statemachine ships its diagram helpers without type hints.
+    graph = MermaidGraphMachine(lifecycle(route))  # type: ignore[no-untyped-call]
+    return str(graph()).strip()
+
+
+def _allowed_in(route: Route) -> str:
+    states = ROUTE_STATES[route]
+    rows = ["| event | allowed in |", "|---|---|"]
+    for event in EVENTS:
+        where = [s for s in states if event in allowed_events(route, s)]
+        if where:
+            names = ", ".join(f"`{s}`" for s in where)
+            rows.append(f"| `{event}` | {names} |")
+    return "\n".join(rows)
+
+
+def render() -> str:
+    """The whole text of docs/lifecycle.md."""
+    sections = [INTRO]
+    for route in ROUTES:
+        sections.append(
+            f"## {TITLES[route]}\n\n```mermaid\n{_diagram(route)}\n```\n\n"
+            f"### Events and the states that take them\n\n{_allowed_in(route)}\n"
+        )
+    return "\n".join(sections)
+
+
+def write(path: Path) -> bool:
+    """Write the document to path; whether the file changed."""
+    text = render()
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def check(path: Path) -> bool:
+    """Whether the file at path is exactly what render() gives."""
+    return path.exists() and path.read_text(encoding="utf-8") == render()

@@ -1,0 +1,36 @@
+"""The lifecycle document in docs/ is the one the machines draw today."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from statemachines import diagrams
+
+DOCUMENT = Path(__file__).parents[2] / "docs" / "lifecycle.md"
+
+
+def test_lifecycle_document_is_up_to_date() -> None:
+    assert DOCUMENT.read_text(encoding="utf-8") == diagrams.render(), (
+        "docs/lifecycle.md is out of date with the machines; regenerate it with"
+        " `disclosure diagrams`"
+    )
+
+
+def test_write_reports_a_change_only_when_there_is_one(tmp_path: Path) -> None:
+    path = tmp_path / "lifecycle.md"
+    assert not diagrams.check(path)
+    assert diagrams.write(path)
+    assert diagrams.check(path)
+    assert not diagrams.write(path)
+    path.write_text("edited by hand\n", encoding="utf-8")
+    assert not diagrams.check(path)
+    assert diagrams.write(path)
+
+
+def test_document_draws_each_route_and_where_its_events_are_allowed() -> None:
+    text = diagrams.render()
+    assert text.count("```mermaid\nstateDiagram-v2") == 2
+    know = text.split("## Right to know", 1)[1]
+    assert "awaiting_meeting" not in know and "`withdraw`" not in know
+    assert "| `reopen` | `closed` |" in know
+    assert "awaiting_meeting --> closed : Record meeting [!identity_verified]" in text

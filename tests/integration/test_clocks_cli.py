@@ -65,7 +65,9 @@ def test_a_bad_override_is_refused_naming_the_key(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     override = tmp_path / "policy.toml"
-    override.write_text('[[version]]\ncode = "dvds-2023"\noverall = { amount = 3, unit = "weeks" }\n')
+    override.write_text(
+        '[[version]]\ncode = "dvds-2023"\noverall = { amount = 3, unit = "weeks" }\n'
+    )
     monkeypatch.setenv("DISCLOSURE_DATABASE_URL", database_url)
     assert main(["clocks", "recompute", "--dry-run", "--policy-file", str(override)]) == 2
     assert "version[0].overall.unit: expected one of" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Due dates through the service: policy versions, stage clocks, extensions, explanations, queues."""
+"""Due dates through the service: policy versions, stages, extensions, explanations, queues."""
 
 from __future__ import annotations
 

@@ -178,5 +178,9 @@ async def test_clock_endpoint_explains_each_due_date(workflow: Workflow) -> None
         listed = await client.get("/api/requests/", params={"queue": "due_soon"})
         assert listed.status_code == 200 and listed.json()["items"] == []
         assert (await client.get("/api/requests/", params={"queue": "late"})).status_code == 400
+        staged = await client.get("/api/requests/", params={"stage": "initial_checks"})
+        assert [(i["reference"], i["stage_due_at"]) for i in staged.json()["items"]] == [
+            (reference, "2026-11-03T09:00:00Z"),
+        ]
         missing = await client.get("/api/requests/DVDS-2026-999999/clock")
         assert missing.status_code == 404

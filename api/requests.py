@@ -10,8 +10,10 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_428_PRECONDITION_REQUIRED
 
 from api.problems import documented
+from disclosure.policy import Stage
 from disclosure.schemas import (
     Actions,
+    ClockView,
     Route,
     Scheme,
     StateName,
@@ -22,6 +24,7 @@ from disclosure.schemas import (
     RequestView,
     Transitioned,
 )
+from disclosure.timeliness import Queue
 from disclosure.workflow import Filters, Workflow
 
 Reference = Annotated[str, Parameter(pattern=r"^[A-Z]{4,5}-\d{4}-\d{6}$", max_length=32)]
@@ -75,11 +78,16 @@ class RequestController(Controller):
         route: Route | None = None,
         area: Annotated[str | None, Parameter(max_length=64)] = None,
         overdue: bool | None = None,
+        queue: Queue | None = None,
+        stage: Stage | None = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=64)] = None,
     ) -> RequestPage:
-        """List requests, newest first, with filters and cursor pagination."""
-        filters = Filters(state=in_state, scheme=scheme, route=route, area=area, overdue=overdue)
+        """List requests, newest first; with a queue or stage, open ones by urgency."""
+        filters = Filters(
+            state=in_state, scheme=scheme, route=route, area=area, overdue=overdue, queue=queue,
+            stage=stage,
+        )
         return await workflow.search(filters, limit=limit, cursor=cursor)
 
     @get("/{reference:str}", responses=documented(400, 404))
@@ -92,6 +100,11 @@ class RequestController(Controller):
     async def timeline(self, reference: Reference, workflow: Workflow) -> list[EventView]:
         """The request's timeline: every event, oldest first."""
         return await workflow.events(reference)
+
+    @get("/{reference:str}/clock", responses=documented(400, 404))
+    async def clock(self, reference: Reference, workflow: Workflow) -> ClockView:
+        """Every due date of the request with its inputs and a sentence explaining it."""
+        return await workflow.clock(reference)
 
     @get("/{reference:str}/actions", responses=documented(400, 404))
     async def actions(self, reference: Reference, workflow: Workflow) -> Actions:

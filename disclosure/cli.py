@@ -1,4 +1,4 @@
-"""The `disclosure` command: serve, migrate, seed demo data, verify the trail, draw the lifecycles."""
+"""The `disclosure` command: serve, migrate, seed demo data, verify the trail, clocks, diagrams."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from disclosure import audit
+from disclosure import audit, timeliness
 from disclosure.db import Database
 from disclosure.migrations import upgrade
-from disclosure.policy import PolicyError, load_policy_book
+from disclosure.policy import LONDON, PolicyError, load_policy_book
 from disclosure.settings import Settings
 from disclosure.workflow import Workflow
 
@@ -95,6 +96,42 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, job)
 
 
+def _london(moment: datetime | None) -> str:
+    return f"{moment.astimezone(LONDON):%Y-%m-%d %H:%M %Z}" if moment else "none"
+
+
+def cmd_clocks_recompute(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.dry_run:
+        print(
+            "disclosure: clocks recompute only reports for now; run it with --dry-run. Due dates "
+            "follow the configured policy at each request's next event.",
+            file=sys.stderr,
+        )
+        return 2
+    policy_file = args.policy_file or settings.policy_file
+    policy = load_policy_book(policy_file)
+
+    async def job(workflow: Workflow) -> int:
+        async with workflow.db.read() as session:
+            changed = await timeliness.recompute(session, policy)
+        for change in changed:
+            lines = []
+            if change.new_due_at != change.due_at:
+                lines.append(f"due {_london(change.due_at)} → {_london(change.new_due_at)}")
+            if change.new_stage_due_at != change.stage_due_at:
+                lines.append(
+                    f"stage due {_london(change.stage_due_at)} → "
+                    f"{_london(change.new_stage_due_at)}"
+                )
+            print(f"{change.reference}: " + "; ".join(lines))
+        source = policy_file or "the built-in policy"
+        count = f"{len(changed)} open request{'' if len(changed) == 1 else 's'}"
+        print(f"{count} would change under {source}; nothing was written")
+        return 0
+
+    return _run(settings, job)
+
+
 def cmd_diagrams(args: argparse.Namespace, settings: Settings) -> int:
     from statemachines import diagrams
 
@@ -138,6 +175,17 @@ def parser() -> argparse.ArgumentParser:
     verify = trail.add_parser("verify", help="check every hash chain")
     verify.add_argument("--reference", default=None)
     verify.set_defaults(handler=cmd_audit_verify)
+
+    clocks = commands.add_parser("clocks", help="due dates").add_subparsers(
+        dest="clocks", required=True
+    )
+    recompute = clocks.add_parser(
+        "recompute", help="list open requests whose due dates a policy file would change"
+    )
+    recompute.add_argument("--dry-run", action="store_true", help="report only (required)")
+    recompute.add_argument("--policy-file", type=Path, default=None,
+                           help="the override to compare against (default: the configured one)")
+    recompute.set_defaults(handler=cmd_clocks_recompute)
 
     diagrams = commands.add_parser("diagrams", help="draw the lifecycles into docs/")
     diagrams.add_argument("--check", action="store_true", help="fail if docs/ is out of date")

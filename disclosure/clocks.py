@@ -31,7 +31,11 @@ _STAGE_START_EVENTS: dict[Stage, str] = {
 
 
 class ExtensionRefused(ValueError):
-    """An extension breaks the policy's rules; the message says which."""
+    """An extension breaks the policy's rules; the reason says which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"extend_deadline: {reason}")
+        self.reason = reason
 
 
 class Extension(msgspec.Struct, frozen=True):
@@ -203,17 +207,15 @@ def extend(
 ) -> Deadline:
     """The deadline moved by `extension`, refused when the policy does not allow it."""
     if extension.days < 1:
-        raise ExtensionRefused(
-            f"extend_deadline: an extension must be at least 1 day, got {extension.days}"
-        )
+        raise ExtensionRefused(f"an extension must be at least 1 day, got {extension.days}")
     if not extension.reason.strip():
-        raise ExtensionRefused("extend_deadline: an extension needs a reason")
+        raise ExtensionRefused("an extension needs a reason")
     _require_aware(extension.granted_at, "granted_at")
     total = sum(e.days for e in deadline.extensions) + extension.days
     if total > cap_days:
         policy = f" ({policy_code})" if policy_code else ""
         raise ExtensionRefused(
-            f"extend_deadline: the extensions would total {total} days, over the policy cap "
+            f"the extensions would total {total} days, over the policy cap "
             f"of {cap_days} days{policy}"
         )
     return _with_extensions(deadline, [*deadline.extensions, extension])
@@ -242,7 +244,7 @@ def request_clock(
     if extensions:
         if overall is None:
             raise ExtensionRefused(
-                "extend_deadline: there is no due date to extend until the MAPP meeting agrees one"
+                "there is no due date to extend until the MAPP meeting agrees one"
             )
         # Extensions already granted stand as recorded: the cap was checked when each was granted.
         overall = _with_extensions(overall, sorted(extensions, key=lambda e: e.granted_at))

@@ -69,6 +69,8 @@ class Request(Base):
     policy_version: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime]
     due_at: Mapped[datetime | None]
+    # The due date of the stage the request is in, if its policy sets that stage a target.
+    stage_due_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -80,6 +82,7 @@ class Request(Base):
 
     __table_args__ = (
         Index("ix_requests_queue", "state", "due_at"),
+        Index("ix_requests_stage_queue", "state", "stage_due_at"),
         Index("ix_requests_filter", "scheme", "route", "area", "id"),
     )
 

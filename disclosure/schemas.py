@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
+
+from disclosure.policy import Limit
 
 Scheme = Literal["dvds", "csods", "mappa"]
 Route = Literal["right_to_ask", "right_to_know"]
@@ -325,6 +327,8 @@ class RequestView(msgspec.Struct, kw_only=True):
     policy_version: str
     received_at: datetime
     due_at: datetime | None
+    stage: str | None
+    stage_due_at: datetime | None
     closed_at: datetime | None
     overdue: bool
     version: int
@@ -342,6 +346,8 @@ class RequestSummary(msgspec.Struct, kw_only=True):
     immediate_risk: bool
     received_at: datetime
     due_at: datetime | None
+    stage: str | None
+    stage_due_at: datetime | None
     overdue: bool
     version: int
 
@@ -382,3 +388,48 @@ class Transitioned(msgspec.Struct, kw_only=True):
     state: str
     outcome: str | None
     version: int
+
+
+class HolidayView(msgspec.Struct, kw_only=True):
+    day: date
+    name: str
+
+
+class ExtensionView(msgspec.Struct, kw_only=True):
+    days: int
+    category: str
+    reason: str
+    granted_at: datetime
+
+
+class DeadlineView(msgspec.Struct, kw_only=True):
+    """A due date with its inputs and the sentence that explains it."""
+
+    due_at: datetime
+    # Only for a clock still running: the overall one of an open request, the current stage's.
+    status: Literal["overdue", "due_soon", "on_time"] | None
+    start_event: str
+    start: datetime
+    limit: Limit | None
+    calendar: str
+    holidays_skipped: list[HolidayView]
+    weekend_days_skipped: int
+    base_due_at: datetime
+    extensions: list[ExtensionView]
+    explanation: str
+
+
+class StageDeadlineView(DeadlineView, kw_only=True):
+    stage: str
+    current: bool
+
+
+class ClockView(msgspec.Struct, kw_only=True):
+    reference: str
+    state: str
+    stage: str | None
+    policy_version: str
+    policy_source: str
+    nation: str
+    overall: DeadlineView | None
+    stages: list[StageDeadlineView]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from disclosure import audit, clocks
+from disclosure import audit, clocks, timeliness
 from disclosure.db import Database
 from disclosure.errors import IdempotencyMismatch, InvalidInput, NotFound, StaleVersion
 from disclosure.models import (
@@ -30,11 +30,13 @@ from disclosure.models import (
     Request,
 )
 from disclosure.outcomes import outcome_of
-from disclosure.policy import PolicySettings
+from disclosure.policy import PolicySettings, Stage
 from disclosure.schemas import (
     PAYLOADS,
     Action,
     Actions,
+    ClockView,
+    CompleteInitialChecks,
     EventIn,
     EventView,
     ExtendDeadline,
@@ -66,6 +68,8 @@ class Filters(msgspec.Struct, kw_only=True):
     route: str | None = None
     area: str | None = None
     overdue: bool | None = None
+    queue: timeliness.Queue | None = None
+    stage: Stage | None = None
 
 
 def _encode_cursor(last_id: int) -> str:
@@ -133,10 +137,7 @@ class Workflow:
         if received_at > now:
             raise InvalidInput("received_at", "is in the future")
         policy = self.policy.book.version_for(new.scheme, received_at)
-        clock = clocks.request_clock(
-            policy, received_at=received_at, stage_starts={}, extensions=[],
-            nation=self.policy.nation,
-        )
+        clock = timeliness.receipt_clock(self.policy, code=policy.code, received_at=received_at)
         reference = await self._next_reference(session, new.scheme, received_at.year)
         request = Request(
             reference=reference,
@@ -152,6 +153,7 @@ class Workflow:
             policy_version=policy.code,
             received_at=received_at,
             due_at=clock.overall.due_at if clock.overall else None,
+            stage_due_at=timeliness.stage_due_at(clock, "received"),
             closed_at=None,
             created_at=now,
             updated_at=now,
@@ -214,7 +216,7 @@ class Workflow:
             from_state = request.state
             to_state = fire(route, from_state, event, payload=payload, facts=facts)
             now = self.now()
-            await self._record(session, request, payload, actor=actor, at=now, facts=facts)
+            recorded = await self._record(session, request, payload, actor=actor, at=now)
             if to_state == "closed":
                 request.outcome = outcome_of(
                     payload,
@@ -228,8 +230,11 @@ class Workflow:
             request.state = to_state
             self._append(
                 session, request, event=event, from_state=from_state, actor=actor, at=now,
-                payload=msgspec.to_builtins(payload),
+                payload=msgspec.to_builtins(payload) | recorded,
             )
+            clock = await timeliness.request_clock(session, request, self.policy)
+            request.due_at = clock.overall.due_at if clock.overall else None
+            request.stage_due_at = timeliness.stage_due_at(clock, to_state)
             return Transitioned(
                 reference=reference,
                 event=event,
@@ -283,14 +288,6 @@ class Workflow:
                 )
             )
             return Facts(actor=actor, open_partner_requests=frozenset(open_ids))
-        if event == "extend_deadline":
-            used = await session.scalar(
-                select(func.coalesce(func.sum(Extension.days), 0)).where(
-                    Extension.request_id == rid
-                )
-            )
-            cap = self.policy.book.by_code(request.policy_version).extension_cap_days
-            return Facts(actor=actor, extension_days_remaining=cap - int(used or 0))
         return Facts(actor=actor)
 
     async def _no_disclosure_reason(self, session: AsyncSession, request: Request) -> str | None:
@@ -309,11 +306,12 @@ class Workflow:
         *,
         actor: str,
         at: datetime,
-        facts: Facts,
-    ) -> None:
-        """Write the stage record an event carries, if it carries one."""
+    ) -> dict[str, Any]:
+        """Write the stage record an event carries, if any; return what the trail adds to it."""
         rid = request.id
         match payload:
+            case CompleteInitialChecks():
+                request.immediate_risk = payload.immediate_risk
             case RecordCheck():
                 session.add(Check(
                     request_id=rid, source=payload.source,
@@ -340,8 +338,6 @@ class Workflow:
                 fields["legal_test"] = msgspec.to_builtins(payload.legal_test)
                 fields["attendees"] = msgspec.to_builtins(payload.attendees)
                 session.add(Decision(request_id=rid, recorded_by=actor, **fields))
-                if request.scheme == "mappa" and payload.deliver_by is not None:
-                    request.due_at = payload.deliver_by
             case RecordDelivery():
                 wording = await session.scalar(
                     select(Decision.wording)
@@ -360,16 +356,20 @@ class Workflow:
                     request_id=rid, recorded_by=actor, **msgspec.structs.asdict(payload)
                 ))
             case ExtendDeadline():
-                old = request.due_at
-                new = old + timedelta(days=payload.days) if old is not None else None
+                clock = await timeliness.request_clock(session, request, self.policy)
+                extension = clocks.Extension(payload.days, payload.category, payload.reason, at)
+                extended = timeliness.extend(clock, extension, self.policy)
+                old, new = clock.overall.due_at if clock.overall else None, extended.due_at
                 session.add(Extension(
                     request_id=rid, days=payload.days, category=payload.category,
                     reason=payload.reason, granted_at=at, old_due_at=old, new_due_at=new,
                     granted_by=actor,
                 ))
-                request.due_at = new
+                return {"old_due_at": msgspec.to_builtins(old),
+                        "new_due_at": msgspec.to_builtins(new)}
             case _:
                 pass
+        return {}
 
     def _append(
         self,
@@ -428,6 +428,8 @@ class Workflow:
             policy_version=request.policy_version,
             received_at=request.received_at,
             due_at=request.due_at,
+            stage=timeliness.STAGE_OF_STATE.get(request.state),
+            stage_due_at=request.stage_due_at,
             closed_at=request.closed_at,
             overdue=self._overdue(request.state, request.due_at),
             version=request.version,
@@ -443,6 +445,15 @@ class Workflow:
 
     def _overdue(self, state: str, due_at: datetime | None) -> bool:
         return state != "closed" and due_at is not None and due_at < self.now()
+
+    async def clock(self, reference: str) -> ClockView:
+        """Every due date of a request, each with its inputs and explanation."""
+        async with self.db.read() as session:
+            request = await session.scalar(select(Request).where(Request.reference == reference))
+            if request is None:
+                raise NotFound(reference)
+            clock = await timeliness.request_clock(session, request, self.policy)
+        return timeliness.clock_view(request, clock, self.policy, self.now())
 
     async def events(self, reference: str) -> list[EventView]:
         async with self.db.read() as session:
@@ -483,7 +494,16 @@ class Workflow:
         )
 
     async def search(self, filters: Filters, *, limit: int, cursor: str | None) -> RequestPage:
-        query = select(Request).order_by(Request.id.desc()).limit(limit + 1)
+        """Newest first; a queue or a stage lists open requests in order of urgency instead."""
+        query = select(Request).limit(limit + 1)
+        queued = filters.queue is not None or filters.stage is not None
+        if queued:
+            query = timeliness.queue(
+                query, queue=filters.queue, stage=filters.stage, now=self.now(),
+                policy=self.policy, cursor=cursor,
+            )
+        else:
+            query = query.order_by(Request.id.desc())
         for name in ("state", "scheme", "route", "area"):
             value = getattr(filters, name)
             if value is not None:
@@ -491,7 +511,7 @@ class Workflow:
         if filters.overdue is not None:
             late = (Request.state != "closed") & (Request.due_at < self.now())
             query = query.where(late if filters.overdue else ~late)
-        if cursor is not None:
+        if cursor is not None and not queued:
             query = query.where(Request.id < _decode_cursor(cursor))
         async with self.db.read() as session:
             rows = (await session.scalars(query)).all()
@@ -503,11 +523,16 @@ class Workflow:
                     reference=r.reference, scheme=r.scheme, route=r.route, area=r.area,
                     division=r.division, state=r.state, outcome=r.outcome,
                     immediate_risk=r.immediate_risk, received_at=r.received_at, due_at=r.due_at,
+                    stage=timeliness.STAGE_OF_STATE.get(r.state), stage_due_at=r.stage_due_at,
                     overdue=self._overdue(r.state, r.due_at), version=r.version,
                 )
                 for r in rows
             ],
-            next_cursor=_encode_cursor(rows[-1].id) if more and rows else None,
+            next_cursor=(
+                (timeliness.next_cursor(rows[-1], filters.stage) if queued
+                 else _encode_cursor(rows[-1].id))
+                if more and rows else None
+            ),
         )
 
     async def _id(self, session: AsyncSession, reference: str) -> int:

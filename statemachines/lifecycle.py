@@ -67,7 +67,6 @@ class Facts:
     parties: Mapping[int, str] = field(default_factory=dict)
     decision: str | None = None
     decision_recipient: int | None = None
-    extension_days_remaining: int | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,8 @@ def _rows() -> tuple[Transition, ...]:
         T("take_immediate_action", (OPEN,), "closed", cond="leaves_scheme",
           validators=("urgent_disclosure_authorised",)),
         T("take_immediate_action", (OPEN,), ITSELF, validators=("urgent_disclosure_authorised",)),
-        T("extend_deadline", (OPEN,), ITSELF, validators=("within_extension_cap",)),
+        # The extension cap is policy: the clock layer refuses what it does not allow.
+        T("extend_deadline", (OPEN,), ITSELF),
         T("record_partner_request", (OPEN,), ITSELF),
         T("record_partner_response", (OPEN,), ITSELF, validators=("answers_open_partner_request",)),
         T("withdraw", (OPEN,), "closed", routes=ASK),
@@ -180,15 +180,6 @@ class Guards:
         if _field(payload, "urgent_disclosure") and not _field(payload, "authorised_by"):
             raise GuardRefused(
                 "take_immediate_action", "an urgent disclosure must name who authorised it"
-            )
-
-    def within_extension_cap(self, payload: Any, facts: Facts) -> None:
-        remaining = facts.extension_days_remaining
-        days = _field(payload, "days") or 0
-        if remaining is not None and days > remaining:
-            raise GuardRefused(
-                "extend_deadline",
-                f"{days} days would exceed the policy cap; {remaining} days of extension remain",
             )
 
     def answers_open_partner_request(self, payload: Any, facts: Facts) -> None:

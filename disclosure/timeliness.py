@@ -1,0 +1,291 @@
+"""Each request's clocks from its records, and the queues of open work in order of urgency."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+import msgspec
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from disclosure import clocks
+from disclosure.errors import InvalidInput
+from disclosure.models import Decision, Event, Extension, Request, UtcDateTime
+from disclosure.policy import STAGES, PolicySettings, Stage
+from disclosure.schemas import (
+    ClockView,
+    DeadlineView,
+    ExtensionView,
+    HolidayView,
+    StageDeadlineView,
+)
+from statemachines.lifecycle import GuardRefused
+
+Queue = Literal["due_soon", "overdue"]
+
+# The stage whose work is pending in each state; awaiting_notice and closed have none.
+STAGE_OF_STATE: dict[str, Stage] = {
+    "received": "initial_checks",
+    "awaiting_meeting": "meeting",
+    "checks": "checks",
+    "awaiting_decision": "decision",
+    "awaiting_delivery": "delivery",
+}
+STATE_OF_STAGE: dict[Stage, str] = {stage: state for state, stage in STAGE_OF_STATE.items()}
+_LATER_STATES = tuple(state for state in STAGE_OF_STATE if state != "received")
+
+# Stands in for "no due date" so that requests without one sort last in a queue.
+_NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+_BATCH = 500
+_Query = TypeVar("_Query", bound=Select[Any])
+
+
+def stage_starts(
+    received_at: datetime, entered: Iterable[tuple[str, datetime]]
+) -> dict[str, datetime]:
+    """When each stage last started: initial checks on receipt, others on entering their state.
+
+    `entered` is the request's state changes in order, as (state entered, when).
+    """
+    starts: dict[str, datetime] = {"initial_checks": received_at}
+    for state, at in entered:
+        if state in _LATER_STATES:
+            starts[STAGE_OF_STATE[state]] = at
+    return starts
+
+
+def stage_due_at(clock: clocks.Clock, state: str) -> datetime | None:
+    """The due date of the stage a request in `state` is in, if its policy sets one."""
+    stage = STAGE_OF_STATE.get(state)
+    deadline = clock.stages.get(stage) if stage else None
+    return deadline.due_at if deadline else None
+
+
+def receipt_clock(
+    policy: PolicySettings, *, code: str, received_at: datetime
+) -> clocks.Clock:
+    """The clock of a request just received: nothing has happened to it yet."""
+    return clocks.request_clock(
+        policy.book.by_code(code), received_at=received_at,
+        stage_starts=stage_starts(received_at, []), extensions=[], nation=policy.nation,
+    )
+
+
+async def request_clocks(
+    session: AsyncSession, requests: Sequence[Request], policy: PolicySettings
+) -> dict[int, clocks.Clock]:
+    """The clocks of some requests from their events, extensions and agreed MAPPA dates."""
+    ids = [r.id for r in requests]
+    entered: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
+    changes = await session.execute(
+        select(Event.request_id, Event.to_state, Event.occurred_at)
+        .where(
+            Event.request_id.in_(ids),
+            Event.to_state.in_(_LATER_STATES),
+            Event.from_state != Event.to_state,
+        )
+        .order_by(Event.request_id, Event.seq)
+    )
+    for rid, state, at in changes:
+        entered[rid].append((state, at))
+    extensions: dict[int, list[clocks.Extension]] = defaultdict(list)
+    for row in await session.scalars(select(Extension).where(Extension.request_id.in_(ids))):
+        extensions[row.request_id].append(
+            clocks.Extension(row.days, row.category, row.reason, row.granted_at)
+        )
+    agreed: dict[int, datetime] = {}
+    mappa = [r.id for r in requests if r.scheme == "mappa"]
+    if mappa:
+        decided = await session.execute(
+            select(Decision.request_id, Decision.deliver_by)
+            .where(Decision.request_id.in_(mappa), Decision.deliver_by.is_not(None))
+            .order_by(Decision.id)
+        )
+        agreed = {rid: at for rid, at in decided if at is not None}
+    return {
+        r.id: clocks.request_clock(
+            policy.book.by_code(r.policy_version),
+            received_at=r.received_at,
+            stage_starts=stage_starts(r.received_at, entered[r.id]),
+            extensions=extensions[r.id],
+            nation=policy.nation,
+            agreed_due_at=agreed.get(r.id),
+        )
+        for r in requests
+    }
+
+
+async def request_clock(
+    session: AsyncSession, request: Request, policy: PolicySettings
+) -> clocks.Clock:
+    return (await request_clocks(session, [request], policy))[request.id]
+
+
+def extend(
+    clock: clocks.Clock, extension: clocks.Extension, policy: PolicySettings
+) -> clocks.Deadline:
+    """The overall deadline moved by `extension`, refused with the reason the policy gives."""
+    try:
+        if clock.overall is None:
+            raise clocks.ExtensionRefused(
+                "there is no due date to extend until the MAPP meeting agrees one"
+            )
+        version = policy.book.by_code(clock.policy_code)
+        return clocks.extend(
+            clock.overall, extension, cap_days=version.extension_cap_days,
+            policy_code=version.code,
+        )
+    except clocks.ExtensionRefused as refused:
+        raise GuardRefused("extend_deadline", refused.reason) from None
+
+
+def _view(
+    deadline: clocks.Deadline, *, running: bool, now: datetime, policy: PolicySettings
+) -> dict[str, Any]:
+    return {
+        "due_at": deadline.due_at,
+        "status": clocks.status(deadline, now, policy.due_soon) if running else None,
+        "start_event": deadline.start_event,
+        "start": deadline.start,
+        "limit": deadline.limit,
+        "calendar": deadline.calendar,
+        "holidays_skipped": [HolidayView(day=d, name=n) for d, n in deadline.holidays_skipped],
+        "weekend_days_skipped": deadline.weekend_days_skipped,
+        "base_due_at": deadline.base_due_at,
+        "extensions": [
+            ExtensionView(days=e.days, category=e.category, reason=e.reason,
+                          granted_at=e.granted_at)
+            for e in deadline.extensions
+        ],
+        "explanation": deadline.explanation,
+    }
+
+
+def clock_view(
+    request: Request, clock: clocks.Clock, policy: PolicySettings, now: datetime
+) -> ClockView:
+    current = STAGE_OF_STATE.get(request.state)
+    open_ = request.state != "closed"
+    return ClockView(
+        reference=request.reference,
+        state=request.state,
+        stage=current,
+        policy_version=clock.policy_code,
+        policy_source=policy.book.by_code(clock.policy_code).source,
+        nation=policy.nation,
+        overall=(
+            DeadlineView(**_view(clock.overall, running=open_, now=now, policy=policy))
+            if clock.overall
+            else None
+        ),
+        stages=[
+            StageDeadlineView(
+                stage=stage, current=stage == current,
+                **_view(clock.stages[stage], running=stage == current, now=now, policy=policy),
+            )
+            for stage in STAGES
+            if stage in clock.stages
+        ],
+    )
+
+
+# Queues --------------------------------------------------------------------------------------
+
+
+def _due(stage: Stage | None) -> ColumnElement[datetime]:
+    column = Request.stage_due_at if stage else Request.due_at
+    return func.coalesce(column, literal(_NEVER, UtcDateTime()))
+
+
+def queue(
+    query: _Query,
+    *,
+    queue: Queue | None,
+    stage: Stage | None,
+    now: datetime,
+    policy: PolicySettings,
+    cursor: str | None,
+) -> _Query:
+    """Open requests in a queue, immediate risk first, then the soonest due, then the oldest.
+
+    In a stage's queue the due date is the stage's own; otherwise it is the overall one.
+    """
+    due = _due(stage)
+    query = query.where(
+        Request.state == STATE_OF_STAGE[stage] if stage else Request.state != "closed"
+    )
+    if queue == "overdue":
+        query = query.where(due < now)
+    elif queue == "due_soon":
+        query = query.where(due >= now, due <= now + policy.due_soon)
+    if cursor is not None:
+        risk, at, rid = _decode(cursor)
+        same_risk = and_(
+            Request.immediate_risk == risk,
+            or_(due > at, and_(due == at, Request.id > rid)),
+        )
+        later = or_(Request.immediate_risk.is_(False), same_risk) if risk else same_risk
+        query = query.where(later)
+    return query.order_by(Request.immediate_risk.desc(), due, Request.id)
+
+
+def next_cursor(last: Request, stage: Stage | None) -> str:
+    due = (last.stage_due_at if stage else last.due_at) or _NEVER
+    key = json.dumps([last.immediate_risk, due.isoformat(), last.id])
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def _decode(cursor: str) -> tuple[bool, datetime, int]:
+    try:
+        risk, at, rid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(risk, bool) or not isinstance(rid, int):
+            raise ValueError(cursor)
+        return risk, datetime.fromisoformat(at), rid
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor", "not a cursor this service issued") from exc
+
+
+# Recomputing under another policy ------------------------------------------------------------
+
+
+class Recomputed(msgspec.Struct, frozen=True, kw_only=True):
+    """An open request whose stored due dates differ from what a policy gives."""
+
+    reference: str
+    due_at: datetime | None
+    new_due_at: datetime | None
+    stage_due_at: datetime | None
+    new_stage_due_at: datetime | None
+
+
+async def recompute(session: AsyncSession, policy: PolicySettings) -> list[Recomputed]:
+    """Open requests whose overall or stage due date `policy` would change; writes nothing."""
+    changed: list[Recomputed] = []
+    after = 0
+    while True:
+        batch = (
+            await session.scalars(
+                select(Request)
+                .where(Request.state != "closed", Request.id > after)
+                .order_by(Request.id)
+                .limit(_BATCH)
+            )
+        ).all()
+        if not batch:
+            return changed
+        computed = await request_clocks(session, batch, policy)
+        for request in batch:
+            clock = computed[request.id]
+            new_due = clock.overall.due_at if clock.overall else None
+            new_stage_due = stage_due_at(clock, request.state)
+            if (new_due, new_stage_due) != (request.due_at, request.stage_due_at):
+                changed.append(Recomputed(
+                    reference=request.reference, due_at=request.due_at, new_due_at=new_due,
+                    stage_due_at=request.stage_due_at, new_stage_due_at=new_stage_due,
+                ))
+        after = batch[-1].id

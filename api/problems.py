@@ -51,11 +51,14 @@ class Problem(msgspec.Struct, omit_defaults=True):
     current_version: int | None = None
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> Response[Problem]:
+def problem(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[Problem]:
     return Response(
         Problem(title=title, status=status, detail=detail, **extra),
         status_code=status,
         media_type=PROBLEM,
+        headers=headers,
     )
 
 
@@ -85,7 +88,9 @@ def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> 
 
 
 def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
-    return problem(exc.status_code, _title(exc.status_code), str(exc.detail))
+    return problem(
+        exc.status_code, _title(exc.status_code), str(exc.detail), headers=exc.headers or None
+    )
 
 
 def on_domain(request: Request[Any, Any, Any], exc: DisclosureError) -> Response[Problem]:

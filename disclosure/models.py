@@ -315,7 +315,8 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(64))
     attempted_at: Mapped[datetime]
-    succeeded: Mapped[bool] = mapped_column(Boolean)
+    # ok, bad (wrong password or unknown user), locked or limited (refused before checking).
+    outcome: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (
         Index("ix_login_attempts_username", "username", "attempted_at"),

@@ -200,13 +200,21 @@ class Workflow:
     # Changing ----------------------------------------------------------------------------
 
     async def apply(
-        self, reference: str, payload: EventIn, *, actor: str, expected_version: int
+        self,
+        reference: str,
+        payload: EventIn,
+        *,
+        actor: str,
+        expected_version: int,
+        area: str | None = None,
     ) -> Transitioned:
         """Send one event to a request; everything it writes commits together or not at all."""
         event = type(payload).__struct_config__.tag
         assert isinstance(event, str)
         async with self.db.write() as session, session.begin():
             request = await self._lock(session, reference)
+            if area is not None and request.area != area:
+                raise NotFound(reference)
             if request.version != expected_version:
                 raise StaleVersion(reference, expected_version, request.version)
             facts = await self._facts(session, request, event, actor)
@@ -404,10 +412,11 @@ class Workflow:
 
     # Reading -----------------------------------------------------------------------------
 
-    async def get(self, reference: str) -> RequestView:
+    async def get(self, reference: str, *, area: str | None = None) -> RequestView:
+        """One request; with `area`, a request of another area is not found."""
         async with self.db.read() as session:
             request = await session.scalar(select(Request).where(Request.reference == reference))
-            if request is None:
+            if request is None or (area is not None and request.area != area):
                 raise NotFound(reference)
             parties = (
                 await session.scalars(
@@ -444,9 +453,9 @@ class Workflow:
     def _overdue(self, state: str, due_at: datetime | None) -> bool:
         return state != "closed" and due_at is not None and due_at < self.now()
 
-    async def events(self, reference: str) -> list[EventView]:
+    async def events(self, reference: str, *, area: str | None = None) -> list[EventView]:
         async with self.db.read() as session:
-            rid = await self._id(session, reference)
+            rid = await self._id(session, reference, area=area)
             rows = (
                 await session.scalars(
                     select(Event).where(Event.request_id == rid).order_by(Event.seq)
@@ -461,15 +470,14 @@ class Workflow:
             for e in rows
         ]
 
-    async def actions(self, reference: str) -> Actions:
+    async def actions(self, reference: str, *, area: str | None = None) -> Actions:
+        query = select(Request.route, Request.state, Request.version).where(
+            Request.reference == reference
+        )
+        if area is not None:
+            query = query.where(Request.area == area)
         async with self.db.read() as session:
-            row = (
-                await session.execute(
-                    select(Request.route, Request.state, Request.version).where(
-                        Request.reference == reference
-                    )
-                )
-            ).first()
+            row = (await session.execute(query)).first()
         if row is None:
             raise NotFound(reference)
         return Actions(
@@ -482,8 +490,13 @@ class Workflow:
             ],
         )
 
-    async def search(self, filters: Filters, *, limit: int, cursor: str | None) -> RequestPage:
+    async def search(
+        self, filters: Filters, *, limit: int, cursor: str | None, area: str | None = None
+    ) -> RequestPage:
+        """A page of requests; with `area`, only that area's."""
         query = select(Request).order_by(Request.id.desc()).limit(limit + 1)
+        if area is not None:
+            query = query.where(Request.area == area)
         for name in ("state", "scheme", "route", "area"):
             value = getattr(filters, name)
             if value is not None:
@@ -510,8 +523,11 @@ class Workflow:
             next_cursor=_encode_cursor(rows[-1].id) if more and rows else None,
         )
 
-    async def _id(self, session: AsyncSession, reference: str) -> int:
-        rid = await session.scalar(select(Request.id).where(Request.reference == reference))
+    async def _id(self, session: AsyncSession, reference: str, *, area: str | None = None) -> int:
+        query = select(Request.id).where(Request.reference == reference)
+        if area is not None:
+            query = query.where(Request.area == area)
+        rid = await session.scalar(query)
         if rid is None:
             raise NotFound(reference)
         return rid

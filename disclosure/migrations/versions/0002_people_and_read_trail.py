@@ -1,4 +1,4 @@
-"""users, credentials, login attempts and the read trail
+"""areas, users, credentials, login attempts and the read trail
 
 Revision ID: 0002
 Revises: 0001
@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('username', sa.String(length=64), nullable=False),
     sa.Column('source', sa.String(length=64), nullable=False),
     sa.Column('attempted_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('succeeded', sa.Boolean(), nullable=False),
+    sa.Column('outcome', sa.String(length=16), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:

@@ -91,8 +91,10 @@ def require_area(principal: Principal, area: str) -> None:
         )
 
 
-def require_event(principal: Principal, event: str, payload: Any) -> None:
+def require_event(principal: Principal, payload: Any) -> None:
+    """Refuse (403) an event the caller's roles may not send, before the request is looked up."""
+    event = type(payload).__struct_config__.tag
     try:
-        access.require_event(principal.roles, event, payload)
+        access.require_event(principal.roles, str(event), payload)
     except access.Denied as exc:
         raise PermissionDeniedException(str(exc)) from exc

@@ -123,7 +123,7 @@ class RequestController(Controller):
         if_match: Annotated[str | None, Parameter(header="If-Match")] = None,
     ) -> Response[Transitioned]:
         """Send one lifecycle event; If-Match must carry the version it was decided on."""
-        require_event(principal, data.event, data)
+        require_event(principal, data)
         expected = parse_if_match(if_match)
         result = await workflow.apply(
             reference, data, actor=actor, expected_version=expected, area=principal.area

@@ -25,9 +25,7 @@ Clock = Callable[[], datetime]
 TOKEN_PREFIX = "dsc_"
 MIN_PASSWORD_LENGTH = 12
 
-_hasher = PasswordHash((Argon2Hasher(),))
-# Unknown usernames are checked against this, so a miss takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+DEFAULT_HASHER = PasswordHash((Argon2Hasher(),))
 
 
 def utcnow() -> datetime:
@@ -122,11 +120,24 @@ class Users:
     """The service the CLI and the API use for people and credentials."""
 
     def __init__(
-        self, db: Database, *, now: Clock = utcnow, policy: LoginPolicy | None = None
+        self,
+        db: Database,
+        *,
+        now: Clock = utcnow,
+        policy: LoginPolicy | None = None,
+        hasher: PasswordHash = DEFAULT_HASHER,
     ) -> None:
         self.db = db
         self.now = now
         self.policy = policy or LoginPolicy()
+        self.hasher = hasher
+        self._dummy_hash: str | None = None
+
+    def _dummy(self) -> str:
+        # Unknown usernames are checked against this, so a miss costs as much as a wrong password.
+        if self._dummy_hash is None:
+            self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+        return self._dummy_hash
 
     # Areas and accounts -------------------------------------------------------------------
 
@@ -172,7 +183,7 @@ class Users:
             "-", ""
         ).replace("_", "").isalnum():
             raise UserError("a username is 1-64 letters, digits, '.', '-' or '_'")
-        hashed = await asyncio.to_thread(_hasher.hash, password)
+        hashed = await asyncio.to_thread(self.hasher.hash, password)
         try:
             async with self.db.write() as session, session.begin():
                 if await session.get(Area, area) is None:
@@ -270,8 +281,8 @@ class Users:
             # Locked until the oldest of the last N failures falls out of the window.
             until = failures[-1] + p.lockout
             raise TooManyAttempts(max(1, int((until - now).total_seconds())))
-        stored = user.password_hash if user is not None else _DUMMY_HASH
-        ok = await asyncio.to_thread(_hasher.verify, password, stored)
+        stored = user.password_hash if user is not None else await asyncio.to_thread(self._dummy)
+        ok = await asyncio.to_thread(self.hasher.verify, password, stored)
         if not ok or user is None or user.disabled_at is not None:
             await self._attempt(username, source, "bad")
             raise BadCredentials()

@@ -143,7 +143,10 @@ async def test_role_endpoint_area_matrix(
     refs = await _seed_requests(workflow)
     wrong: list[str] = []
     for handler, sample in SAMPLES.items():
-        for role in access.ROLES:
+        rule = access.ENDPOINTS[handler]
+        # A public endpoint takes no credential, so one role stands for all.
+        roles = access.ROLES[:1] if rule.public else access.ROLES
+        for role in roles:
             for area in (OWN, OTHER):
                 call = sample(refs[area], area, role)
                 headers = people.bearer(role)

@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 
 from api.accounts import close_session, issue_token, list_users, open_session, whoami
 from api.audit import verify_trail, views
@@ -69,7 +70,15 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         state=State({"users": users}),
         exception_handlers=HANDLERS,
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="disclosure", version="0.1.0", path=DOCS_PATH),
+        openapi_config=OpenAPIConfig(
+            title="disclosure", version="0.1.0", path=DOCS_PATH,
+            components=Components(security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer"),
+                "session": SecurityScheme(type="apiKey", name="disclosure_session",
+                                          security_scheme_in="cookie"),
+            }),
+            security=[{"bearer": []}, {"session": []}],
+        ),
         lifespan=[lifespan],
         debug=settings.debug,
     )

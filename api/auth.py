@@ -20,8 +20,10 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="disclosure"'}
 
 def _is_docs(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     config = connection.app.openapi_config
+    if config is None or config.path is None:
+        return False
     path: str = connection.scope["path"]
-    return config is not None and (path == config.path or path.startswith(config.path + "/"))
+    return path == config.path or path.startswith(config.path + "/")
 
 
 async def authorise(
@@ -30,7 +32,7 @@ async def authorise(
     """Allow the call only if the permission table has a row for it that the caller meets."""
     if _is_docs(connection):
         return
-    method = connection.scope.get("method", "GET")
+    method = str(connection.scope.get("method", "GET"))
     rule = access.endpoint_rule(handler.handler_name)
     if method == "OPTIONS" and rule is None:
         return

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 # The web pages serve their own scripts and styles; nothing inline, nothing from elsewhere.
@@ -22,12 +25,12 @@ DOCS_CSP = (
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def security_headers(*, hsts: bool, docs_path: str) -> object:
+def security_headers(*, hsts: bool, docs_path: str) -> Callable[[ASGIApp], ASGIApp]:
     """A middleware factory; `hsts` forces Strict-Transport-Security behind a TLS proxy."""
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
+            if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
             path: str = scope["path"]

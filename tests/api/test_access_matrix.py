@@ -1,4 +1,4 @@
-"""Every role × every endpoint and every event × own area / other area, against the table.
+"""Every role, every endpoint and every event, own area and other area, against the table.
 
 The endpoints are read from the running app's routes, so an endpoint added without a row in
 disclosure.access (or without a sample call here) fails this suite.

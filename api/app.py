@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 
-from api.audit import verify_trail
+from api.accounts import close_session, issue_token, list_users, open_session, whoami
+from api.audit import verify_trail, views
+from api.auth import authorise, provide_actor, provide_principal
+from api.headers import security_headers
+from api.oversight import decisions, statistics
 from api.problems import HANDLERS
 from api.requests import RequestController
 from disclosure.db import Database
 from disclosure.policy import load_policy_book
+from disclosure.reads import ReadLog
 from disclosure.settings import Settings
+from disclosure.users import LoginPolicy, Users
 from disclosure.workflow import Workflow
+
+DOCS_PATH = "/schema"
 
 
 def create_app(settings: Settings | None = None, workflow: Workflow | None = None) -> Litestar:
@@ -25,6 +36,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         policy = load_policy_book(settings.policy_file)
         workflow = Workflow(Database(settings.database_url), policy)
     service = workflow
+    users = Users(service.db, now=service.now, policy=LoginPolicy.from_settings(settings))
+    reads = ReadLog(service.db, now=service.now)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -33,21 +46,39 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         finally:
             await service.db.dispose()
 
-    async def provide_workflow() -> Workflow:
-        return service
+    def constant(value: Any) -> Provide:
+        async def provide() -> Any:
+            return value
 
-    async def provide_actor() -> str:
-        return settings.dev_actor
+        return Provide(provide)
 
     return Litestar(
-        route_handlers=[RequestController, verify_trail],
+        route_handlers=[
+            RequestController, verify_trail, views, statistics, decisions,
+            open_session, close_session, whoami, issue_token, list_users,
+        ],
         dependencies={
-            "workflow": Provide(provide_workflow),
+            "workflow": constant(service),
+            "users": constant(users),
+            "reads": constant(reads),
+            "settings": constant(settings),
+            "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),
         },
+        guards=[authorise],
+        middleware=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH)],
+        state=State({"users": users}),
         exception_handlers=HANDLERS,
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="disclosure", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="disclosure", version="0.1.0", path=DOCS_PATH,
+            components=Components(security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer"),
+                "session": SecurityScheme(type="apiKey", name="disclosure_session",
+                                          security_scheme_in="cookie"),
+            }),
+            security=[{"bearer": []}, {"session": []}],
+        ),
         lifespan=[lifespan],
         debug=settings.debug,
     )

@@ -1,15 +1,31 @@
-"""The audit trail's verification over HTTP."""
+"""The audit trail over HTTP: verification, and who viewed a request."""
 
 from __future__ import annotations
 
-from litestar import get
+from typing import Annotated
 
+from litestar import get
+from litestar.params import Parameter
+
+from api.problems import documented
 from disclosure import audit
+from disclosure.reads import ReadLog, ViewEntry
+from disclosure.users import Principal
 from disclosure.workflow import Workflow
 
 
-@get("/api/audit/verify", tags=["audit"])
+@get("/api/audit/verify", tags=["audit"], responses=documented())
 async def verify_trail(workflow: Workflow) -> audit.Verdict:
-    """Walk every request's hash chain; OK or the first broken link."""
+    """Walk every request's hash chains (events and views); OK or the first broken link."""
     async with workflow.db.read() as session:
         return await audit.verify(session)
+
+
+@get("/api/requests/{reference:str}/views", tags=["audit"], responses=documented(400, 404))
+async def views(
+    reference: Annotated[str, Parameter(pattern=r"^[A-Z]{4,5}-\d{4}-\d{6}$", max_length=32)],
+    reads: ReadLog,
+    principal: Principal,
+) -> list[ViewEntry]:
+    """Who viewed this request's details or parties, when, and through which endpoint."""
+    return await reads.list(reference, area=principal.area)

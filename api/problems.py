@@ -89,7 +89,9 @@ def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> 
 
 
 def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
-    return problem(exc.status_code, _title(exc.status_code), str(exc.detail), exc.headers)
+    return problem(
+        exc.status_code, _title(exc.status_code), str(exc.detail), headers=exc.headers or None
+    )
 
 
 def on_domain(request: Request[Any, Any, Any], exc: DisclosureError) -> Response[Problem]:
@@ -138,10 +140,10 @@ def _title(status: int) -> str:
 
 
 def documented(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses a handler can give."""
+    """OpenAPI entries for the problem responses a handler can give, besides 401 and 403."""
     return {
         status: ResponseSpec(data_container=Problem, media_type=PROBLEM, description=_title(status))
-        for status in statuses
+        for status in (401, 403, *statuses)
     }
 
 

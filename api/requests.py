@@ -24,7 +24,10 @@ from disclosure.schemas import (
     RequestView,
     Transitioned,
 )
+from api.auth import require_area, require_event
+from disclosure.reads import ReadLog
 from disclosure.timeliness import Queue
+from disclosure.users import Principal
 from disclosure.workflow import Filters, Workflow
 
 Reference = Annotated[str, Parameter(pattern=r"^[A-Z]{4,5}-\d{4}-\d{6}$", max_length=32)]
@@ -57,11 +60,13 @@ class RequestController(Controller):
         data: NewRequest,
         workflow: Workflow,
         actor: str,
+        principal: Principal,
         idempotency_key: Annotated[
             str | None, Parameter(header="Idempotency-Key", min_length=1, max_length=100)
         ] = None,
     ) -> Response[RequestView]:
         """Receive a new request."""
+        require_area(principal, data.area)
         view = await workflow.create(data, actor=actor, idempotency_key=idempotency_key)
         return Response(
             view,
@@ -73,10 +78,11 @@ class RequestController(Controller):
     async def list_requests(
         self,
         workflow: Workflow,
+        principal: Principal,
         in_state: Annotated[StateName | None, Parameter(query="state")] = None,
         scheme: Scheme | None = None,
         route: Route | None = None,
-        area: Annotated[str | None, Parameter(max_length=64)] = None,
+        area: Annotated[str | None, Parameter(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = None,
         overdue: bool | None = None,
         queue: Queue | None = None,
         stage: Stage | None = None,
@@ -88,28 +94,39 @@ class RequestController(Controller):
             state=in_state, scheme=scheme, route=route, area=area, overdue=overdue, queue=queue,
             stage=stage,
         )
-        return await workflow.search(filters, limit=limit, cursor=cursor)
+        return await workflow.search(filters, limit=limit, cursor=cursor, area=principal.area)
 
     @get("/{reference:str}", responses=documented(400, 404))
-    async def read(self, reference: Reference, workflow: Workflow) -> Response[RequestView]:
-        """One request with its parties; the ETag is its version."""
-        view = await workflow.get(reference)
+    async def read(
+        self, reference: Reference, workflow: Workflow, principal: Principal, reads: ReadLog
+    ) -> Response[RequestView]:
+        """One request with its parties; the ETag is its version. The view is logged."""
+        view = await workflow.get(reference, area=principal.area)
+        await reads.record(reference, viewer=principal.username, endpoint="read")
         return Response(view, headers={"ETag": etag(view.version)})
 
     @get("/{reference:str}/events", responses=documented(400, 404))
-    async def timeline(self, reference: Reference, workflow: Workflow) -> list[EventView]:
-        """The request's timeline: every event, oldest first."""
-        return await workflow.events(reference)
+    async def timeline(
+        self, reference: Reference, workflow: Workflow, principal: Principal, reads: ReadLog
+    ) -> list[EventView]:
+        """The request's timeline: every event, oldest first. The view is logged."""
+        events = await workflow.events(reference, area=principal.area)
+        await reads.record(reference, viewer=principal.username, endpoint="timeline")
+        return events
 
     @get("/{reference:str}/clock", responses=documented(400, 404))
-    async def clock(self, reference: Reference, workflow: Workflow) -> ClockView:
+    async def clock(
+        self, reference: Reference, workflow: Workflow, principal: Principal
+    ) -> ClockView:
         """Every due date of the request with its inputs and a sentence explaining it."""
-        return await workflow.clock(reference)
+        return await workflow.clock(reference, area=principal.area)
 
     @get("/{reference:str}/actions", responses=documented(400, 404))
-    async def actions(self, reference: Reference, workflow: Workflow) -> Actions:
+    async def actions(
+        self, reference: Reference, workflow: Workflow, principal: Principal
+    ) -> Actions:
         """The events the lifecycle allows now, each with its payload schema."""
-        return await workflow.actions(reference)
+        return await workflow.actions(reference, area=principal.area)
 
     @post(
         "/{reference:str}/events", status_code=200,
@@ -121,9 +138,13 @@ class RequestController(Controller):
         data: EventPayload,
         workflow: Workflow,
         actor: str,
+        principal: Principal,
         if_match: Annotated[str | None, Parameter(header="If-Match")] = None,
     ) -> Response[Transitioned]:
         """Send one lifecycle event; If-Match must carry the version it was decided on."""
+        require_event(principal, data)
         expected = parse_if_match(if_match)
-        result = await workflow.apply(reference, data, actor=actor, expected_version=expected)
+        result = await workflow.apply(
+            reference, data, actor=actor, expected_version=expected, area=principal.area
+        )
         return Response(result, headers={"ETag": etag(result.version)})

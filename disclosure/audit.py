@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from disclosure import reads
 from disclosure.models import Event, Request
 
 GENESIS = "0" * 64
@@ -65,6 +66,7 @@ class Verdict(msgspec.Struct, frozen=True):
     reference: str | None = None
     seq: int | None = None
     problem: str | None = None
+    views_checked: int = 0
 
 
 def _check(request: Request, events: list[Event]) -> tuple[int | None, str] | None:
@@ -136,4 +138,8 @@ async def verify(session: AsyncSession, *, reference: str | None = None) -> Verd
             seq, problem = broken
             return Verdict(False, requests, checked, request.reference, seq, problem)
         checked += len(events)
-    return Verdict(True, requests, checked)
+    views, broken_view = await reads.verify(session, reference=reference)
+    if broken_view is not None:
+        ref, seq, problem = broken_view
+        return Verdict(False, requests, checked, ref, seq, problem, views_checked=views)
+    return Verdict(True, requests, checked, views_checked=views)

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from disclosure import audit, timeliness
+from disclosure.access import ROLES
 from disclosure.db import Database
 from disclosure.migrations import upgrade
 from disclosure.policy import LONDON, PolicyError, load_policy_book
 from disclosure.settings import Settings
+from disclosure.users import LoginPolicy, UserError, Users
 from disclosure.workflow import Workflow
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -87,7 +89,10 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         async with workflow.db.read() as session:
             verdict = await audit.verify(session, reference=args.reference)
         if verdict.ok:
-            print(f"OK: {verdict.events_checked} events in {verdict.requests_checked} requests")
+            print(
+                f"OK: {verdict.events_checked} events in {verdict.requests_checked} requests,"
+                f" {verdict.views_checked} views"
+            )
             return 0
         where = f"{verdict.reference}" + (f" event {verdict.seq}" if verdict.seq else "")
         print(f"BROKEN: {where}: {verdict.problem}")
@@ -147,6 +152,108 @@ def cmd_diagrams(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _users(settings: Settings, workflow: Workflow) -> Users:
+    return Users(workflow.db, policy=LoginPolicy.from_settings(settings))
+
+
+def _read_password() -> str:
+    """The password from stdin: typed without echo at a terminal, else the first line piped in."""
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("password: ")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_areas_add(args: argparse.Namespace, settings: Settings) -> int:
+    upgrade(settings.database_url)
+
+    async def job(workflow: Workflow) -> int:
+        await _users(settings, workflow).add_area(
+            args.code, name=args.name or args.code, divisions=args.division
+        )
+        print(f"area {args.code}" + (f" with divisions {', '.join(args.division)}"
+                                     if args.division else ""))
+        return 0
+
+    return _run(settings, job)
+
+
+def cmd_areas_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def job(workflow: Workflow) -> int:
+        for code, divisions in (await _users(settings, workflow).areas()).items():
+            print(f"{code}\t{', '.join(sorted(divisions))}")
+        return 0
+
+    return _run(settings, job)
+
+
+def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
+    upgrade(settings.database_url)
+    password = _read_password()
+
+    async def job(workflow: Workflow) -> int:
+        try:
+            user = await _users(settings, workflow).add(
+                args.username, password=password, area=args.area, roles=args.role,
+                display_name=args.name, created_by=f"cli:{getpass_user()}",
+            )
+        except UserError as exc:
+            print(f"disclosure: {exc}", file=sys.stderr)
+            return 2
+        print(f"user {user.username} added to {user.area} as {', '.join(user.roles)}")
+        return 0
+
+    return _run(settings, job)
+
+
+def getpass_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def cmd_users_disable(args: argparse.Namespace, settings: Settings) -> int:
+    async def job(workflow: Workflow) -> int:
+        try:
+            await _users(settings, workflow).disable(args.username)
+        except UserError as exc:
+            print(f"disclosure: {exc}", file=sys.stderr)
+            return 2
+        print(f"user {args.username} disabled; every token and session revoked")
+        return 0
+
+    return _run(settings, job)
+
+
+def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def job(workflow: Workflow) -> int:
+        for user in await _users(settings, workflow).list(area=args.area):
+            state = "disabled" if user.disabled else "active"
+            print(f"{user.username}\t{user.area}\t{','.join(user.roles)}\t{state}")
+        return 0
+
+    return _run(settings, job)
+
+
+def cmd_users_token(args: argparse.Namespace, settings: Settings) -> int:
+    async def job(workflow: Workflow) -> int:
+        try:
+            issued = await _users(settings, workflow).issue(args.username, label=args.label)
+        except UserError as exc:
+            print(f"disclosure: {exc}", file=sys.stderr)
+            return 2
+        # The token alone on stdout, so that it can be captured; it is not stored anywhere.
+        print(issued.secret)
+        print(f"expires {issued.expires_at.isoformat()}", file=sys.stderr)
+        return 0
+
+    return _run(settings, job)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="disclosure", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -186,6 +293,35 @@ def parser() -> argparse.ArgumentParser:
     recompute.add_argument("--policy-file", type=Path, default=None,
                            help="the override to compare against (default: the configured one)")
     recompute.set_defaults(handler=cmd_clocks_recompute)
+    areas = commands.add_parser("areas", help="police force and MAPPA areas").add_subparsers(
+        dest="areas", required=True
+    )
+    area_add = areas.add_parser("add", help="add an area, or divisions to one")
+    area_add.add_argument("code")
+    area_add.add_argument("--name", default=None)
+    area_add.add_argument("--division", action="append", default=[])
+    area_add.set_defaults(handler=cmd_areas_add)
+    areas.add_parser("list", help="areas and their divisions").set_defaults(handler=cmd_areas_list)
+
+    users = commands.add_parser("users", help="user accounts").add_subparsers(
+        dest="users", required=True
+    )
+    add = users.add_parser("add", help="add a user; the password is read from stdin")
+    add.add_argument("username")
+    add.add_argument("--area", required=True)
+    add.add_argument("--role", action="append", required=True, choices=ROLES)
+    add.add_argument("--name", default=None, help="display name")
+    add.set_defaults(handler=cmd_users_add)
+    disable = users.add_parser("disable", help="disable a user and revoke their credentials")
+    disable.add_argument("username")
+    disable.set_defaults(handler=cmd_users_disable)
+    listing = users.add_parser("list", help="list users")
+    listing.add_argument("--area", default=None)
+    listing.set_defaults(handler=cmd_users_list)
+    token = users.add_parser("token", help="issue a bearer token for a user (printed once)")
+    token.add_argument("username")
+    token.add_argument("--label", default="issued with the CLI")
+    token.set_defaults(handler=cmd_users_token)
 
     diagrams = commands.add_parser("diagrams", help="draw the lifecycles into docs/")
     diagrams.add_argument("--check", action="store_true", help="fail if docs/ is out of date")

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+# aiosqlite logs every statement with its parameters at DEBUG, and parameters are names,
+# addresses and decisions: that logger never goes below INFO, whatever the root level.
+_driver_log = logging.getLogger("aiosqlite")
+if _driver_log.level < logging.INFO:
+    _driver_log.setLevel(logging.INFO)
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
@@ -37,10 +45,13 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
         _prepare_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # hide_parameters: SQL logging (echo, errors) must never print the personal data bound in.
+    return create_async_engine(
+        url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 class Database:

@@ -253,3 +253,92 @@ class Extension(Base):
     old_due_at: Mapped[datetime | None]
     new_due_at: Mapped[datetime | None]
     granted_by: Mapped[str] = mapped_column(String(64))
+
+
+# People, credentials and the read trail --------------------------------------------------
+
+
+class Area(Base):
+    """A police force or MAPPA area; every request and every user belongs to one."""
+
+    __tablename__ = "areas"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Division(Base):
+    """A division or local policing area within an area."""
+
+    __tablename__ = "divisions"
+
+    area: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class User(Base):
+    """A person who signs in; the username is what the trail records as the actor."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    area: Mapped[str] = mapped_column(ForeignKey("areas.code"), index=True)
+    roles: Mapped[list[Any]] = mapped_column(JSON)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    disabled_at: Mapped[datetime | None]
+
+
+class Credential(Base):
+    """A bearer token or a web session: only the SHA-256 of the secret is kept."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_hash: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginAttempt(Base):
+    """One password attempt; rate limits and lockouts are counted from these rows."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime]
+    # ok, bad (wrong password or unknown user), locked or limited (refused before checking).
+    outcome: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (
+        Index("ix_login_attempts_username", "username", "attempted_at"),
+        Index("ix_login_attempts_source", "source", "attempted_at"),
+    )
+
+
+class View(Base):
+    """One person's read of a request's details or parties, chained per request."""
+
+    __tablename__ = "views"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    viewer: Mapped[str] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(String(100))
+    viewed_at: Mapped[datetime]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("request_id", "seq", name="uq_views_request_seq"),)

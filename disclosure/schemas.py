@@ -53,7 +53,7 @@ class PartyIn(Input, kw_only=True):
 class NewRequest(Input, kw_only=True):
     scheme: Scheme
     route: Route
-    area: Annotated[str, Meta(min_length=1, max_length=64)]
+    area: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
     division: Annotated[str, Meta(max_length=64)] | None = None
     received_at: datetime
     channel: Channel

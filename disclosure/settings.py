@@ -18,12 +18,25 @@ class Settings:
     database_url: str = field(
         default_factory=lambda: _env("DATABASE_URL", "sqlite+aiosqlite:///var/disclosure.db")
     )
-    dev_actor: str = field(default_factory=lambda: _env("DEV_ACTOR", "dev.officer"))
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", "262144")))
     policy_file: Path | None = field(
         default_factory=lambda: Path(p) if (p := _env("POLICY_FILE", "")) else None
     )
     debug: bool = field(default_factory=lambda: _env("DEBUG", "") == "1")
+    # Session cookies are Secure unless this is 0 (plain-HTTP development only).
+    cookie_secure: bool = field(default_factory=lambda: _env("COOKIE_SECURE", "1") != "0")
+    # Send Strict-Transport-Security on every answer (set it when a TLS proxy is in front);
+    # requests that arrive over https get it anyway.
+    hsts: bool = field(default_factory=lambda: _env("HSTS", "") == "1")
+    session_hours: float = field(default_factory=lambda: float(_env("SESSION_HOURS", "8")))
+    token_days: float = field(default_factory=lambda: float(_env("TOKEN_DAYS", "30")))
+    login_max_failures: int = field(
+        default_factory=lambda: int(_env("LOGIN_MAX_FAILURES", "5"))
+    )
+    lockout_minutes: float = field(default_factory=lambda: float(_env("LOCKOUT_MINUTES", "15")))
+    login_source_limit: int = field(
+        default_factory=lambda: int(_env("LOGIN_SOURCE_LIMIT", "30"))
+    )
 
     @property
     def is_sqlite(self) -> bool:

@@ -243,9 +243,12 @@ def next_cursor(last: Request, stage: Stage | None) -> str:
 def _decode(cursor: str) -> tuple[bool, datetime, int]:
     try:
         risk, at, rid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(risk, bool) or not isinstance(rid, int):
+        if not isinstance(risk, bool) or not isinstance(rid, int) or not 0 < rid < 2**62:
             raise ValueError(cursor)
-        return risk, datetime.fromisoformat(at), rid
+        due = datetime.fromisoformat(at)
+        if due.tzinfo is None:
+            raise ValueError(cursor)
+        return risk, due, rid
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise InvalidInput("cursor", "not a cursor this service issued") from exc
 

@@ -76,11 +76,17 @@ def _encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(str(last_id).encode()).decode()
 
 
+MAX_ID = 2**62
+
+
 def _decode_cursor(cursor: str) -> int:
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+        last_id = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+        if not 0 < last_id < MAX_ID:
+            raise ValueError(cursor)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("cursor", "not a cursor this service issued") from exc
+    return last_id
 
 
 class Workflow:
@@ -202,13 +208,21 @@ class Workflow:
     # Changing ----------------------------------------------------------------------------
 
     async def apply(
-        self, reference: str, payload: EventIn, *, actor: str, expected_version: int
+        self,
+        reference: str,
+        payload: EventIn,
+        *,
+        actor: str,
+        expected_version: int,
+        area: str | None = None,
     ) -> Transitioned:
         """Send one event to a request; everything it writes commits together or not at all."""
         event = type(payload).__struct_config__.tag
         assert isinstance(event, str)
         async with self.db.write() as session, session.begin():
             request = await self._lock(session, reference)
+            if area is not None and request.area != area:
+                raise NotFound(reference)
             if request.version != expected_version:
                 raise StaleVersion(reference, expected_version, request.version)
             facts = await self._facts(session, request, event, actor)
@@ -404,10 +418,11 @@ class Workflow:
 
     # Reading -----------------------------------------------------------------------------
 
-    async def get(self, reference: str) -> RequestView:
+    async def get(self, reference: str, *, area: str | None = None) -> RequestView:
+        """One request; with `area`, a request of another area is not found."""
         async with self.db.read() as session:
             request = await session.scalar(select(Request).where(Request.reference == reference))
-            if request is None:
+            if request is None or (area is not None and request.area != area):
                 raise NotFound(reference)
             parties = (
                 await session.scalars(
@@ -446,18 +461,18 @@ class Workflow:
     def _overdue(self, state: str, due_at: datetime | None) -> bool:
         return state != "closed" and due_at is not None and due_at < self.now()
 
-    async def clock(self, reference: str) -> ClockView:
+    async def clock(self, reference: str, *, area: str | None = None) -> ClockView:
         """Every due date of a request, each with its inputs and explanation."""
         async with self.db.read() as session:
             request = await session.scalar(select(Request).where(Request.reference == reference))
-            if request is None:
+            if request is None or (area is not None and request.area != area):
                 raise NotFound(reference)
             clock = await timeliness.request_clock(session, request, self.policy)
         return timeliness.clock_view(request, clock, self.policy, self.now())
 
-    async def events(self, reference: str) -> list[EventView]:
+    async def events(self, reference: str, *, area: str | None = None) -> list[EventView]:
         async with self.db.read() as session:
-            rid = await self._id(session, reference)
+            rid = await self._id(session, reference, area=area)
             rows = (
                 await session.scalars(
                     select(Event).where(Event.request_id == rid).order_by(Event.seq)
@@ -472,15 +487,14 @@ class Workflow:
             for e in rows
         ]
 
-    async def actions(self, reference: str) -> Actions:
+    async def actions(self, reference: str, *, area: str | None = None) -> Actions:
+        query = select(Request.route, Request.state, Request.version).where(
+            Request.reference == reference
+        )
+        if area is not None:
+            query = query.where(Request.area == area)
         async with self.db.read() as session:
-            row = (
-                await session.execute(
-                    select(Request.route, Request.state, Request.version).where(
-                        Request.reference == reference
-                    )
-                )
-            ).first()
+            row = (await session.execute(query)).first()
         if row is None:
             raise NotFound(reference)
         return Actions(
@@ -493,9 +507,16 @@ class Workflow:
             ],
         )
 
-    async def search(self, filters: Filters, *, limit: int, cursor: str | None) -> RequestPage:
-        """Newest first; a queue or a stage lists open requests in order of urgency instead."""
+    async def search(
+        self, filters: Filters, *, limit: int, cursor: str | None, area: str | None = None
+    ) -> RequestPage:
+        """Newest first; a queue or a stage lists open requests in order of urgency instead.
+
+        With `area`, only that area's requests.
+        """
         query = select(Request).limit(limit + 1)
+        if area is not None:
+            query = query.where(Request.area == area)
         queued = filters.queue is not None or filters.stage is not None
         if queued:
             query = timeliness.queue(
@@ -535,8 +556,11 @@ class Workflow:
             ),
         )
 
-    async def _id(self, session: AsyncSession, reference: str) -> int:
-        rid = await session.scalar(select(Request.id).where(Request.reference == reference))
+    async def _id(self, session: AsyncSession, reference: str, *, area: str | None = None) -> int:
+        query = select(Request.id).where(Request.reference == reference)
+        if area is not None:
+            query = query.where(Request.area == area)
+        rid = await session.scalar(query)
         if rid is None:
             raise NotFound(reference)
         return rid

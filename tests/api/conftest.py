@@ -1,25 +1,74 @@
-"""An HTTP client over the app, on the test's database and clock."""
+"""An app over the test database, two areas, and one signed-in user per role in each."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
 
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
+from litestar import Litestar
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 from api.app import create_app
-from disclosure.db import Database
-from disclosure.policy import load_policy_book
+from disclosure.access import ROLES
 from disclosure.settings import Settings
+from disclosure.users import LoginPolicy, Users
 from disclosure.workflow import Workflow
-from tests.conftest import FakeClock
+
+OWN = "derbyshire"
+OTHER = "durham"
+PASSWORD = "correct horse battery staple"
+BASE_URL = "https://disclosure.test"
+# Real argon2id, with lighter parameters than production so that seeding many users is quick.
+TEST_HASHER = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1),))
+
+
+def settings_for(workflow: Workflow, **overrides: Any) -> Settings:
+    return Settings(database_url="sqlite+aiosqlite:///unused.db", cookie_secure=True, **overrides)
+
+
+@dataclass
+class People:
+    """Seeded users: `token[(role, area)]` is a live bearer token for that role in that area."""
+
+    users: Users
+    token: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def username(self, role: str, area: str = OWN) -> str:
+        return f"{role}.{area}"
+
+    def bearer(self, role: str, area: str = OWN) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token[(role, area)]}"}
 
 
 @pytest.fixture
-async def client(database_url: str, clock: FakeClock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    # The test client runs the app on an event loop of its own, so the app gets its own
-    # engine: a pooled connection must not move between loops.
-    settings = Settings(database_url=database_url, max_body_bytes=65536)
-    app_workflow = Workflow(Database(database_url), load_policy_book(None), now=clock)
-    async with AsyncTestClient(app=create_app(settings, app_workflow)) as http:
-        yield http
+async def people(workflow: Workflow) -> People:
+    users = Users(workflow.db, now=workflow.now, policy=LoginPolicy(), hasher=TEST_HASHER)
+    await users.add_area(OWN, name="Derbyshire Constabulary", divisions=["north", "south"])
+    await users.add_area(OTHER, name="Durham Constabulary", divisions=["north"])
+    found = People(users)
+    for area in (OWN, OTHER):
+        for role in ROLES:
+            await users.add(found.username(role, area), password=PASSWORD, area=area,
+                            roles=[role], created_by="test")
+            found.token[(role, area)] = (await users.issue(found.username(role, area))).secret
+    return found
+
+
+def client_for(app: Litestar) -> httpx.AsyncClient:
+    # In the test's own event loop, so that the app and the test share the database pool.
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+
+
+@pytest.fixture
+def app(workflow: Workflow) -> Litestar:
+    return create_app(settings_for(workflow, login_source_limit=10_000), workflow)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as test_client:
+        yield test_client

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
-from litestar.testing import AsyncTestClient
+import httpx
+import pytest
 from sqlalchemy import func, select
 
 from disclosure.models import Event, Request
 from disclosure.workflow import Workflow
+from tests.api.conftest import People
 from tests.factories import body, new_request
 
-Client = AsyncTestClient  # type: ignore[type-arg]
+Client = httpx.AsyncClient
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def client(client: Client, people: People) -> Client:
+    """The HTTP client signed in as a disclosure officer of the request's area."""
+    client.headers.update(people.bearer("disclosure_officer"))
+    return client
 
 
 async def receive(client: Client, **overrides: Any) -> tuple[str, str]:
@@ -55,7 +65,7 @@ async def test_idempotency_key_returns_the_same_request(client: Client, workflow
     assert await count(workflow, Request) == 1
 
 
-async def test_walk_to_closed_over_http(client: Client) -> None:
+async def test_walk_to_closed_over_http(client: Client, people: People) -> None:
     reference, etag = await receive(client)
     parties = (await client.get(f"/api/requests/{reference}")).json()["parties"]
     at_risk = next(p["id"] for p in parties if p["role"] == "person_at_risk")
@@ -69,10 +79,19 @@ async def test_walk_to_closed_over_http(client: Client) -> None:
         etag = response.headers["etag"]
     assert (await client.get(f"/api/requests/{reference}/actions")).json()["actions"][0] == {
         "event": "record_decision", "payload_schema": "RecordDecision"}
-    # One development identity both completed the checks and would decide: four eyes refuses.
+    # The officer who prepared the case may not decide to disclose.
     refused = await send(client, reference, etag, "record_decision", recipient_party_id=at_risk)
-    assert refused.status_code == 409
-    assert "someone other than the officer" in refused.json()["detail"]
+    assert refused.status_code == 403
+    decided = await client.post(
+        f"/api/requests/{reference}/events",
+        json=body("record_decision", recipient_party_id=at_risk),
+        headers={"If-Match": etag, **people.bearer("decision_maker")},
+    )
+    assert decided.status_code == 200, decided.text
+    delivered = await send(client, reference, decided.headers["etag"], "record_delivery",
+                           recipient_party_id=at_risk)
+    assert delivered.status_code == 200, delivered.text
+    assert delivered.json()["outcome"] == "disclosed_to_person_at_risk"
 
 
 async def test_event_not_allowed_is_409_naming_state_and_allowed(client: Client) -> None:
@@ -141,7 +160,7 @@ async def test_unknown_reference_is_404_problem(client: Client) -> None:
 
 
 async def test_oversized_body_is_413(client: Client, workflow: Workflow) -> None:
-    response = await client.post("/api/requests", json=new_request(summary="x" * 70000))
+    response = await client.post("/api/requests", json=new_request(summary="x" * 300_000))
     assert response.status_code == 413
     assert response.headers["content-type"] == PROBLEM
     assert await count(workflow, Request) == 0
@@ -168,25 +187,32 @@ async def test_list_filters_and_cursor_pagination(client: Client) -> None:
     assert len(received["items"]) == 4
     bad = await client.get("/api/requests", params={"state": "nowhere"})
     assert bad.status_code == 400 and bad.headers["content-type"] == PROBLEM
-    bad_cursor = await client.get("/api/requests", params={"cursor": "!!"})
-    assert bad_cursor.status_code == 400
+    for forged in ("!!", base64.urlsafe_b64encode(b"99999999999999999999999").decode()):
+        bad_cursor = await client.get("/api/requests", params={"cursor": forged})
+        assert bad_cursor.status_code == 400, forged
+    forged_queue = base64.urlsafe_b64encode(b'[false, "2026-01-01T00:00:00", 1]').decode()
+    assert (await client.get("/api/requests", params={"queue": "overdue", "cursor": forged_queue})
+            ).status_code == 400
 
 
-async def test_overdue_filter(client: Client, workflow: Workflow, clock: Any) -> None:
+async def test_overdue_filter(client: Client, people: People, clock: Any) -> None:
     reference, _ = await receive(client)
     assert (await client.get("/api/requests", params={"overdue": True})).json()["items"] == []
     clock.advance(days=40)
+    # Forty days on, the morning's token has expired: sign in again.
+    fresh = await people.users.issue(people.username("disclosure_officer"))
+    client.headers["Authorization"] = f"Bearer {fresh.secret}"
     late = (await client.get("/api/requests", params={"overdue": True})).json()["items"]
     assert [i["reference"] for i in late] == [reference] and late[0]["overdue"]
 
 
-async def test_timeline_and_audit_verify(client: Client) -> None:
+async def test_timeline_and_audit_verify(client: Client, people: People) -> None:
     reference, etag = await receive(client)
     await send(client, reference, etag, "complete_initial_checks")
     events = (await client.get(f"/api/requests/{reference}/events")).json()
     assert [(e["seq"], e["event"], e["to_state"]) for e in events] == [
         (1, "receive", "received"), (2, "complete_initial_checks", "awaiting_meeting")]
-    verdict = (await client.get("/api/audit/verify")).json()
+    verdict = (await client.get("/api/audit/verify", headers=people.bearer("auditor"))).json()
     assert verdict["ok"] and verdict["events_checked"] == 2
 
 

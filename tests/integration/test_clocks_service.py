@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
-from api.app import create_app
 from disclosure.errors import GuardRefused
 from disclosure.models import Extension
-from disclosure.settings import Settings
 from disclosure.workflow import Filters, Workflow
 from tests.conftest import FakeClock
 from tests.factories import new, payload, utc
@@ -155,32 +152,3 @@ async def test_queues_put_immediate_risk_first_then_the_soonest_due(
     assert await refs(workflow, Filters(queue="due_soon")) == [recent]
     await send(workflow, older, "withdraw")
     assert await refs(workflow, Filters(queue="overdue")) == [at_risk, oldest]
-
-
-async def test_clock_endpoint_explains_each_due_date(workflow: Workflow) -> None:
-    reference = await receive(workflow, "2026-11-02T09:00:00Z")
-    # In the test's own event loop, where the workflow's connections live.
-    transport = httpx.ASGITransport(app=create_app(Settings(), workflow))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        response = await client.get(f"/api/requests/{reference}/clock")
-        assert response.status_code == 200
-        body = response.json()
-        assert (body["policy_version"], body["stage"]) == ("dvds-2023", "initial_checks")
-        assert body["overall"]["explanation"] == (
-            "Due by 23:59 on Monday 30 November 2026: received 09:00 Monday 2 November 2026, "
-            "plus 28 calendar days."
-        )
-        assert body["overall"]["limit"] == {"amount": 28, "unit": "calendar_days"}
-        assert body["stages"][0]["explanation"] == (
-            "Due by 09:00 on Tuesday 3 November 2026: received 09:00 Monday 2 November 2026, "
-            "plus 24 hours."
-        )
-        listed = await client.get("/api/requests/", params={"queue": "due_soon"})
-        assert listed.status_code == 200 and listed.json()["items"] == []
-        assert (await client.get("/api/requests/", params={"queue": "late"})).status_code == 400
-        staged = await client.get("/api/requests/", params={"stage": "initial_checks"})
-        assert [(i["reference"], i["stage_due_at"]) for i in staged.json()["items"]] == [
-            (reference, "2026-11-03T09:00:00Z"),
-        ]
-        missing = await client.get("/api/requests/DVDS-2026-999999/clock")
-        assert missing.status_code == 404

@@ -1,0 +1,117 @@
+"""Signing in and out: web sessions (cookie + CSRF token), bearer tokens, and the user list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, delete, get, post
+from litestar.datastructures import Cookie
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_429_TOO_MANY_REQUESTS
+
+from api.auth import CHALLENGE, SESSION_COOKIE
+from api.problems import documented
+from disclosure.settings import Settings
+from disclosure.users import BadCredentials, Issued, Principal, TooManyAttempts, Users, UserView
+
+
+class Login(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+class SessionOpened(msgspec.Struct, kw_only=True):
+    username: str
+    display_name: str
+    area: str
+    roles: list[str]
+    csrf_token: str
+    expires_at: datetime
+
+
+class TokenIssued(msgspec.Struct, kw_only=True):
+    token: str
+    token_type: str
+    expires_at: datetime
+
+
+class Me(msgspec.Struct, kw_only=True):
+    username: str
+    display_name: str
+    area: str
+    roles: list[str]
+    credential: str
+
+
+async def _login(request: Request[Any, Any, Any], data: Login, users: Users, kind: str) -> Issued:
+    source = request.client.host if request.client else "unknown"
+    try:
+        return await users.login(data.username, data.password, source=source, kind=kind)
+    except BadCredentials as exc:
+        raise NotAuthorizedException("wrong username or password", headers=CHALLENGE) from exc
+    except TooManyAttempts as exc:
+        raise HTTPException(
+            status_code=HTTP_429_TOO_MANY_REQUESTS, detail=str(exc),
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+
+
+@post("/api/session", status_code=HTTP_201_CREATED, tags=["session"],
+      responses=documented(400, 413, 429))
+async def open_session(
+    request: Request[Any, Any, Any], data: Login, users: Users, settings: Settings
+) -> Response[SessionOpened]:
+    """Sign in for the web pages: sets the session cookie and returns the CSRF token."""
+    issued = await _login(request, data, users, "session")
+    principal = await users.authenticate(issued.secret, kind="session")
+    assert principal is not None and issued.csrf_token is not None
+    return Response(
+        SessionOpened(
+            username=principal.username, display_name=principal.display_name,
+            area=principal.area, roles=sorted(principal.roles), csrf_token=issued.csrf_token,
+            expires_at=issued.expires_at,
+        ),
+        status_code=HTTP_201_CREATED,
+        cookies=[Cookie(
+            key=SESSION_COOKIE, value=issued.secret, path="/", httponly=True,
+            secure=settings.cookie_secure, samesite="strict",
+            max_age=int((issued.expires_at - users.now()).total_seconds()),
+        )],
+    )
+
+
+@delete("/api/session", status_code=HTTP_204_NO_CONTENT, tags=["session"],
+        responses=documented())
+async def close_session(principal: Principal, users: Users, settings: Settings) -> Response[None]:
+    """Sign out: revokes the credential this call was made with (session or token)."""
+    await users.revoke(principal.credential_id)
+    return Response(
+        None, status_code=HTTP_204_NO_CONTENT,
+        cookies=[Cookie(key=SESSION_COOKIE, value="", path="/", httponly=True,
+                        secure=settings.cookie_secure, samesite="strict", max_age=0)],
+    )
+
+
+@get("/api/session", tags=["session"], responses=documented())
+async def whoami(principal: Principal) -> Me:
+    """Who the credential belongs to."""
+    return Me(
+        username=principal.username, display_name=principal.display_name, area=principal.area,
+        roles=sorted(principal.roles), credential=principal.kind,
+    )
+
+
+@post("/api/tokens", status_code=HTTP_201_CREATED, tags=["session"],
+      responses=documented(400, 413, 429))
+async def issue_token(request: Request[Any, Any, Any], data: Login, users: Users) -> TokenIssued:
+    """Exchange a username and password for a bearer token (shown once)."""
+    issued = await _login(request, data, users, "bearer")
+    return TokenIssued(token=issued.secret, token_type="Bearer", expires_at=issued.expires_at)
+
+
+@get("/api/users", tags=["users"], responses=documented())
+async def list_users(principal: Principal, users: Users) -> list[UserView]:
+    """The accounts of the administrator's own area."""
+    return await users.list(area=principal.area)

@@ -1,0 +1,32 @@
+"""Statistics and anonymised decisions for the Strategic Management Board and its advisers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import get
+from litestar.params import Parameter
+
+from api.problems import documented
+from disclosure import oversight
+from disclosure.users import Principal
+from disclosure.workflow import Workflow
+
+
+@get("/api/stats", tags=["oversight"], responses=documented(400))
+async def statistics(workflow: Workflow, principal: Principal) -> oversight.Statistics:
+    """Requests in your area counted by scheme, route, state and outcome."""
+    async with workflow.db.read() as session:
+        return await oversight.statistics(session, area=principal.area)
+
+
+@get("/api/decisions", tags=["oversight"], responses=documented(400))
+async def decisions(
+    workflow: Workflow,
+    principal: Principal,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    before: Annotated[int | None, Parameter(ge=1, le=2**62)] = None,
+) -> oversight.DecisionPage:
+    """Decisions in your area, newest first, with no names, addresses or wording."""
+    async with workflow.db.read() as session:
+        return await oversight.decisions(session, area=principal.area, limit=limit, before=before)

@@ -1,0 +1,150 @@
+"""Who may do what: the permission table for every endpoint and every event, and its checks.
+
+Everything is denied unless a row below allows it. The API refuses an endpoint that has no row,
+and the test suite fails when a registered endpoint or a lifecycle event is missing here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+Role = Literal[
+    "disclosure_officer",
+    "decision_maker",
+    "mapp_coordinator",
+    "smb_member",
+    "lay_adviser",
+    "auditor",
+    "admin",
+]
+ROLES: Final[tuple[Role, ...]] = (
+    "disclosure_officer",
+    "decision_maker",
+    "mapp_coordinator",
+    "smb_member",
+    "lay_adviser",
+    "auditor",
+    "admin",
+)
+
+ROLE_DESCRIPTIONS: Final[dict[Role, str]] = {
+    "disclosure_officer": "prepares cases: receives requests, meets applicants, runs checks,"
+    " delivers disclosures and notices",
+    "decision_maker": "decides: the only role that may record a decision to disclose, and reopen",
+    "mapp_coordinator": "runs MAPP meetings: receives MAPPA right-to-know requests and prepares"
+    " them like an officer",
+    "smb_member": "Strategic Management Board: statistics and anonymised decisions only",
+    "lay_adviser": "SMB lay adviser: statistics and anonymised decisions only",
+    "auditor": "checks the trail and who viewed what; never reads names or addresses",
+    "admin": "manages user accounts; reads no cases",
+}
+
+CASEWORK: Final = frozenset({"disclosure_officer", "decision_maker", "mapp_coordinator"})
+OVERSIGHT: Final = frozenset({"smb_member", "lay_adviser", "auditor"})
+ANYONE: Final = frozenset(ROLES)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call one endpoint.
+
+    `public` endpoints take no credential (signing in). `scoped` endpoints address one request:
+    a request of another area answers 404, as if it did not exist. `personal` marks endpoints
+    whose answers carry personal data.
+    """
+
+    roles: frozenset[str]
+    public: bool = False
+    scoped: bool = False
+    personal: bool = False
+
+
+# Keyed by route handler name (the function name of the handler).
+ENDPOINTS: Final[dict[str, Rule]] = {
+    # Signing in and out.
+    "open_session": Rule(frozenset(), public=True),
+    "issue_token": Rule(frozenset(), public=True),
+    "close_session": Rule(ANYONE),
+    "whoami": Rule(ANYONE),
+    # Casework.
+    "receive": Rule(frozenset({"disclosure_officer", "mapp_coordinator"}), personal=True),
+    "list_requests": Rule(CASEWORK | {"auditor"}),
+    "read": Rule(CASEWORK, scoped=True, personal=True),
+    "timeline": Rule(CASEWORK, scoped=True, personal=True),
+    "clock": Rule(CASEWORK, scoped=True),
+    "actions": Rule(CASEWORK, scoped=True),
+    "send": Rule(CASEWORK, scoped=True, personal=True),
+    # Oversight.
+    "statistics": Rule(CASEWORK | OVERSIGHT),
+    "decisions": Rule(frozenset({"decision_maker", "smb_member", "lay_adviser", "auditor"})),
+    "views": Rule(frozenset({"auditor"}), scoped=True),
+    "verify_trail": Rule(frozenset({"auditor", "admin"})),
+    # Accounts.
+    "list_users": Rule(frozenset({"admin"})),
+}
+
+PREPARE: Final = frozenset({"disclosure_officer", "mapp_coordinator"})
+
+# Keyed by event name, or `event:variant` where the payload changes who may send it.
+EVENTS: Final[dict[str, frozenset[str]]] = {
+    "complete_initial_checks": PREPARE,
+    "record_meeting": PREPARE,
+    "record_check": PREPARE,
+    "record_partner_request": PREPARE,
+    "record_partner_response": PREPARE,
+    "complete_checks": PREPARE,
+    # Four eyes: only a decision-maker decides to disclose (and the lifecycle refuses the one
+    # who completed the checks); recording that nothing will be disclosed is casework.
+    "record_decision:disclose": frozenset({"decision_maker"}),
+    "record_decision:no_disclosure": PREPARE | {"decision_maker"},
+    "record_delivery": PREPARE,
+    "record_notice": PREPARE,
+    "take_immediate_action": CASEWORK,
+    "extend_deadline": PREPARE | {"decision_maker"},
+    "withdraw": PREPARE,
+    "close_no_engagement": PREPARE,
+    "reopen": frozenset({"decision_maker"}),
+}
+
+
+class Denied(Exception):
+    """The caller's roles do not allow this."""
+
+
+def event_key(event: str, payload: Any = None) -> str:
+    """The EVENTS row an event falls under, given its payload."""
+    if event == "record_decision":
+        decision = getattr(payload, "decision", None)
+        if decision is None and isinstance(payload, dict):
+            decision = payload.get("decision")
+        return f"record_decision:{decision or 'disclose'}"
+    return event
+
+
+def endpoint_rule(handler: str) -> Rule | None:
+    return ENDPOINTS.get(handler)
+
+
+def may_call(roles: frozenset[str] | set[str], handler: str) -> bool:
+    rule = ENDPOINTS.get(handler)
+    if rule is None:
+        return False
+    return rule.public or bool(rule.roles & set(roles))
+
+
+def may_send(roles: frozenset[str] | set[str], event: str, payload: Any = None) -> bool:
+    allowed = EVENTS.get(event_key(event, payload))
+    return allowed is not None and bool(allowed & set(roles))
+
+
+def require_event(roles: frozenset[str] | set[str], event: str, payload: Any = None) -> None:
+    if not may_send(roles, event, payload):
+        key = event_key(event, payload)
+        needed = ", ".join(sorted(EVENTS.get(key, frozenset()))) or "no role"
+        raise Denied(f"{key} needs one of: {needed}")
+
+
+def sees_personal_data(roles: frozenset[str] | set[str]) -> bool:
+    """Whether any of these roles may reach an endpoint that answers with personal data."""
+    return any(rule.personal and rule.roles & set(roles) for rule in ENDPOINTS.values())

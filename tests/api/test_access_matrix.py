@@ -1,0 +1,210 @@
+"""Every role, every endpoint and every event, own area and other area, against the table.
+
+The endpoints are read from the running app's routes, so an endpoint added without a row in
+disclosure.access (or without a sample call here) fails this suite.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from disclosure import access
+from disclosure.workflow import Workflow
+from statemachines.lifecycle import EVENTS as LIFECYCLE_EVENTS
+from tests import factories
+from tests.api.conftest import OTHER, OWN, People
+
+Call = tuple[str, str, dict[str, Any] | None]
+Refs = dict[str, str]
+
+# One representative call per endpoint, given the reference of a request in the target area.
+_fresh = itertools.count()
+
+
+def _event_for(role: str) -> dict[str, Any]:
+    """An event this role may send, so that the endpoint itself is what is tested."""
+    for key, roles in access.EVENTS.items():
+        if role in roles:
+            event, _, variant = key.partition(":")
+            return _event_body(event, variant)
+    return factories.body("record_check")
+
+
+def _event_body(event: str, variant: str = "") -> dict[str, Any]:
+    """A valid body: validation answers 400 before the permission check could be seen."""
+    overrides: dict[str, Any] = {"decision": variant} if variant else {}
+    if event == "record_delivery" or variant == "disclose":
+        overrides["recipient_party_id"] = 2
+    return factories.body(event, **overrides)
+
+
+def _login() -> dict[str, Any]:
+    # A new unknown username each time: repeated failures for one name would lock it out.
+    return {"username": f"nobody.{next(_fresh)}", "password": "wrong password"}
+
+
+SAMPLES: dict[str, Callable[[str, str, str], Call]] = {
+    "open_session": lambda ref, area, role: (
+        "POST", "/api/session", _login()),
+    "issue_token": lambda ref, area, role: (
+        "POST", "/api/tokens", _login()),
+    "close_session": lambda ref, area, role: ("DELETE", "/api/session", None),
+    "whoami": lambda ref, area, role: ("GET", "/api/session", None),
+    "receive": lambda ref, area, role: ("POST", "/api/requests", factories.new_request(area=area)),
+    "list_requests": lambda ref, area, role: ("GET", f"/api/requests?area={area}", None),
+    "read": lambda ref, area, role: ("GET", f"/api/requests/{ref}", None),
+    "timeline": lambda ref, area, role: ("GET", f"/api/requests/{ref}/events", None),
+    "clock": lambda ref, area, role: ("GET", f"/api/requests/{ref}/clock", None),
+    "actions": lambda ref, area, role: ("GET", f"/api/requests/{ref}/actions", None),
+    "send": lambda ref, area, role: (
+        "POST", f"/api/requests/{ref}/events", _event_for(role)),
+    "statistics": lambda ref, area, role: ("GET", "/api/stats", None),
+    "decisions": lambda ref, area, role: ("GET", "/api/decisions", None),
+    "views": lambda ref, area, role: ("GET", f"/api/requests/{ref}/views", None),
+    "verify_trail": lambda ref, area, role: ("GET", "/api/audit/verify", None),
+    "list_users": lambda ref, area, role: ("GET", "/api/users", None),
+}
+
+
+def registered_endpoints(app: Litestar) -> dict[str, tuple[str, str]]:
+    """Handler name → (method, path) for every route the app serves outside the API docs."""
+    docs = app.openapi_config.path if app.openapi_config else "/schema"
+    found: dict[str, tuple[str, str]] = {}
+    for route in app.routes:
+        if route.path == docs or route.path.startswith(docs + "/"):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            methods = set(handler.http_methods) - {"OPTIONS", "HEAD"}
+            if not methods:
+                continue
+            name = handler.handler_name
+            assert name not in found, f"two endpoints are both named {name}"
+            found[name] = (methods.pop(), route.path)
+    return found
+
+
+def test_every_endpoint_has_a_rule_and_a_sample(app: Litestar) -> None:
+    served = registered_endpoints(app)
+    missing = set(served) - set(access.ENDPOINTS)
+    assert not missing, f"endpoints with no access rule: {sorted(missing)}"
+    assert set(access.ENDPOINTS) - set(served) == set(), "rules for endpoints that do not exist"
+    assert set(SAMPLES) == set(served), "the matrix needs one sample call per endpoint"
+
+
+def test_every_event_has_a_rule() -> None:
+    ruled = {key.split(":")[0] for key in access.EVENTS}
+    assert ruled == set(LIFECYCLE_EVENTS)
+    assert {"record_decision:disclose", "record_decision:no_disclosure"} <= set(access.EVENTS)
+
+
+async def _seed_requests(workflow: Workflow) -> Refs:
+    own = await workflow.create(factories.new(area=OWN), actor="seed")
+    other = await workflow.create(factories.new(area=OTHER), actor="seed")
+    return {OWN: own.reference, OTHER: other.reference}
+
+
+def expected(handler: str, role: str, area: str) -> str:
+    rule = access.ENDPOINTS[handler]
+    if rule.public:
+        return "open"
+    if role not in rule.roles:
+        return "deny"
+    if area == OTHER and (rule.scoped or handler == "receive"):
+        return "hidden" if rule.scoped else "deny"
+    return "allow"
+
+
+def outcome(status: int) -> str:
+    return {401: "unauthenticated", 403: "deny", 404: "hidden"}.get(status, "allow")
+
+
+async def _call(
+    client: httpx.AsyncClient, workflow: Workflow, call: Call, headers: dict[str, str]
+) -> Any:
+    method, path, body = call
+    if method == "POST" and path.endswith("/events"):
+        reference = path.split("/")[3]
+        headers = {**headers, "If-Match": f'"{await _version(workflow, reference)}"'}
+    return await client.request(method, path, json=body, headers=headers)
+
+
+async def _version(workflow: Workflow, reference: str) -> int:
+    return (await workflow.get(reference)).version
+
+
+async def test_role_endpoint_area_matrix(
+    client: httpx.AsyncClient, workflow: Workflow, people: People
+) -> None:
+    refs = await _seed_requests(workflow)
+    wrong: list[str] = []
+    for handler, sample in SAMPLES.items():
+        rule = access.ENDPOINTS[handler]
+        # A public endpoint takes no credential, so one role stands for all.
+        roles = access.ROLES[:1] if rule.public else access.ROLES
+        for role in roles:
+            for area in (OWN, OTHER):
+                call = sample(refs[area], area, role)
+                headers = people.bearer(role)
+                if handler == "close_session":
+                    fresh = await people.users.issue(people.username(role))
+                    headers = {"Authorization": f"Bearer {fresh.secret}"}
+                response = await _call(client, workflow, call, headers)
+                want = expected(handler, role, area)
+                got = outcome(response.status_code)
+                if want == "open":
+                    ok = response.status_code == 401 and "wrong username" in response.text
+                else:
+                    ok = got == want
+                if ok and want == "allow" and area == OTHER:
+                    # Area-wide answers never include another area's requests.
+                    ok = refs[OTHER] not in response.text
+                if not ok:
+                    wrong.append(f"{role} {call[0]} {call[1]} ({area}): expected {want},"
+                                 f" got {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+
+
+async def test_role_event_area_matrix(
+    client: httpx.AsyncClient, workflow: Workflow, people: People
+) -> None:
+    refs = await _seed_requests(workflow)
+    wrong: list[str] = []
+    for key, allowed in access.EVENTS.items():
+        event, _, variant = key.partition(":")
+        body = _event_body(event, variant)
+        for role in access.ROLES:
+            for area in (OWN, OTHER):
+                call: Call = ("POST", f"/api/requests/{refs[area]}/events", body)
+                response = await _call(client, workflow, call, people.bearer(role))
+                if role not in access.ENDPOINTS["send"].roles or role not in allowed:
+                    want = "deny"
+                else:
+                    want = "hidden" if area == OTHER else "allow"
+                got = outcome(response.status_code)
+                if got != want:
+                    wrong.append(f"{role} {key} ({area}): expected {want},"
+                                 f" got {response.status_code} {response.text[:120]}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("credential", [None, "Bearer dsc_not-a-real-token", "Basic abc",
+                                        "Bearer "])
+async def test_no_endpoint_answers_without_a_valid_credential(
+    client: httpx.AsyncClient, workflow: Workflow, credential: str | None
+) -> None:
+    refs = await _seed_requests(workflow)
+    headers = {"Authorization": credential} if credential else {}
+    for handler, sample in SAMPLES.items():
+        if access.ENDPOINTS[handler].public:
+            continue
+        method, path, body = sample(refs[OWN], OWN, "disclosure_officer")
+        response = await client.request(method, path, json=body, headers=headers)
+        assert response.status_code == 401, (handler, response.status_code)
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert refs[OWN] not in response.text and "Sample" not in response.text

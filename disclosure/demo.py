@@ -6,10 +6,12 @@ numbers from Ofcom's 07700 900xxx range reserved for drama, e-mail addresses fro
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, TypeVar
@@ -60,6 +62,7 @@ Sex = Literal["female", "male"]
 AgeBand = Literal["under_18", "18_24", "25_34", "35_44", "45_54", "55_64", "65_plus"]
 
 YEARS = 3
+STORIES_AT_ONCE = 8
 OPEN_STATES: dict[Route, tuple[str, ...]] = {
     route: tuple(s for s in states if s != "closed") for route, states in ROUTE_STATES.items()
 }
@@ -335,14 +338,9 @@ def _plans(rng: random.Random, requests: int, today: datetime) -> list[_Plan]:
     return plans
 
 
-class _Clock:
-    """The demo's clock: each step of a story sets it to when that step happened."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
+# The demo's clock: each step sets it to when the step happened. A context variable, so that
+# stories running side by side each keep their own time.
+_NOW: ContextVar[datetime] = ContextVar("demo_now")
 
 
 @dataclass
@@ -350,7 +348,6 @@ class _Case:
     """One request being walked through its story by the workflow."""
 
     workflow: Workflow
-    clock: _Clock
     today: datetime
     rng: random.Random
     fate: _Fate
@@ -384,10 +381,12 @@ class _Case:
     async def step(self, payload: EventIn, *, by: tuple[str, str], at: datetime) -> None:
         """Record an event a little after it happened, unless that is after today."""
         event = type(payload).__struct_config__.tag
-        recorded = at + timedelta(minutes=self.rng.randrange(10, 90))
+        # Never before the step before it, even when what it records happened earlier.
+        recorded = max(at, self.at) + timedelta(minutes=self.rng.randrange(10, 90))
         if recorded > self.today or (self.state == self.fate.stall and event not in STAYING):
             raise _Paused
-        self.at = self.clock.at = recorded
+        self.at = recorded
+        _NOW.set(recorded)
         done = await self.workflow.apply(self.reference, payload, actor=self.actor(by),
                                          expected_version=self.version)
         self.version, self.state, self.outcome = done.version, done.state, done.outcome
@@ -407,18 +406,25 @@ async def seed(
     The workflow is driven with a clock of the demo's own, so each event is stamped when it
     plausibly happened; the workflow passed in keeps its clock.
     """
+    if requests < 0:
+        raise ValueError("requests: cannot be negative")
     today = (today or workflow.now()).astimezone(UTC)
     rng = random.Random(seed)
-    clock = _Clock(today)
-    driven = Workflow(workflow.db, workflow.policy, now=clock)
-    cases: list[_Case] = []
-    previous: str | None = None
-    for plan in _plans(rng, requests, today):
-        case = _new_case(driven, clock, today, plan)
-        with contextlib.suppress(_Paused):
-            await _story(case, previous)
-        previous = case.reference
-        cases.append(case)
+    driven = Workflow(workflow.db, workflow.policy, now=_NOW.get)
+    # Received one after another, so references run in order of receipt whatever happens next.
+    cases = [_new_case(driven, today, plan) for plan in _plans(rng, requests, today)]
+    for case in cases:
+        await _receive(case)
+    # Then the stories run side by side: each touches only its own request.
+    limit = asyncio.Semaphore(STORIES_AT_ONCE)
+
+    async def tell(case: _Case, previous: str | None) -> None:
+        async with limit:
+            with contextlib.suppress(_Paused):
+                await _story(case, previous)
+
+    previous = [None, *(c.reference for c in cases)][: len(cases)]
+    await asyncio.gather(*(tell(c, p) for c, p in zip(cases, previous, strict=True)))
 
     def count(values: Sequence[str | None]) -> dict[str, int]:
         return dict(sorted(Counter(v for v in values if v is not None).items()))
@@ -435,20 +441,19 @@ async def seed(
     )
 
 
-def _new_case(workflow: Workflow, clock: _Clock, today: datetime, plan: _Plan) -> _Case:
+def _new_case(workflow: Workflow, today: datetime, plan: _Plan) -> _Case:
     rng = random.Random(plan.seed)
     area = _pick(rng, AREA_WEIGHTS)
     return _Case(
-        workflow=workflow, clock=clock, today=today, rng=rng, fate=plan.fate,
+        workflow=workflow, today=today, rng=rng, fate=plan.fate,
         at=plan.received_at, area=area, division=rng.choice(list(AREAS[area])),
         officer=rng.choice(OFFICERS), decider=rng.choice(DECIDERS),
     )
 
 
 async def _story(case: _Case, previous: str | None) -> None:
-    """Receive the request and take it as far as its fate and today allow."""
+    """Take a received request as far as its fate and today allow."""
     fate, rng = case.fate, case.rng
-    await _receive(case)
     if fate.reopened:
         await _initial_checks(case, "in_scope")
         await _leave(case, rng.choice(LEAVINGS[fate.route]))
@@ -505,7 +510,8 @@ async def _receive(case: _Case) -> None:
         received_at=case.at, channel=_channel(rng, fate), summary=_summary(rng, fate, applicant),
         immediate_risk=fate.urgent or fate.outcome == "immediate_action", parties=parties,
     )
-    case.at = case.clock.at = min(case.at + timedelta(minutes=rng.randrange(2, 120)), case.today)
+    case.at = min(case.at + timedelta(minutes=rng.randrange(2, 120)), case.today)
+    _NOW.set(case.at)
     if fate.scheme == "mappa":
         actor = MAPPA_COORDINATOR
     else:
@@ -562,8 +568,8 @@ async def _checks(case: _Case) -> None:
     """Police and partner checks; a slow partner agency costs an extension."""
     rng, fate = case.rng, case.fate
     held = fate.outcome != "no_information"
-    sources = [s for s in CHECK_SOURCES[fate.scheme][1:] if rng.random() < 0.5]
-    for number, source in enumerate([CHECK_SOURCES[fate.scheme][0], *sources[:3]]):
+    sources = [s for s in CHECK_SOURCES[fate.scheme][1:] if rng.random() < 0.3]
+    for number, source in enumerate([CHECK_SOURCES[fate.scheme][0], *sources[:2]]):
         at = case.later(working_days=rng.randint(0 if number else 1, 3))
         found = held and (number == 0 or rng.random() < 0.4)
         await case.step(RecordCheck(

@@ -545,12 +545,13 @@ async def _meeting(case: _Case) -> None:
     if csods and verified:
         documents.append("birth_certificate")
     # Most meetings fall within the 10-working-day target; a few slip past it.
+    held_at = case.later(working_days=rng.choice((1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15)))
     await case.step(RecordMeeting(
-        held_at=case.later(working_days=rng.choice((1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15))),
-        held_by=case.officer[1], identity_verified=verified, documents_seen=documents,
-        proof_of_address=csods and verified, proof_of_relationship=csods and verified,
+        held_at=held_at, held_by=case.officer[1], identity_verified=verified,
+        documents_seen=documents, proof_of_address=csods and verified,
+        proof_of_relationship=csods and verified,
         notes="" if verified else "Applicant would not show photo identification",
-    ), by=case.officer, at=case.at)
+    ), by=case.officer, at=held_at)
 
 
 async def _leave(case: _Case, outcome: str) -> None:
@@ -665,9 +666,9 @@ def _legal_test(basis: str) -> LegalTest:
         return Answer(met=met, rationale=why)
 
     need = {
-        "disclose": "Recent violence to former partners and a new relationship",
+        "disclose": "Recent relevant offending and current access to the person at risk",
         "no_information": "Nothing held that shows a risk",
-        "not_necessary_proportionate": "The information held is old and unrelated to partners",
+        "not_necessary_proportionate": "What is held is old and unlike the present concern",
     }[basis]
     met = basis == "disclose"
     return LegalTest(
@@ -715,8 +716,7 @@ def _summary(rng: random.Random, fate: _Fate, applicant: str | None) -> str:
         return rng.choice(SUMMARIES["csods_ask"])
     if applicant == "self":
         return rng.choice(SUMMARIES["dvds_ask_self"])
-    return f"{applicant.capitalize() if applicant else 'Applicant'} " + rng.choice(
-        SUMMARIES["dvds_ask_other"])
+    return f"{(applicant or 'applicant').capitalize()} {rng.choice(SUMMARIES['dvds_ask_other'])}"
 
 
 def _parties(case: _Case) -> tuple[list[PartyIn], str | None]:
@@ -728,36 +728,36 @@ def _parties(case: _Case) -> tuple[list[PartyIn], str | None]:
         "female")
     parties = [_person(rng, "subject", subject_sex, _pick(rng, AGE_BANDS), on,
                        relationship=_pick(rng, SUBJECT_RELATIONSHIPS[fate.scheme]))]
-    family = rng.choice(SURNAMES)
+    family, kin = rng.choice(SURNAMES), _pick(rng, ETHNICITY)
     if fate.scheme == "csods":
         parties += [_person(rng, "child", rng.choice(("female", "male")), "under_18", on,
-                            surname=family, address=home)
+                            surname=family, address=home, ethnicity=kin)
                     for _ in range(rng.choice((1, 1, 2, 2, 3)))]
     else:
         at_risk_sex: Sex = ("female" if subject_sex == "male" else "male") if (
             rng.random() < 0.92) else subject_sex
         parties.append(_person(rng, "person_at_risk", at_risk_sex, _pick(rng, AGE_BANDS), on,
-                               surname=family, address=home, relationship="partner"
-                               if rng.random() < 0.7 else "ex-partner"))
+                               surname=family, address=home, ethnicity=kin,
+                               relationship="partner" if rng.random() < 0.7 else "ex-partner"))
     relationship: str | None = None
     if fate.route == "right_to_ask":
         if fate.scheme == "csods":
             relationship = _pick(rng, CSODS_APPLICANTS)
         else:
             relationship = "self" if rng.random() < 0.6 else _pick(rng, THIRD_PARTIES)
-        parties.append(_applicant(rng, relationship, parties[-1], family, on))
+        parties.append(_applicant(rng, relationship, parties[-1], family, kin, on))
     else:
         name, agency = _referrer(rng, fate, case.officer[1])
         parties.append(PartyIn(role="referrer", name=name, relationship=agency))
     if fate.outcome == "disclosed_to_other" and relationship not in BEST_PLACED:
         parties.append(_person(rng, "recipient", "female", _pick(rng, PARENT_AGE_BANDS), on,
-                               surname=family, address=home,
+                               surname=family, address=home, ethnicity=kin,
                                relationship=RECIPIENTS[fate.scheme]))
     return parties, relationship
 
 
 def _applicant(
-    rng: random.Random, relationship: str, at_risk: PartyIn, family: str, on: date
+    rng: random.Random, relationship: str, at_risk: PartyIn, family: str, kin: str, on: date
 ) -> PartyIn:
     if relationship == "self":
         applicant = msgspec.structs.replace(at_risk, role="applicant", relationship="self")
@@ -767,8 +767,12 @@ def _applicant(
         related = relationship in ("mother", "father", "sibling", "grandparent", "aunt")
         band = _pick(rng, PARENT_AGE_BANDS if related and relationship != "sibling"
                      else AGE_BANDS)
-        applicant = _person(rng, "applicant", sex, band, on, surname=family if related else None,
-                            relationship=relationship, address=at_risk.address)
+        # A relative shares the family's name, home and ethnicity; a friend or neighbour not.
+        applicant = _person(
+            rng, "applicant", sex, band, on, relationship=relationship,
+            surname=family if related else None,
+            address=at_risk.address if related else None, ethnicity=kin if related else None,
+        )
     name = applicant.name or "applicant"
     return msgspec.structs.replace(applicant, safe_contact=_safe_contact(rng, name))
 
@@ -776,6 +780,7 @@ def _applicant(
 def _person(
     rng: random.Random, role: PartyRole, sex: Sex, age_band: AgeBand, on: date, *,
     surname: str | None = None, relationship: str | None = None, address: str | None = None,
+    ethnicity: str | None = None,
 ) -> PartyIn:
     low, high = AGE_RANGE[age_band]
     born = on - timedelta(days=rng.randint(low * 365 + 1, high * 365 + 364))
@@ -783,7 +788,7 @@ def _person(
     return PartyIn(
         role=role, name=f"{first} {surname or rng.choice(SURNAMES)}",
         date_of_birth=born.isoformat(), address=address, relationship=relationship, sex=sex,
-        age_band=age_band, ethnicity=_pick(rng, ETHNICITY),
+        age_band=age_band, ethnicity=ethnicity or _pick(rng, ETHNICITY),
     )
 
 

@@ -23,6 +23,9 @@ OUTCOMES = {
     "no_engagement", "immediate_action", "no_information", "not_necessary_proportionate",
     "disclosed_to_person_at_risk", "disclosed_to_other", "referred_safeguarding",
 }
+# Payload fields saying when the recorded thing happened.
+HAPPENED_AT = ("held_at", "checked_at", "asked_at", "responded_at", "decided_at", "delivered_at",
+               "given_at", "taken_at")
 DIVISIONS = {
     ("derbyshire", "north"), ("derbyshire", "south"), ("derbyshire", "city"),
     ("cumbria", "west"), ("cumbria", "south"), ("cumbria", "north_east"),
@@ -69,18 +72,23 @@ async def test_demo_covers_every_state_and_outcome_with_a_sound_trail(
     assert sum(summary.by_state.values()) == 300
 
 
-async def test_each_event_follows_the_one_before_it(workflow: Workflow, clock: FakeClock) -> None:
-    await seed(workflow, requests=40, seed=3, today=clock())
+async def test_events_are_recorded_in_order_after_what_they_record(
+    workflow: Workflow, clock: FakeClock
+) -> None:
+    await seed(workflow, requests=60, seed=3, today=clock())
     async with workflow.db.read() as session:
         rows = (await session.execute(
-            select(Event.request_id, Event.occurred_at, Request.received_at)
+            select(Event.request_id, Event.occurred_at, Event.payload, Request.received_at)
             .join(Request, Request.id == Event.request_id)
             .order_by(Event.request_id, Event.seq)
         )).all()
     previous: dict[int, datetime] = {}
-    for request_id, occurred_at, received_at in rows:
+    for request_id, occurred_at, payload, received_at in rows:
         assert occurred_at >= previous.get(request_id, received_at)
         previous[request_id] = occurred_at
+        for name in HAPPENED_AT:
+            if payload and payload.get(name):
+                assert datetime.fromisoformat(payload[name]) <= occurred_at, (name, payload)
 
 
 async def test_the_same_seed_gives_the_same_demo(workflow: Workflow, clock: FakeClock) -> None:

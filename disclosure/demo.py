@@ -1,0 +1,815 @@
+"""Synthetic demo data, made only through the workflow so every record has a verified trail.
+
+Every name, address and phone number is invented: names are drawn from short lists, phone
+numbers from Ofcom's 07700 900xxx range reserved for drama, e-mail addresses from example.org.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal, TypeVar
+
+import msgspec
+from sqlalchemy import select
+
+from disclosure.models import PartnerRequest, Request
+from disclosure.outcomes import OUTCOMES
+from disclosure.policy import LONDON
+from disclosure.schemas import (
+    Answer,
+    Attendee,
+    Channel,
+    CheckSource,
+    CloseNoEngagement,
+    CompleteChecks,
+    CompleteInitialChecks,
+    EventIn,
+    ExtendDeadline,
+    IdentityDocument,
+    LegalTest,
+    NewRequest,
+    PartyIn,
+    PartyRole,
+    PartyView,
+    RecordCheck,
+    RecordDecision,
+    RecordDelivery,
+    RecordMeeting,
+    RecordNotice,
+    RecordPartnerRequest,
+    RecordPartnerResponse,
+    Reopen,
+    Route,
+    SafeContact,
+    Scheme,
+    TakeImmediateAction,
+    Withdraw,
+)
+from disclosure.workflow import Workflow
+from statemachines.lifecycle import ROUTE_STATES
+
+T = TypeVar("T")
+Finding = Literal["in_scope", "out_of_scope", "duplicate", "referred_safeguarding"]
+Forum = Literal["police", "dvds_panel", "marac", "mapp_level_2", "mapp_level_3"]
+Sex = Literal["female", "male"]
+AgeBand = Literal["under_18", "18_24", "25_34", "35_44", "45_54", "55_64", "65_plus"]
+
+YEARS = 3
+STORIES_AT_ONCE = 8
+OPEN_STATES: dict[Route, tuple[str, ...]] = {
+    route: tuple(s for s in states if s != "closed") for route, states in ROUTE_STATES.items()
+}
+# Events that leave a request where it is, so a request stuck in a state still takes them.
+STAYING = frozenset({"record_check", "record_partner_request", "record_partner_response",
+                     "extend_deadline"})
+
+AREAS: dict[str, dict[str, str]] = {  # area → division → a town in it
+    "derbyshire": {"north": "Chesterfield", "south": "Swadlincote", "city": "Derby"},
+    "cumbria": {"west": "Workington", "south": "Kendal", "north_east": "Penrith"},
+    "durham_darlington": {"north": "Chester-le-Street", "south": "Darlington"},
+}
+AREA_WEIGHTS = {"derbyshire": 45, "cumbria": 25, "durham_darlington": 30}
+
+# Shares of §9 of the domain: DVDS dominates, right to ask ≈ 60% of it; CSODS ≈ 5%; a few MAPPA.
+MIX: dict[tuple[Scheme, Route], int] = {
+    ("dvds", "right_to_ask"): 552,
+    ("dvds", "right_to_know"): 368,
+    ("csods", "right_to_ask"): 42,
+    ("csods", "right_to_know"): 8,
+    ("mappa", "right_to_know"): 30,
+}
+# How requests end, per 100: DVDS right to ask discloses ≈ 40%, right to know ≈ 50%, CSODS ≈ 10%.
+ENDINGS: dict[tuple[Scheme, Route], dict[str, int]] = {
+    ("dvds", "right_to_ask"): {
+        "disclosed_to_person_at_risk": 37, "disclosed_to_other": 3, "no_information": 17,
+        "not_necessary_proportionate": 10, "withdrawn": 8, "no_engagement": 8,
+        "identity_not_verified": 4, "not_progressed_criteria": 6, "not_progressed_duplicate": 3,
+        "referred_safeguarding": 2, "immediate_action": 2,
+    },
+    ("dvds", "right_to_know"): {
+        "disclosed_to_person_at_risk": 48, "disclosed_to_other": 2, "no_information": 12,
+        "not_necessary_proportionate": 18, "no_engagement": 7, "not_progressed_criteria": 4,
+        "not_progressed_duplicate": 4, "referred_safeguarding": 3, "immediate_action": 2,
+    },
+    ("csods", "right_to_ask"): {
+        "disclosed_to_other": 10, "no_information": 35, "not_necessary_proportionate": 12,
+        "not_progressed_criteria": 14, "not_progressed_duplicate": 3,
+        "referred_safeguarding": 6, "withdrawn": 6, "no_engagement": 7,
+        "identity_not_verified": 5, "immediate_action": 2,
+    },
+    ("csods", "right_to_know"): {
+        "disclosed_to_other": 35, "no_information": 20, "not_necessary_proportionate": 30,
+        "referred_safeguarding": 10, "not_progressed_criteria": 5,
+    },
+    ("mappa", "right_to_know"): {
+        "disclosed_to_other": 55, "disclosed_to_person_at_risk": 25,
+        "not_necessary_proportionate": 15, "immediate_action": 5,
+    },
+}
+INITIAL_FINDINGS: dict[str, Finding] = {
+    "not_progressed_criteria": "out_of_scope",
+    "not_progressed_duplicate": "duplicate",
+    "referred_safeguarding": "referred_safeguarding",
+}
+DISCLOSED = ("disclosed_to_person_at_risk", "disclosed_to_other")
+NOT_DISCLOSED = ("no_information", "not_necessary_proportionate")
+
+FEMALE = ("Amelia", "Bethany", "Chloe", "Danielle", "Emma", "Gemma", "Hannah", "Jade", "Kirsty",
+          "Laura", "Megan", "Natalie", "Olivia", "Rachel", "Sophie", "Zoe")
+MALE = ("Aaron", "Ben", "Callum", "Craig", "Daniel", "Dean", "Gary", "Jamie", "Kyle", "Lee",
+        "Liam", "Mark", "Nathan", "Ryan", "Scott", "Wayne")
+SURNAMES = ("Ashdown", "Brackley", "Caldwell", "Dunmore", "Elsworth", "Fairbrook", "Garside",
+            "Hallam", "Ingleby", "Jessop", "Kettering", "Lowther", "Marsden", "Netherby",
+            "Ormerod", "Pickering", "Quarmby", "Ridsdale", "Stainton", "Thwaite", "Underhill",
+            "Varley", "Whitworth", "Yardley")
+STREETS = ("Alder Close", "Beech Grove", "Chapel Row", "Dale View", "Elm Terrace", "Fern Road",
+           "Hawthorn Way", "Larch Avenue", "Mill Lane", "Orchard Street", "Station Road")
+# ONS 5+1 groups, roughly as in the North and Midlands forces the areas stand for.
+ETHNICITY = {"white": 86, "asian": 4, "black": 2, "mixed": 3, "other": 1, "not_stated": 4}
+AGE_BANDS: dict[AgeBand, int] = {
+    "18_24": 22, "25_34": 35, "35_44": 24, "45_54": 13, "55_64": 4, "65_plus": 2,
+}
+AGE_RANGE: dict[AgeBand, tuple[int, int]] = {
+    "under_18": (1, 17), "18_24": (18, 24), "25_34": (25, 34), "35_44": (35, 44),
+    "45_54": (45, 54), "55_64": (55, 64), "65_plus": (65, 80),
+}
+THIRD_PARTIES = {"mother": 40, "friend": 25, "sibling": 20, "father": 10, "neighbour": 5}
+CSODS_APPLICANTS = {"mother": 55, "father": 20, "grandparent": 15, "aunt": 5, "neighbour": 5}
+
+# (actor id, name as written in records); area prefixes the actor id.
+OFFICERS = (("pc.ames", "PC 2231 Ames"), ("pc.bright", "PC 1187 Bright"),
+            ("dc.cole", "DC 4410 Cole"), ("pc.dyer", "PC 3075 Dyer"),
+            ("dc.evans", "DC 2968 Evans"), ("pc.ford", "PC 1542 Ford"))
+DECIDERS = (("di.hart", "DI Hart"), ("di.moss", "DI Moss"), ("dci.west", "DCI West"))
+CONTACT = ("contact.kaur", "contact.lamb", "contact.nash")
+MAPPA_COORDINATOR = "mappa.coordinator"
+PARENT_AGE_BANDS: dict[AgeBand, int] = {"35_44": 30, "45_54": 40, "55_64": 25, "65_plus": 5}
+# Applicants who may themselves take a disclosure meant to protect someone close to them.
+BEST_PLACED = frozenset({"mother", "father", "sibling", "grandparent"})
+RECIPIENTS = {"dvds": "mother of the person at risk", "csods": "mother of the children",
+              "mappa": "employer"}
+SUBJECT_RELATIONSHIPS: dict[str, dict[str, int]] = {
+    "dvds": {"partner": 70, "ex-partner": 30},
+    "csods": {"mother's partner": 45, "neighbour": 20, "family friend": 20, "relative": 15},
+    "mappa": {"MAPPA nominal": 1},
+}
+ASK_CHANNELS: dict[Channel, int] = {"online": 45, "telephone": 25, "in_person": 22, "letter": 8}
+KNOW_CHANNELS: dict[Channel, int] = {"partner_agency": 60, "in_person": 25, "telephone": 15}
+SUMMARIES = {
+    "dvds_ask_self": (
+        "Worried about a new partner's temper and what happened in past relationships",
+        "Partner has become controlling; wants to know about any previous violence",
+        "Was told by a friend that the partner hurt someone before",
+    ),
+    "dvds_ask_other": (
+        "is worried about the person at risk's new partner",
+        "has seen bruising and wants to know the partner's history",
+        "heard the partner was violent to a previous partner",
+    ),
+    "dvds_know": (
+        "Domestic incident attended; the partner's history suggests a risk",
+        "MARAC raised concern about a new relationship",
+        "Intelligence that a repeat perpetrator has a new partner",
+    ),
+    "csods_ask": (
+        "A new partner has unsupervised access to the children",
+        "Concern about a neighbour who babysits the children",
+        "A family friend spends time alone with a child",
+    ),
+    "csods_know": (
+        "Registered sex offender reported to be living with a family with children",
+        "Children's social care concerned about a lodger",
+    ),
+    "mappa": (
+        "Level 2 MAPP meeting agreed to consider disclosure to a new partner",
+        "Level 3 MAPP meeting: the nominal has started work with access to young people",
+    ),
+}
+FINDING_NOTES: dict[Finding, str] = {
+    "in_scope": "Relationship and concern fall within the scheme",
+    "out_of_scope": "No relationship or specific child; the concern is outside the scheme",
+    "duplicate": "Same subject and person at risk as a recent request",
+    "referred_safeguarding": "Referred to MARAC; the scheme is not the right route",
+}
+LEAVINGS: dict[Route, tuple[str, ...]] = {
+    "right_to_ask": ("withdrawn", "no_engagement"), "right_to_know": ("no_engagement",),
+}
+# The first source of each scheme is always checked; the rest now and then.
+CHECK_SOURCES: dict[str, tuple[CheckSource, ...]] = {
+    "dvds": ("pnc", "pnd", "local_records", "marac", "childrens_social_care", "probation"),
+    "csods": ("pnc", "visor", "local_records", "childrens_social_care", "education"),
+    "mappa": ("visor", "pnc", "probation", "prisons"),
+}
+CHECK_FINDINGS: dict[CheckSource, tuple[str, str]] = {  # (something held, nothing held)
+    "pnc": ("Convictions for assault on former partners", "No convictions recorded"),
+    "pnd": ("Intelligence of controlling behaviour from another force", "Nothing held"),
+    "visor": ("Registered sex offender, managed at MAPPA level 2", "Not known on ViSOR"),
+    "local_records": ("Domestic incidents attended in the past three years",
+                      "No incidents recorded"),
+    "marac": ("Discussed at MARAC about a previous partner", "Not known to MARAC"),
+    "childrens_social_care": ("Previous child protection plan", "Not known to the service"),
+    "probation": ("Supervised on licence for violence", "Not known to probation"),
+    "education": ("School has raised concerns", "No concerns held"),
+    "prisons": ("Released on licence this year", "No custody record"),
+}
+WORDING = {
+    "dvds": (
+        "{subject} has convictions for violence against former partners.",
+        "{subject} has been the subject of police reports of abuse by previous partners.",
+    ),
+    "csods": ("{subject} has a conviction for a sexual offence against a child.",),
+    "mappa": ("{subject} is managed under MAPPA because of offences of violence.",
+              "{subject} has convictions that mean he poses a risk to children."),
+}
+ATTENDEES: dict[Forum, tuple[str, ...]] = {
+    "police": (),
+    "dvds_panel": ("idva_service", "childrens_social_care"),
+    "marac": ("idva_service", "health", "housing"),
+    "mapp_level_2": ("probation", "childrens_social_care"),
+    "mapp_level_3": ("probation", "prisons", "childrens_social_care", "health"),
+}
+ROLES = {"di": "Detective Inspector", "dci": "Detective Chief Inspector"}
+
+
+class DemoSummary(msgspec.Struct, kw_only=True):
+    """What a seeding run made."""
+
+    requests: int
+    events: int
+    by_scheme: dict[str, int]
+    by_route: dict[str, int]
+    by_state: dict[str, int]
+    by_outcome: dict[str, int]
+    by_area: dict[str, int]
+    reopened: int
+
+
+@dataclass(frozen=True)
+class _Fate:
+    """How a request's story goes, decided before it starts."""
+
+    scheme: Scheme
+    route: Route
+    outcome: str  # where the story ends if neither today nor a stall stops it first
+    stall: str | None = None  # an open state the request gets stuck in
+    reopened: bool = False  # closed once for lack of engagement, then reopened
+    urgent: bool = False  # urgent safeguarding first, then the scheme goes on
+
+
+@dataclass(frozen=True)
+class _Plan:
+    received_at: datetime
+    fate: _Fate
+    seed: int
+
+
+class _Paused(Exception):
+    """The story has reached today, or the state the request is stuck in."""
+
+
+def _pick(rng: random.Random, weights: Mapping[T, int]) -> T:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _coverage() -> list[_Fate]:
+    """One request in every open state of each route and one with every outcome."""
+    fates = [
+        _Fate("dvds", route, "no_information" if state == "awaiting_notice"
+              else "disclosed_to_person_at_risk", stall=state)
+        for route, states in OPEN_STATES.items() for state in states
+    ]
+    fates += [_Fate("dvds", "right_to_ask", outcome) for outcome in OUTCOMES]
+    return [
+        *fates,
+        _Fate("dvds", "right_to_ask", "disclosed_to_person_at_risk", reopened=True),
+        _Fate("dvds", "right_to_know", "disclosed_to_person_at_risk", urgent=True),
+        _Fate("csods", "right_to_ask", "disclosed_to_other"),
+        _Fate("mappa", "right_to_know", "disclosed_to_other"),
+    ]
+
+
+def _random_fate(rng: random.Random, received_at: datetime, today: datetime) -> _Fate:
+    scheme, route = _pick(rng, MIX)
+    outcome = _pick(rng, ENDINGS[scheme, route])
+    progressed = outcome not in INITIAL_FINDINGS and outcome != "immediate_action"
+    # Only the past year has requests stuck open long enough to be overdue.
+    stuck = today - received_at < timedelta(days=365) and rng.random() < 0.06
+    return _Fate(
+        scheme, route, outcome,
+        stall=rng.choice(OPEN_STATES[route]) if stuck else None,
+        reopened=progressed and rng.random() < 0.02,
+        urgent=progressed and rng.random() < 0.04,
+    )
+
+
+def _plans(rng: random.Random, requests: int, today: datetime) -> list[_Plan]:
+    start = today - timedelta(days=365 * YEARS)
+    span = (today - start).total_seconds() - 7200
+
+    def received(low: float = 0.0, high: float = 1.0) -> datetime:
+        # Applications grow year on year, as the published series do: density rises with time.
+        while True:
+            x = rng.uniform(low, high)
+            if rng.random() < (1 + x) / 2:
+                return start + timedelta(seconds=x * span)
+
+    plans: list[_Plan] = []
+    for fate in _coverage()[:requests]:
+        # Stuck ones are a few months old, so they are overdue; ended ones had time to end.
+        at = received(0.75, 0.9) if fate.stall else received(0.05, 0.85)
+        plans.append(_Plan(at, fate, rng.getrandbits(64)))
+    while len(plans) < requests:
+        at = received()
+        plans.append(_Plan(at, _random_fate(rng, at, today), rng.getrandbits(64)))
+    plans.sort(key=lambda p: p.received_at)
+    # A duplicate needs an earlier request to be the duplicate of.
+    first = next((i for i, p in enumerate(plans) if p.fate.outcome != "not_progressed_duplicate"),
+                 0)
+    if first:
+        plans[0], plans[first] = (replace(plans[first], received_at=plans[0].received_at),
+                                  replace(plans[0], received_at=plans[first].received_at))
+    return plans
+
+
+# The demo's clock: each step sets it to when the step happened. A context variable, so that
+# stories running side by side each keep their own time.
+_NOW: ContextVar[datetime] = ContextVar("demo_now")
+
+
+@dataclass
+class _Case:
+    """One request being walked through its story by the workflow."""
+
+    workflow: Workflow
+    today: datetime
+    rng: random.Random
+    fate: _Fate
+    at: datetime
+    area: str
+    division: str
+    officer: tuple[str, str]
+    decider: tuple[str, str]
+    reference: str = ""
+    version: int = 0
+    state: str = "received"
+    outcome: str | None = None
+    parties: list[PartyView] = field(default_factory=list)
+    recipient: int = 0
+    wording: str = ""
+    reopened: bool = False
+
+    def actor(self, who: tuple[str, str]) -> str:
+        return f"{self.area}.{who[0]}"
+
+    def later(self, *, working_days: int = 0, hours: float = 0) -> datetime:
+        """When the next thing happens: after some working days in office hours, or some hours."""
+        if not working_days:
+            return self.at + timedelta(hours=hours, minutes=self.rng.randrange(5, 60))
+        day = self.at.astimezone(LONDON).date()
+        while working_days:
+            day += timedelta(days=1)
+            working_days -= day.weekday() < 5
+        minute = self.rng.randrange(9 * 60, 17 * 60)
+        return datetime.combine(day, time(minute // 60, minute % 60), LONDON).astimezone(UTC)
+
+    async def step(self, payload: EventIn, *, by: tuple[str, str], at: datetime) -> None:
+        """Record an event a little after it happened, unless that is after today."""
+        event = type(payload).__struct_config__.tag
+        # Never before the step before it, even when what it records happened earlier.
+        recorded = max(at, self.at) + timedelta(minutes=self.rng.randrange(10, 90))
+        if recorded > self.today or (self.state == self.fate.stall and event not in STAYING):
+            raise _Paused
+        self.at = recorded
+        _NOW.set(recorded)
+        done = await self.workflow.apply(self.reference, payload, actor=self.actor(by),
+                                         expected_version=self.version)
+        self.version, self.state, self.outcome = done.version, done.state, done.outcome
+        self.reopened |= event == "reopen"
+
+    def party(self, role: str) -> int:
+        return next(p.id for p in self.parties if p.role == role)
+
+    def has(self, role: str) -> bool:
+        return any(p.role == role for p in self.parties)
+
+
+async def seed(
+    workflow: Workflow, *, requests: int, seed: int = 0, today: datetime | None = None
+) -> DemoSummary:
+    """Make `requests` synthetic requests received over the three years up to `today`.
+
+    The workflow is driven with a clock of the demo's own, so each event is stamped when it
+    plausibly happened; the workflow passed in keeps its clock.
+    """
+    if requests < 0:
+        raise ValueError("requests: cannot be negative")
+    today = (today or workflow.now()).astimezone(UTC)
+    rng = random.Random(seed)
+    driven = Workflow(workflow.db, workflow.policy, now=_NOW.get)
+    cases = [_new_case(driven, today, plan) for plan in _plans(rng, requests, today)]
+    limit = asyncio.Semaphore(STORIES_AT_ONCE)
+
+    async def tell(case: _Case, previous: str | None) -> None:
+        async with limit:
+            with contextlib.suppress(_Paused):
+                await _story(case, previous)
+
+    previous: str | None = None
+    async with asyncio.TaskGroup() as stories:
+        for case in cases:
+            # Received one after another, so references run in order of receipt; each story
+            # then runs beside the others, as it touches only its own request.
+            await _receive(case)
+            stories.create_task(tell(case, previous))
+            previous = case.reference
+
+    def count(values: Sequence[str | None]) -> dict[str, int]:
+        return dict(sorted(Counter(v for v in values if v is not None).items()))
+
+    return DemoSummary(
+        requests=len(cases),
+        events=sum(c.version for c in cases),
+        by_scheme=count([c.fate.scheme for c in cases]),
+        by_route=count([c.fate.route for c in cases]),
+        by_state=count([c.state for c in cases]),
+        by_outcome=count([c.outcome for c in cases]),
+        by_area=count([c.area for c in cases]),
+        reopened=sum(c.reopened for c in cases),
+    )
+
+
+def _new_case(workflow: Workflow, today: datetime, plan: _Plan) -> _Case:
+    rng = random.Random(plan.seed)
+    area = _pick(rng, AREA_WEIGHTS)
+    return _Case(
+        workflow=workflow, today=today, rng=rng, fate=plan.fate,
+        at=plan.received_at, area=area, division=rng.choice(list(AREAS[area])),
+        officer=rng.choice(OFFICERS), decider=rng.choice(DECIDERS),
+    )
+
+
+async def _story(case: _Case, previous: str | None) -> None:
+    """Take a received request as far as its fate and today allow."""
+    fate, rng = case.fate, case.rng
+    if fate.reopened:
+        await _initial_checks(case, "in_scope")
+        await _leave(case, rng.choice(LEAVINGS[fate.route]))
+        await case.step(
+            Reopen(reason=rng.choice(("Applicant made contact again and wants to go on",
+                                      "New information from a partner agency"))),
+            by=case.decider, at=case.later(working_days=rng.randint(10, 40)),
+        )
+    if fate.urgent or fate.outcome == "immediate_action":
+        leaves = fate.outcome == "immediate_action"
+        urgent_disclosure = not leaves and rng.random() < 0.5
+        taken_at = case.later(hours=rng.uniform(0.5, 6))
+        await case.step(TakeImmediateAction(
+            action=("Subject arrested; handled as a criminal investigation" if leaves
+                    else "Officers attended and a safety plan was put in place"),
+            taken_at=taken_at, leaves_scheme=leaves, urgent_disclosure=urgent_disclosure,
+            authorised_by="Supt Redfern" if urgent_disclosure else None,
+        ), by=case.officer, at=taken_at)
+        if leaves:
+            return
+    finding = INITIAL_FINDINGS.get(fate.outcome, "in_scope")
+    await _initial_checks(case, finding, duplicate_of=previous)
+    if finding != "in_scope":
+        return
+    if fate.route == "right_to_ask":
+        leaving = fate.outcome in ("withdrawn", "no_engagement")
+        if leaving and rng.random() < 0.5:
+            await _leave(case, fate.outcome)
+            return
+        await _meeting(case)
+        if leaving:
+            await _leave(case, fate.outcome)
+        if leaving or fate.outcome == "identity_not_verified":
+            return
+    await _checks(case)
+    await _decision(case)
+    if fate.outcome == "no_engagement":
+        await _leave(case, fate.outcome)
+    elif fate.outcome in DISCLOSED:
+        await _delivery(case)
+    elif fate.route == "right_to_ask":
+        given_at = case.later(working_days=rng.randint(1, 5))
+        await case.step(RecordNotice(
+            given_at=given_at, given_by=case.officer[1],
+            method=rng.choice(("in_person", "in_person", "telephone")), safety_advice_given=True,
+        ), by=case.officer, at=given_at)
+
+
+async def _receive(case: _Case) -> None:
+    fate, rng = case.fate, case.rng
+    parties, applicant = _parties(case)
+    new = NewRequest(
+        scheme=fate.scheme, route=fate.route, area=case.area, division=case.division,
+        received_at=case.at, channel=_channel(rng, fate), summary=_summary(rng, fate, applicant),
+        immediate_risk=fate.urgent or fate.outcome == "immediate_action", parties=parties,
+    )
+    case.at = min(case.at + timedelta(minutes=rng.randrange(2, 120)), case.today)
+    _NOW.set(case.at)
+    if fate.scheme == "mappa":
+        actor = MAPPA_COORDINATOR
+    else:
+        actor = rng.choice(CONTACT) if fate.route == "right_to_ask" else case.officer[0]
+    view = await case.workflow.create(new, actor=f"{case.area}.{actor}")
+    case.reference, case.version, case.parties = view.reference, view.version, view.parties
+
+
+async def _initial_checks(
+    case: _Case, finding: Finding, *, duplicate_of: str | None = None
+) -> None:
+    await case.step(CompleteInitialChecks(
+        finding=finding, immediate_risk=case.fate.urgent, notes=FINDING_NOTES[finding],
+        duplicate_of=duplicate_of if finding == "duplicate" else None,
+        referred_to="marac" if finding == "referred_safeguarding" else None,
+    ), by=case.officer, at=case.later(hours=case.rng.uniform(1, 30)))
+
+
+async def _meeting(case: _Case) -> None:
+    rng = case.rng
+    verified = case.fate.outcome != "identity_not_verified"
+    csods = case.fate.scheme == "csods"
+    documents: list[IdentityDocument] = (
+        [rng.choice(("passport", "driving_licence")), rng.choice(("utility_bill", "council_tax"))]
+        if verified else ["utility_bill"] if rng.random() < 0.5 else []
+    )
+    if csods and verified:
+        documents.append("birth_certificate")
+    # Most meetings fall within the 10-working-day target; a few slip past it.
+    held_at = case.later(working_days=rng.choice((1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15)))
+    await case.step(RecordMeeting(
+        held_at=held_at, held_by=case.officer[1], identity_verified=verified,
+        documents_seen=documents, proof_of_address=csods and verified,
+        proof_of_relationship=csods and verified,
+        notes="" if verified else "Applicant would not show photo identification",
+    ), by=case.officer, at=held_at)
+
+
+async def _leave(case: _Case, outcome: str) -> None:
+    """The applicant withdraws, or stops answering."""
+    rng = case.rng
+    if outcome == "withdrawn":
+        await case.step(Withdraw(reason=rng.choice((
+            "Applicant asked for the application to stop",
+            "Applicant has ended the relationship and no longer wants the information",
+        ))), by=case.officer, at=case.later(working_days=rng.randint(1, 10)))
+    else:
+        attempts = rng.randint(3, 6)
+        await case.step(CloseNoEngagement(
+            attempts=attempts, reason=f"No answer on the safe contact after {attempts} attempts",
+        ), by=case.officer, at=case.later(working_days=rng.randint(5, 15)))
+
+
+async def _checks(case: _Case) -> None:
+    """Police and partner checks; a slow partner agency costs an extension."""
+    rng, fate = case.rng, case.fate
+    held = fate.outcome != "no_information"
+    sources = [s for s in CHECK_SOURCES[fate.scheme][1:] if rng.random() < 0.3]
+    for number, source in enumerate([CHECK_SOURCES[fate.scheme][0], *sources[:2]]):
+        at = case.later(working_days=rng.randint(0 if number else 1, 3))
+        found = held and (number == 0 or rng.random() < 0.4)
+        await case.step(RecordCheck(
+            source=source, information_held=found,
+            summary=CHECK_FINDINGS[source][0 if found else 1], checked_at=at,
+        ), by=case.officer, at=at)
+    if rng.random() < 0.3:
+        agency: CheckSource = rng.choice(
+            ("childrens_social_care", "adult_social_care", "probation", "health"))
+        asked_at = case.later(hours=1)
+        await case.step(RecordPartnerRequest(
+            agency=agency, asked="Any information held on the subject or the person at risk?",
+            asked_at=asked_at, due_at=asked_at + timedelta(days=7),
+        ), by=case.officer, at=asked_at)
+        asked_id = await _latest_partner_request(case)
+        answered_at = case.later(working_days=rng.choice((2, 3, 4, 5, 8, 12, 15)))
+        if fate.scheme != "mappa" and answered_at - asked_at > timedelta(days=10):
+            await case.step(ExtendDeadline(
+                days=rng.choice((7, 14)), category="partner_agency_delay",
+                reason=f"Awaiting the {agency.replace('_', ' ')} response",
+            ), by=case.decider, at=asked_at + timedelta(days=10))
+        await case.step(RecordPartnerResponse(
+            partner_request_id=asked_id, responded_at=answered_at,
+            information_held=held and rng.random() < 0.5,
+            response="Known to the service; details shared securely" if held
+            else "Nothing held",
+        ), by=case.officer, at=answered_at)
+    await case.step(CompleteChecks(summary="Police and partner checks complete"),
+                    by=case.officer, at=case.later(working_days=rng.randint(0, 2)))
+
+
+async def _latest_partner_request(case: _Case) -> int:
+    async with case.workflow.db.read() as session:
+        found = await session.scalar(
+            select(PartnerRequest.id).join(Request, Request.id == PartnerRequest.request_id)
+            .where(Request.reference == case.reference)
+            .order_by(PartnerRequest.id.desc()).limit(1)
+        )
+    assert found is not None
+    return found
+
+
+async def _decision(case: _Case) -> None:
+    """The forum decides; the decision-maker is never the officer who did the checks."""
+    rng, fate = case.rng, case.fate
+    discloses = fate.outcome not in NOT_DISCLOSED
+    decided_at = case.later(working_days=rng.randint(2, 8))
+    forum: Forum = (
+        rng.choice(("mapp_level_2", "mapp_level_2", "mapp_level_3")) if fate.scheme == "mappa"
+        else "police" if fate.scheme == "csods"
+        else _pick(rng, {"dvds_panel": 70, "police": 20, "marac": 10})
+    )
+    subject = next(p.name for p in case.parties if p.role == "subject")
+    fields: dict[str, Any] = {}
+    if discloses:
+        case.recipient = case.party("person_at_risk" if fate.outcome != "disclosed_to_other"
+                                    else "recipient" if case.has("recipient") else "applicant")
+        case.wording = rng.choice(WORDING[fate.scheme]).format(subject=subject)
+        fields = {
+            "wording": case.wording,
+            "recipient_party_id": case.recipient,
+            "recipient_rationale": "The person at risk" if fate.outcome != "disclosed_to_other"
+            else "Best placed to protect the person at risk",
+            "discloser": case.officer[1],
+            "delivery_method": rng.choice(("In person at home, with an IDVA",
+                                           "In person at the police station")),
+            "deliver_by": decided_at + timedelta(days=rng.randint(5, 14)),
+            "safeguarding_actions": ["childrens_social_care"] if fate.scheme == "csods"
+            else ["idva"],
+        }
+    else:
+        fields["no_disclosure_reason"] = fate.outcome
+    await case.step(RecordDecision(
+        forum=forum, decided_at=decided_at, chair=case.decider[1],
+        attendees=[Attendee(name=f"{a.replace('_', ' ').capitalize()} representative", agency=a)
+                   for a in ATTENDEES[forum]],
+        decision_maker=case.decider[1], decision_maker_role=ROLES[case.decider[0].split(".")[0]],
+        decision="disclose" if discloses else "no_disclosure",
+        legal_test=_legal_test(fate.outcome if not discloses else "disclose"),
+        subject_views_sought=fate.scheme == "mappa",
+        subject_views_reason=None if fate.scheme == "mappa"
+        else "Seeking them would alert the subject and put the person at risk in danger",
+        subject_to_be_told=fate.scheme == "mappa", **fields,
+    ), by=case.decider, at=decided_at)
+
+
+def _legal_test(basis: str) -> LegalTest:
+    def answer(met: bool, why: str) -> Answer:
+        return Answer(met=met, rationale=why)
+
+    need = {
+        "disclose": "Recent relevant offending and current access to the person at risk",
+        "no_information": "Nothing held that shows a risk",
+        "not_necessary_proportionate": "What is held is old and unlike the present concern",
+    }[basis]
+    met = basis == "disclose"
+    return LegalTest(
+        lawful=answer(True, "Common law police power to disclose to prevent crime"),
+        pressing_need=answer(met, need),
+        necessary=answer(met, "Disclosure is needed to protect the person at risk" if met
+                         else "Safety advice alone meets the risk"),
+        proportionate=answer(met, "The risk outweighs the subject's Article 8 rights" if met
+                             else "Disclosure would interfere too far with the subject's rights"),
+        data_protection_considered=True, rehabilitation_of_offenders_considered=True,
+    )
+
+
+async def _delivery(case: _Case) -> None:
+    rng = case.rng
+    delivered_at = case.later(working_days=rng.randint(1, 6))
+    await case.step(RecordDelivery(
+        delivered_at=delivered_at, location=rng.choice(("At home", "The police station",
+                                                        "The IDVA service office")),
+        delivered_by=case.officer[1], recipient_party_id=case.recipient,
+        others_present="IDVA" if rng.random() < 0.6 else None,
+        # Now and then the words used drift from the approved wording, as reviews find.
+        words_used=case.wording if rng.random() < 0.9 else f"In short: {case.wording}",
+        confidentiality_explained=True,
+        undertaking="signed" if rng.random() < 0.92 else "refused",
+        safety_plan_made=True,
+        referrals=["childrens_social_care"] if case.fate.scheme == "csods" else ["idva"],
+    ), by=case.officer, at=delivered_at)
+
+
+def _channel(rng: random.Random, fate: _Fate) -> Channel:
+    if fate.scheme == "mappa":
+        return "mapp_meeting"
+    if fate.route == "right_to_ask":
+        return _pick(rng, ASK_CHANNELS)
+    return _pick(rng, KNOW_CHANNELS)
+
+
+def _summary(rng: random.Random, fate: _Fate, applicant: str | None) -> str:
+    if fate.scheme == "mappa":
+        return rng.choice(SUMMARIES["mappa"])
+    if fate.route == "right_to_know":
+        return rng.choice(SUMMARIES[f"{fate.scheme}_know"])
+    if fate.scheme == "csods":
+        return rng.choice(SUMMARIES["csods_ask"])
+    if applicant == "self":
+        return rng.choice(SUMMARIES["dvds_ask_self"])
+    return f"{(applicant or 'applicant').capitalize()} {rng.choice(SUMMARIES['dvds_ask_other'])}"
+
+
+def _parties(case: _Case) -> tuple[list[PartyIn], str | None]:
+    """The people in the request, and how the applicant (if any) stands to the person at risk."""
+    rng, fate = case.rng, case.fate
+    on = case.at.astimezone(LONDON).date()
+    home = f"{rng.randint(1, 120)} {rng.choice(STREETS)}, {AREAS[case.area][case.division]}"
+    subject_sex: Sex = "male" if rng.random() < (0.88 if fate.scheme == "dvds" else 0.96) else (
+        "female")
+    parties = [_person(rng, "subject", subject_sex, _pick(rng, AGE_BANDS), on,
+                       relationship=_pick(rng, SUBJECT_RELATIONSHIPS[fate.scheme]))]
+    family, kin = rng.choice(SURNAMES), _pick(rng, ETHNICITY)
+    if fate.scheme == "csods":
+        parties += [_person(rng, "child", rng.choice(("female", "male")), "under_18", on,
+                            surname=family, address=home, ethnicity=kin)
+                    for _ in range(rng.choice((1, 1, 2, 2, 3)))]
+    else:
+        at_risk_sex: Sex = ("female" if subject_sex == "male" else "male") if (
+            rng.random() < 0.92) else subject_sex
+        parties.append(_person(rng, "person_at_risk", at_risk_sex, _pick(rng, AGE_BANDS), on,
+                               surname=family, address=home, ethnicity=kin,
+                               relationship="partner" if rng.random() < 0.7 else "ex-partner"))
+    relationship: str | None = None
+    if fate.route == "right_to_ask":
+        if fate.scheme == "csods":
+            relationship = _pick(rng, CSODS_APPLICANTS)
+        else:
+            relationship = "self" if rng.random() < 0.6 else _pick(rng, THIRD_PARTIES)
+        parties.append(_applicant(rng, relationship, parties[-1], family, kin, on))
+    else:
+        name, agency = _referrer(rng, fate, case.officer[1])
+        parties.append(PartyIn(role="referrer", name=name, relationship=agency))
+    if fate.outcome == "disclosed_to_other" and relationship not in BEST_PLACED:
+        parties.append(_person(rng, "recipient", "female", _pick(rng, PARENT_AGE_BANDS), on,
+                               surname=family, address=home, ethnicity=kin,
+                               relationship=RECIPIENTS[fate.scheme]))
+    return parties, relationship
+
+
+def _applicant(
+    rng: random.Random, relationship: str, at_risk: PartyIn, family: str, kin: str, on: date
+) -> PartyIn:
+    if relationship == "self":
+        applicant = msgspec.structs.replace(at_risk, role="applicant", relationship="self")
+    else:
+        sex: Sex = ("female" if relationship in ("mother", "grandparent", "aunt")
+                    else "male" if relationship == "father" else rng.choice(("female", "male")))
+        related = relationship in ("mother", "father", "sibling", "grandparent", "aunt")
+        band = _pick(rng, PARENT_AGE_BANDS if related and relationship != "sibling"
+                     else AGE_BANDS)
+        # A relative shares the family's name, home and ethnicity; a friend or neighbour not.
+        applicant = _person(
+            rng, "applicant", sex, band, on, relationship=relationship,
+            surname=family if related else None,
+            address=at_risk.address if related else None, ethnicity=kin if related else None,
+        )
+    name = applicant.name or "applicant"
+    return msgspec.structs.replace(applicant, safe_contact=_safe_contact(rng, name))
+
+
+def _person(
+    rng: random.Random, role: PartyRole, sex: Sex, age_band: AgeBand, on: date, *,
+    surname: str | None = None, relationship: str | None = None, address: str | None = None,
+    ethnicity: str | None = None,
+) -> PartyIn:
+    low, high = AGE_RANGE[age_band]
+    born = on - timedelta(days=rng.randint(low * 365 + 1, high * 365 + 364))
+    first = rng.choice(FEMALE if sex == "female" else MALE)
+    return PartyIn(
+        role=role, name=f"{first} {surname or rng.choice(SURNAMES)}",
+        date_of_birth=born.isoformat(), address=address, relationship=relationship, sex=sex,
+        age_band=age_band, ethnicity=ethnicity or _pick(rng, ETHNICITY),
+    )
+
+
+def _safe_contact(rng: random.Random, name: str) -> SafeContact:
+    method = _pick(rng, {"phone": 80, "email": 14, "via_agency": 6})
+    if method == "phone":
+        return SafeContact(
+            method="phone", details=f"07700 900{rng.randrange(1000):03d}",
+            times=rng.choice(("After 6pm", "Weekday mornings", "Any time", "School hours only")),
+            notes=rng.choice(("", "Do not leave a voicemail", "Withhold the police number")),
+        )
+    if method == "email":
+        return SafeContact(method="email", details=f"{name.lower().replace(' ', '.')}@example.org")
+    return SafeContact(method="via_agency", details="Through the local IDVA service")
+
+
+def _referrer(rng: random.Random, fate: _Fate, officer: str) -> tuple[str, str]:
+    if fate.scheme == "mappa":
+        return "Offender manager, Probation Service", "probation"
+    if fate.scheme == "csods":
+        return rng.choice((("Children's social care duty team", "childrens_social_care"),
+                           (officer, "officer")))
+    return rng.choice(((officer, "officer"), ("Local IDVA service", "idva"),
+                       ("MARAC coordinator", "marac"), ("Health visitor", "health")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,13 +112,14 @@ class Workflow:
                 return existing
         try:
             async with self.db.write() as session, session.begin():
-                request = await self._receive(session, new, actor=actor, key=key, digest=digest)
-                reference = request.reference
+                request, parties = await self._receive(
+                    session, new, actor=actor, key=key, digest=digest
+                )
         except IntegrityError:
             if key is not None and (existing := await self._by_idempotency_key(key, digest)):
                 return existing
             raise
-        return await self.get(reference)
+        return self._view(request, parties)
 
     async def _by_idempotency_key(self, key: str, digest: str) -> RequestView | None:
         async with self.db.read() as session:
@@ -137,7 +138,7 @@ class Workflow:
 
     async def _receive(
         self, session: AsyncSession, new: NewRequest, *, actor: str, key: str | None, digest: str
-    ) -> Request:
+    ) -> tuple[Request, list[Party]]:
         now = self.now()
         received_at = new.received_at.astimezone(UTC)
         if received_at > now:
@@ -171,7 +172,7 @@ class Workflow:
         )
         session.add(request)
         await session.flush()
-        session.add_all(
+        parties = [
             Party(
                 request_id=request.id,
                 role=p.role,
@@ -185,12 +186,13 @@ class Workflow:
                 safe_contact=msgspec.to_builtins(p.safe_contact) if p.safe_contact else None,
             )
             for p in new.parties
-        )
+        ]
+        session.add_all(parties)
         self._append(
             session, request, event="receive", from_state=None, actor=actor, at=now,
             payload=msgspec.to_builtins(new),
         )
-        return request
+        return request, parties
 
     async def _next_reference(self, session: AsyncSession, scheme: str, year: int) -> str:
         insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
@@ -429,6 +431,9 @@ class Workflow:
                     select(Party).where(Party.request_id == request.id).order_by(Party.id)
                 )
             ).all()
+        return self._view(request, parties)
+
+    def _view(self, request: Request, parties: Sequence[Party]) -> RequestView:
         return RequestView(
             reference=request.reference,
             scheme=request.scheme,

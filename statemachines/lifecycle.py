@@ -240,6 +240,14 @@ def allowed_events(route: Route, state: str) -> tuple[str, ...]:
     return tuple(e for e in EVENTS if e in allowed)
 
 
+@cache
+def _bound(route: Route) -> tuple[StateMachine, _Row]:
+    """One machine per route, rebound to each request's state: building one costs more than
+    the transition itself, and its callbacks are synchronous, so sharing it is safe."""
+    row = _Row("received")
+    return lifecycle(route)(model=row), row
+
+
 def fire(route: Route, state: str, event: str, *, payload: Any, facts: Facts) -> str:
     """Send an event to a request in `state` and return the state it moves to.
 
@@ -248,8 +256,8 @@ def fire(route: Route, state: str, event: str, *, payload: Any, facts: Facts) ->
     """
     if event not in allowed_events(route, state):
         raise EventNotAllowed(event, state, allowed_events(route, state))
-    row = _Row(state)
-    machine = lifecycle(route)(model=row)
+    machine, row = _bound(route)
+    row.state = state
     try:
         machine.send(event, payload=payload, facts=facts)
     except TransitionNotAllowed as exc:

@@ -5,7 +5,7 @@ record_check, complete_checks, record_decision (disclose, by a second actor) and
 record_delivery, which closes the request. Each of `--clients` asyncio tasks walks its own
 requests until `--lifecycles` have been started or `--max-seconds` have passed.
 
-    python -m bench.lifecycles --lifecycles 300 --clients 32 --backend both --http
+    python -m bench.lifecycles --lifecycles 200 --clients 32 --backend both --http
 """
 
 from __future__ import annotations
@@ -152,6 +152,13 @@ class Run:
     @property
     def rate(self) -> float:
         return self.lifecycles / self.seconds
+
+    def __add__(self, other: Run) -> Run:
+        return Run(
+            self.backend, self.mode, self.lifecycles + other.lifecycles,
+            self.seconds + other.seconds, self.transactions + other.transactions,
+            self.walks + other.walks,
+        )
 
 
 async def _walk(
@@ -309,12 +316,13 @@ async def service(backend: str, url: str, options: Options) -> Run:
 
 
 async def http(backend: str, url: str, options: Options) -> Run:
-    limits = httpx.Limits(max_connections=options.clients, max_keepalive_connections=options.clients)
+    clients = options.clients
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with (
         app_server(url, OFFICER) as officer_base,
         app_server(url, DECIDER) as decider_base,
-        httpx.AsyncClient(base_url=officer_base, limits=limits) as officer,
-        httpx.AsyncClient(base_url=decider_base, limits=limits) as decider,
+        httpx.AsyncClient(base_url=officer_base, limits=limits, timeout=60) as officer,
+        httpx.AsyncClient(base_url=decider_base, limits=limits, timeout=60) as decider,
     ):
         walker = HttpWalker({OFFICER: officer, DECIDER: decider})
         return await _measure(walker, backend, "HTTP", options)
@@ -335,13 +343,13 @@ def _ms(samples: list[float], percentile: int) -> float:
 
 def report(runs: list[Run]) -> str:
     header = (
-        "| backend | mode | lifecycles | s | lifecycles/s | × raw | tx p50 ms | tx p99 ms"
+        "| backend | mode | lifecycles | s | lifecycles/s | vs raw | tx p50 ms | tx p99 ms"
         " | lifecycle p50 ms | lifecycle p99 ms |"
     )
     lines = [header, "|" + "---|" * 10]
     baseline = {r.backend: r.rate for r in runs if r.mode == "raw SQL"}
     for r in runs:
-        ratio = f"{r.rate / baseline[r.backend]:.2f}" if r.backend in baseline else "–"
+        ratio = f"{r.rate / baseline[r.backend]:.2f}" if r.backend in baseline else "-"
         lines.append(
             f"| {r.backend} | {r.mode} | {r.lifecycles} | {r.seconds:.1f} | {r.rate:.1f} |"
             f" {ratio} | {_ms(r.transactions, 50):.1f} | {_ms(r.transactions, 99):.1f} |"
@@ -350,34 +358,41 @@ def report(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
-async def main(backends: list[str], modes: list[Mode], options: Options) -> list[Run]:
-    runs: list[Run] = []
-    for backend in backends:
-        for mode in modes:
-            async with database(backend, options.postgres_url) as url:
-                run = await mode(backend, url, options)
-                await _check(url, run.lifecycles + options.clients)
-            print(f"{run.backend:8} {run.mode:8} {run.rate:7.1f} lifecycles/s", file=sys.stderr)
-            runs.append(run)
-    return runs
+async def main(
+    backends: list[str], modes: list[Mode], options: Options, rounds: int
+) -> list[Run]:
+    """Interleave the modes round by round, so that drift in the machine's load hits all alike."""
+    pooled: dict[tuple[str, str], Run] = {}
+    for _ in range(rounds):
+        for backend in backends:
+            for mode in modes:
+                async with database(backend, options.postgres_url) as url:
+                    run = await mode(backend, url, options)
+                    await _check(url, run.lifecycles + options.clients)
+                print(f"{run.backend:8} {run.mode:8} {run.rate:7.1f} lifecycles/s", file=sys.stderr)
+                key = (run.backend, run.mode)
+                pooled[key] = pooled[key] + run if key in pooled else run
+    return list(pooled.values())
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.lifecycles", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lifecycles", type=int, default=300,
+    parser.add_argument("--lifecycles", type=int, default=200,
                         help="lifecycles timed per run, after one warm-up lifecycle per client")
     parser.add_argument("--clients", type=int, default=32, help="concurrent asyncio tasks")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--http", action=argparse.BooleanOptionalAction, default=True,
                         help="also drive the API under uvicorn (default: yes)")
-    parser.add_argument("--max-seconds", type=float, default=20.0,
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat every run this many times and pool the figures")
+    parser.add_argument("--max-seconds", type=float, default=15.0,
                         help="stop starting lifecycles after this long in each run")
     parser.add_argument("--postgres-url", default=POSTGRES_URL,
                         help="a server to create throwaway databases on")
     args = parser.parse_args(argv)
-    if args.lifecycles < 1 or args.clients < 1:
-        parser.error("--lifecycles and --clients must be at least 1")
+    if min(args.lifecycles, args.clients, args.rounds) < 1:
+        parser.error("--lifecycles, --clients and --rounds must be at least 1")
     return args
 
 
@@ -386,4 +401,4 @@ if __name__ == "__main__":
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     modes: list[Mode] = [raw, service, http] if args.http else [raw, service]
     options = Options(args.lifecycles, args.clients, args.max_seconds, args.postgres_url)
-    print(report(asyncio.run(main(backends, modes, options))))
+    print(report(asyncio.run(main(backends, modes, options, args.rounds))))

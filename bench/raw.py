@@ -1,4 +1,4 @@
-"""The baseline: each transaction of a lifecycle as hand-written SQL, without ORM, service or machine.
+"""The baseline: each transaction of a lifecycle as hand-written SQL, minus ORM, service, machine.
 
 Same engine and connection pool as the service (so the same BEGIN IMMEDIATE on SQLite and
 SELECT ... FOR UPDATE on PostgreSQL), the same statements in the same transactions, the same
@@ -195,42 +195,14 @@ class RawLifecycle:
             if to_state is None:
                 raise EventNotAllowed(event, state, ())
             now = datetime.now(UTC)
-            params = {"request_id": rid, "recorded_by": actor}
-            recipient_role: str | None = None
-            match payload:
-                case RecordCheck():
-                    await conn.execute(INSERT_CHECK, params | self._fields(payload))
-                case RecordDecision() | RecordDelivery():
-                    parties = dict((await conn.execute(PARTIES, {"rid": rid})).all())
-                    completed_by = (
-                        await conn.execute(CHECKS_COMPLETED_BY, {"rid": rid})
-                    ).scalar()
-                    decided_for = (await conn.execute(DECISION_RECIPIENT, {"rid": rid})).scalar()
-                    if isinstance(payload, RecordDecision):
-                        if parties.get(payload.recipient_party_id) in (None, "subject", "referrer"):
-                            raise GuardRefused(event, "the recipient must be a party")
-                        if completed_by == actor:
-                            raise GuardRefused(event, "four eyes")
-                        await conn.execute(INSERT_DECISION, params | self._fields(payload))
-                    else:
-                        if payload.recipient_party_id != decided_for:
-                            raise GuardRefused(event, "not the decided recipient")
-                        recipient_role = parties.get(payload.recipient_party_id)
-                        wording = (await conn.execute(DECISION_WORDING, {"rid": rid})).scalar()
-                        await conn.execute(INSERT_DELIVERY, params | self._fields(payload) | {
-                            "matches_approved_wording": _same_words(payload.words_used, wording),
-                        })
-                case CompleteChecks():
-                    checks = (await conn.execute(COUNT_CHECKS, {"rid": rid})).scalar_one()
-                    if checks < 1:
-                        raise GuardRefused(event, "needs at least one recorded check")
+            recipient_role = await self._stage(conn, rid, payload, actor=actor)
             outcome: str | None = None
             if to_state == "closed":
                 reason = (await conn.execute(NO_DISCLOSURE_REASON, {"rid": rid})).scalar()
                 outcome = outcome_of(
                     payload, recipient_role=recipient_role, no_disclosure_reason=reason
                 )
-            seq = request.version + 1
+            seq: int = request.version + 1
             link = await self._chain(
                 conn, rid=rid, reference=reference, seq=seq, prev_hash=request.last_event_hash,
                 policy_version=request.policy_version, event=event, from_state=state,
@@ -243,6 +215,36 @@ class RawLifecycle:
             else:
                 await conn.execute(CLOSE, bump | {"outcome": outcome})
         return seq
+
+    async def _stage(
+        self, conn: AsyncConnection, rid: int, payload: EventIn, *, actor: str
+    ) -> str | None:
+        """Check the guards and write the stage record; the role of a delivery's recipient."""
+        params = {"request_id": rid, "recorded_by": actor}
+        match payload:
+            case RecordCheck():
+                await conn.execute(INSERT_CHECK, params | self._fields(payload))
+            case CompleteChecks():
+                if (await conn.execute(COUNT_CHECKS, {"rid": rid})).scalar_one() < 1:
+                    raise GuardRefused("complete_checks", "needs at least one recorded check")
+            case RecordDecision() | RecordDelivery():
+                parties: dict[int, str] = dict((await conn.execute(PARTIES, {"rid": rid})).all())
+                completed_by = (await conn.execute(CHECKS_COMPLETED_BY, {"rid": rid})).scalar()
+                decided_for = (await conn.execute(DECISION_RECIPIENT, {"rid": rid})).scalar()
+                if isinstance(payload, RecordDelivery):
+                    if payload.recipient_party_id != decided_for:
+                        raise GuardRefused("record_delivery", "not the decided recipient")
+                    wording = (await conn.execute(DECISION_WORDING, {"rid": rid})).scalar()
+                    await conn.execute(INSERT_DELIVERY, params | self._fields(payload) | {
+                        "matches_approved_wording": _same_words(payload.words_used, wording),
+                    })
+                    return parties.get(payload.recipient_party_id)
+                if parties.get(payload.recipient_party_id or 0) in (None, "subject", "referrer"):
+                    raise GuardRefused("record_decision", "the recipient must be a party")
+                if completed_by == actor:
+                    raise GuardRefused("record_decision", "decided by who completed the checks")
+                await conn.execute(INSERT_DECISION, params | self._fields(payload))
+        return None
 
     def _fields(self, payload: EventIn) -> dict[str, Any]:
         return {k: self._column(v) for k, v in msgspec.structs.asdict(payload).items()}

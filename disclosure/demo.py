@@ -75,6 +75,11 @@ AREAS: dict[str, dict[str, str]] = {  # area → division → a town in it
     "cumbria": {"west": "Workington", "south": "Kendal", "north_east": "Penrith"},
     "durham_darlington": {"north": "Chester-le-Street", "south": "Darlington"},
 }
+AREA_NAMES = {
+    "derbyshire": "Derbyshire Constabulary",
+    "cumbria": "Cumbria Constabulary",
+    "durham_darlington": "County Durham and Darlington",
+}
 AREA_WEIGHTS = {"derbyshire": 45, "cumbria": 25, "durham_darlington": 30}
 
 # Shares of §9 of the domain: DVDS dominates, right to ask ≈ 60% of it; CSODS ≈ 5%; a few MAPPA.

@@ -9,23 +9,23 @@ from litestar.exceptions import ClientException, HTTPException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_428_PRECONDITION_REQUIRED
 
+from api.auth import require_area, require_event
 from api.problems import documented
 from disclosure.policy import Stage
+from disclosure.reads import ReadLog
 from disclosure.schemas import (
     Actions,
     ClockView,
-    Route,
-    Scheme,
-    StateName,
     EventPayload,
     EventView,
     NewRequest,
     RequestPage,
     RequestView,
+    Route,
+    Scheme,
+    StateName,
     Transitioned,
 )
-from api.auth import require_area, require_event
-from disclosure.reads import ReadLog
 from disclosure.timeliness import Queue
 from disclosure.users import Principal
 from disclosure.workflow import Filters, Workflow
@@ -52,7 +52,7 @@ def parse_if_match(value: str | None) -> int:
 
 class RequestController(Controller):
     path = "/api/requests"
-    tags = ["requests"]
+    tags = ("requests",)
 
     @post("/", status_code=HTTP_201_CREATED, responses=documented(400, 413, 422))
     async def receive(

@@ -47,7 +47,9 @@ Key = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it from the class as a dict
+        datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON,
+    }
 
 
 class Request(Base):

@@ -73,7 +73,9 @@ class NewRequest(Input, kw_only=True):
             raise ValueError("parties: a right-to-know request has no applicant")
         at_risk = "child" if self.scheme == "csods" else "person_at_risk"
         if self.scheme != "mappa" and at_risk not in roles:
-            raise ValueError(f"parties: a {self.scheme} request needs a party with role '{at_risk}'")
+            raise ValueError(
+                f"parties: a {self.scheme} request needs a party with role '{at_risk}'"
+            )
 
 
 def _aware(name: str, value: datetime | None) -> None:
@@ -215,7 +217,9 @@ class RecordDecision(EventIn, tag="record_decision", kw_only=True):
                 raise ValueError("no_disclosure_reason: only for a no_disclosure decision")
         else:
             if self.no_disclosure_reason is None:
-                raise ValueError("no_disclosure_reason: required when the decision is no_disclosure")
+                raise ValueError(
+                    "no_disclosure_reason: required when the decision is no_disclosure"
+                )
             if self.recipient_party_id is not None or self.wording:
                 raise ValueError("wording: a no_disclosure decision discloses nothing to anyone")
         if not self.subject_views_sought and not self.subject_views_reason:
@@ -257,7 +261,8 @@ class TakeImmediateAction(EventIn, tag="take_immediate_action", kw_only=True):
 class ExtendDeadline(EventIn, tag="extend_deadline", kw_only=True):
     days: Days
     category: Literal[
-        "partner_agency_delay", "applicant_availability", "complex_case", "exceptional_circumstances"
+        "partner_agency_delay", "applicant_availability", "complex_case",
+        "exceptional_circumstances",
     ]
     reason: Text
 
@@ -292,8 +297,8 @@ EventPayload = (
     | Reopen
 )
 PAYLOADS: dict[str, type[EventIn]] = {
-    cls.__struct_config__.tag: cls  # type: ignore[misc]
-    for cls in EventPayload.__args__  # type: ignore[attr-defined]
+    cls.__struct_config__.tag: cls
+    for cls in EventPayload.__args__
 }
 
 

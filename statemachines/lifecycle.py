@@ -133,7 +133,7 @@ class Guards:
         return bool(_field(payload, "identity_verified"))
 
     def discloses(self, payload: Any) -> bool:
-        return _field(payload, "decision") == "disclose"
+        return bool(_field(payload, "decision") == "disclose")
 
     def leaves_scheme(self, payload: Any) -> bool:
         return bool(_field(payload, "leaves_scheme"))

@@ -12,7 +12,9 @@ from disclosure.schemas import PAYLOADS, EventIn, NewRequest
 AT = "2026-11-02T09:00:00Z"
 
 
-def new_request(scheme: str = "dvds", route: str = "right_to_ask", **overrides: Any) -> dict[str, Any]:
+def new_request(
+    scheme: str = "dvds", route: str = "right_to_ask", **overrides: Any
+) -> dict[str, Any]:
     """A DVDS right-to-ask application by the person at risk's mother, unless told otherwise."""
     at_risk = "child" if scheme == "csods" else "person_at_risk"
     parties: list[dict[str, Any]] = [
@@ -96,7 +98,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "record_decision": _decision("disclose"),
     "record_delivery": {"delivered_at": "2026-11-06T15:00:00Z", "location": "Her home",
                         "delivered_by": "PC Example",
-                        "words_used": "Mark Sample has a conviction for assaulting a former partner.",
+                        "words_used":
+                            "Mark Sample has a conviction for assaulting a former partner.",
                         "confidentiality_explained": True, "undertaking": "signed",
                         "safety_plan_made": True, "referrals": ["idva"]},
     "record_notice": {"given_at": "2026-11-06T15:00:00Z", "given_by": "PC Example",

@@ -144,7 +144,8 @@ async def test_invalid_new_request_names_the_field(client: Client, workflow: Wor
     no_subject["parties"] = [p for p in no_subject["parties"] if p["role"] != "subject"]
     response = await client.post("/api/requests", json=no_subject)
     assert response.json()["errors"][0]["field"] == "$.parties"
-    future = await client.post("/api/requests", json=new_request(received_at="2030-01-01T00:00:00Z"))
+    future = await client.post("/api/requests",
+                               json=new_request(received_at="2030-01-01T00:00:00Z"))
     assert future.status_code == 400 and future.json()["errors"][0]["field"] == "$.received_at"
     assert await count(workflow, Request) == 0
 

@@ -15,7 +15,10 @@ OFFICER = "officer.ann"
 DECIDER = "inspector.bob"
 
 
-async def walk(workflow: Workflow, reference: str, *steps: tuple[str, str, dict[str, object]]) -> int:
+Step = tuple[str, str, dict[str, object]]
+
+
+async def walk(workflow: Workflow, reference: str, *steps: Step) -> int:
     version = (await workflow.get(reference)).version
     for event, actor, fields in steps:
         version = (
@@ -102,7 +105,8 @@ async def test_refused_event_writes_nothing(workflow: Workflow) -> None:
     with pytest.raises(GuardRefused, match="at least one recorded check"):
         await walk(workflow, view.reference, ("complete_checks", OFFICER, {}))
     with pytest.raises(EventNotAllowed) as refused:
-        await walk(workflow, view.reference, ("record_delivery", OFFICER, {"recipient_party_id": 1}))
+        await walk(workflow, view.reference,
+                   ("record_delivery", OFFICER, {"recipient_party_id": 1}))
     assert refused.value.state == "checks"
     after = await workflow.get(view.reference)
     assert (after.state, after.version) == ("checks", 3)

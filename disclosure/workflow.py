@@ -24,8 +24,8 @@ from disclosure.models import (
     Event,
     Extension,
     Notice,
-    Party,
     PartnerRequest,
+    Party,
     ReferenceCounter,
     Request,
 )

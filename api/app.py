@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import ClientException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
@@ -27,6 +28,15 @@ from disclosure.users import LoginPolicy, Users
 from disclosure.workflow import Workflow
 
 DOCS_PATH = "/schema"
+
+
+async def one_value_per_parameter(request: Request[Any, Any, Any]) -> None:
+    """Refuse a repeated query parameter rather than silently using its first value."""
+    seen: set[str] = set()
+    for key, _ in request.query_params.multi_items():
+        if key in seen:
+            raise ClientException(f"{key}: given more than once")
+        seen.add(key)
 
 
 def create_app(settings: Settings | None = None, workflow: Workflow | None = None) -> Litestar:
@@ -66,6 +76,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "actor": Provide(provide_actor),
         },
         guards=[authorise],
+        before_request=one_value_per_parameter,
         middleware=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH)],
         state=State({"users": users}),
         exception_handlers=HANDLERS,

@@ -186,6 +186,8 @@ async def test_list_filters_and_cursor_pagination(client: Client) -> None:
     assert [i["reference"] for i in only_csods["items"]] == [csods]
     received = (await client.get("/api/requests", params={"state": "received"})).json()
     assert len(received["items"]) == 4
+    twice = await client.get("/api/requests?overdue=true&overdue=false")
+    assert twice.status_code == 400 and "overdue: given more than once" in twice.text
     bad = await client.get("/api/requests", params={"state": "nowhere"})
     assert bad.status_code == 400 and bad.headers["content-type"] == PROBLEM
     for forged in ("!!", base64.urlsafe_b64encode(b"99999999999999999999999").decode()):

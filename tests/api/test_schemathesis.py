@@ -4,13 +4,18 @@ and every response matches the documented schema."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from litestar import Litestar
-from schemathesis.checks import allow_header_conformance, positive_data_acceptance
+from schemathesis.checks import (
+    allow_header_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+)
 
 from api.app import create_app
 from disclosure.access import ROLES
@@ -53,14 +58,22 @@ schema = schemathesis.openapi.from_asgi("/schema/openapi.json", APP).exclude(
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+# CI replays a fixed set of examples so a landing is reproducible; locally each run explores anew.
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck),
+          derandomize=os.environ.get("CI") == "true")
 @pytest.mark.slow
 def test_api_honours_its_schema(case: schemathesis.Case) -> None:
     # Cross-field rules (a right-to-ask request needs an applicant, say) cannot be written in
     # OpenAPI, so a schema-valid body may still be refused with a 400 naming the rule.
     # Litestar answers OPTIONS itself, naming only one handler's methods where GET and POST share
     # a path; the API has no CORS and no client relies on OPTIONS.
+    # Invalid ("negative") cases still run, and must get no server error and a documented answer,
+    # but whether each is refused is not asserted: the run's own bearer token replaces a mutated
+    # Authorization header, and a one-element array serialises exactly as a scalar query value,
+    # so some generated "invalid" requests are valid by the time they are sent.
     case.call_and_validate(
         headers={"Authorization": f"Bearer {TOKEN}"},
-        excluded_checks=[positive_data_acceptance, allow_header_conformance],
+        excluded_checks=[
+            positive_data_acceptance, negative_data_rejection, allow_header_conformance,
+        ],
     )

@@ -24,8 +24,8 @@ from disclosure.models import (
     Event,
     Extension,
     Notice,
-    Party,
     PartnerRequest,
+    Party,
     ReferenceCounter,
     Request,
 )
@@ -56,6 +56,8 @@ from disclosure.schemas import (
 from statemachines.lifecycle import Facts, allowed_events, fire
 
 Clock = Callable[[], datetime]
+# The latest decision's recipient, wording and no-disclosure reason.
+LatestDecision = Row[int | None, str | None, str | None]
 
 
 def utcnow() -> datetime:
@@ -275,7 +277,7 @@ class Workflow:
 
     async def _facts(
         self, session: AsyncSession, request: Request, event: str, actor: str
-    ) -> tuple[Facts, Row[Any] | None]:
+    ) -> tuple[Facts, LatestDecision | None]:
         """Gather only what the guards of this event look at, and the latest decision for the
         events that report on it (a delivery's wording, a notice's no-disclosure reason)."""
         rid = request.id
@@ -314,7 +316,7 @@ class Workflow:
         rows = await session.execute(select(Party.id, Party.role).where(Party.request_id == rid))
         return {party_id: role for party_id, role in rows}
 
-    async def _latest_decision(self, session: AsyncSession, rid: int) -> Row[Any] | None:
+    async def _latest_decision(self, session: AsyncSession, rid: int) -> LatestDecision | None:
         return (
             await session.execute(
                 select(
@@ -334,7 +336,7 @@ class Workflow:
         *,
         actor: str,
         at: datetime,
-        decision: Row[Any] | None,
+        decision: LatestDecision | None,
     ) -> dict[str, Any]:
         """Write the stage record an event carries, if any; return what the trail adds to it.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from disclosure.migrations import upgrade
 from disclosure.models import Request
 from disclosure.policy import load_policy_book
 from disclosure.schemas import PAYLOADS, EventIn, NewRequest
+from disclosure.users import Users
 from disclosure.workflow import Workflow
 from tests.factories import body, new_request
 
@@ -85,13 +87,16 @@ class ServiceWalker:
 
 
 class HttpWalker:
-    """The API of one app process per actor (the development actor is per process)."""
+    """The API as each actor calls it: one client, each call with that actor's bearer token."""
 
-    def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
-        self.clients = clients
+    def __init__(self, client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.auth = {actor: {"Authorization": f"Bearer {t}"} for actor, t in tokens.items()}
 
     async def receive(self, new: NewRequest, *, actor: str) -> Opened:
-        response = await self.clients[actor].post("/api/requests/", content=_json(new))
+        response = await self.client.post(
+            "/api/requests/", content=_json(new), headers=self.auth[actor]
+        )
         _expect(response, 201)
         view = response.json()
         at_risk = next(p["id"] for p in view["parties"] if p["role"] == "person_at_risk")
@@ -100,10 +105,10 @@ class HttpWalker:
     async def send(
         self, reference: str, payload: EventIn, *, actor: str, expected_version: int
     ) -> int:
-        response = await self.clients[actor].post(
+        response = await self.client.post(
             f"/api/requests/{reference}/events",
             content=_json(payload),
-            headers={"If-Match": f'"{expected_version}"'},
+            headers=self.auth[actor] | {"If-Match": f'"{expected_version}"'},
         )
         _expect(response, 200)
         return _etag(response)
@@ -251,11 +256,30 @@ def _free_port() -> int:
         return port
 
 
+async def sign_up(url: str) -> dict[str, str]:
+    """The officer and the decider, in the area the requests are for; a bearer token each."""
+    db = Database(url)
+    try:
+        users = Users(db)
+        area = _new().area
+        await users.add_area(area, name=area.capitalize())
+        tokens: dict[str, str] = {}
+        for actor, role in ((OFFICER, "disclosure_officer"), (DECIDER, "decision_maker")):
+            await users.add(
+                actor, password=secrets.token_urlsafe(16), area=area, roles=[role],
+                created_by="bench",
+            )
+            tokens[actor] = (await users.issue(actor)).secret
+        return tokens
+    finally:
+        await db.dispose()
+
+
 @asynccontextmanager
-async def app_server(url: str, actor: str) -> AsyncIterator[str]:
-    """The real app under uvicorn on a loopback port, acting as `actor`."""
+async def app_server(url: str, token: str) -> AsyncIterator[str]:
+    """The real app under uvicorn on a loopback port; `token` is used to see that it answers."""
     port = _free_port()
-    env = os.environ | {"DISCLOSURE_DATABASE_URL": url, "DISCLOSURE_DEV_ACTOR": actor}
+    env = os.environ | {"DISCLOSURE_DATABASE_URL": url}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
          "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
@@ -263,7 +287,8 @@ async def app_server(url: str, actor: str) -> AsyncIterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=base) as probe:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers) as probe:
             for _ in range(300):
                 if process.poll() is not None:
                     raise RuntimeError(f"the app exited with {process.returncode}")
@@ -316,16 +341,14 @@ async def service(backend: str, url: str, options: Options) -> Run:
 
 
 async def http(backend: str, url: str, options: Options) -> Run:
+    tokens = await sign_up(url)
     clients = options.clients
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with (
-        app_server(url, OFFICER) as officer_base,
-        app_server(url, DECIDER) as decider_base,
-        httpx.AsyncClient(base_url=officer_base, limits=limits, timeout=60) as officer,
-        httpx.AsyncClient(base_url=decider_base, limits=limits, timeout=60) as decider,
+        app_server(url, tokens[OFFICER]) as base,
+        httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client,
     ):
-        walker = HttpWalker({OFFICER: officer, DECIDER: decider})
-        return await _measure(walker, backend, "HTTP", options)
+        return await _measure(HttpWalker(client, tokens), backend, "HTTP", options)
 
 
 async def _measure(walker: Walker, backend: str, mode: str, options: Options) -> Run:

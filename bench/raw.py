@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import text
+from sqlalchemy import Integer, Row, String, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from disclosure import audit, clocks
+from disclosure import audit, clocks, timeliness
 from disclosure.db import Database
 from disclosure.errors import EventNotAllowed, GuardRefused, NotFound, StaleVersion
+from disclosure.models import Party, UtcDateTime
 from disclosure.outcomes import outcome_of
 from disclosure.policy import PolicySettings
 from disclosure.schemas import (
@@ -54,30 +55,30 @@ NEXT_NUMBER = text(
 )
 INSERT_REQUEST = text(
     "INSERT INTO requests (reference, scheme, route, area, division, channel, summary, state,"
-    " immediate_risk, policy_version, received_at, due_at, created_at, updated_at, created_by,"
-    " version, last_event_hash) VALUES (:reference, :scheme, :route, :area, :division, :channel,"
-    " :summary, 'received', :immediate_risk, :policy_version, :received_at, :due_at, :at, :at,"
-    " :actor, 0, :genesis) RETURNING id"
+    " immediate_risk, policy_version, received_at, due_at, stage_due_at, created_at, updated_at,"
+    " created_by, version, last_event_hash) VALUES (:reference, :scheme, :route, :area,"
+    " :division, :channel, :summary, 'received', :immediate_risk, :policy_version, :received_at,"
+    " :due_at, :stage_due_at, :at, :at, :actor, 1, :hash) RETURNING id"
 )
-INSERT_PARTY = text(
-    "INSERT INTO parties (request_id, role, name, date_of_birth, address, relationship, sex,"
-    " age_band, ethnicity, safe_contact) VALUES (:request_id, :role, :name, :date_of_birth,"
-    " :address, :relationship, :sex, :age_band, :ethnicity, :safe_contact)"
+# Parties go in as the ORM sends them: batched, each row's id returned in order.
+INSERT_PARTIES = (
+    insert(Party).returning(Party.id, Party.role, sort_by_parameter_order=True)
 )
-READ_REQUEST = text("SELECT * FROM requests WHERE reference = :reference")
-READ_PARTIES = text("SELECT * FROM parties WHERE request_id = :rid ORDER BY id")
-LOCK = "SELECT id, reference, state, version, last_event_hash, policy_version FROM requests" \
-    " WHERE reference = :reference"
+LOCK = (
+    "SELECT id, reference, scheme, state, version, last_event_hash, policy_version, received_at,"
+    " due_at, stage_due_at FROM requests WHERE reference = :reference"
+)
+WHEN = {"received_at": UtcDateTime(), "due_at": UtcDateTime(), "stage_due_at": UtcDateTime()}
 COUNT_CHECKS = text("SELECT count(*) FROM checks WHERE request_id = :rid")
 PARTIES = text("SELECT id, role FROM parties WHERE request_id = :rid")
 CHECKS_COMPLETED_BY = text(
     "SELECT actor FROM events WHERE request_id = :rid AND event = 'complete_checks'"
     " ORDER BY seq DESC LIMIT 1"
 )
-LAST_DECISION = "SELECT {} FROM decisions WHERE request_id = :rid ORDER BY id DESC LIMIT 1"
-DECISION_RECIPIENT = text(LAST_DECISION.format("recipient_party_id"))
-DECISION_WORDING = text(LAST_DECISION.format("wording"))
-NO_DISCLOSURE_REASON = text(LAST_DECISION.format("no_disclosure_reason"))
+LATEST_DECISION = text(
+    "SELECT recipient_party_id, wording, no_disclosure_reason FROM decisions"
+    " WHERE request_id = :rid ORDER BY id DESC LIMIT 1"
+)
 INSERT_CHECK = text(
     "INSERT INTO checks (request_id, source, information_held, summary, checked_at, recorded_by)"
     " VALUES (:request_id, :source, :information_held, :summary, :checked_at, :recorded_by)"
@@ -96,7 +97,16 @@ CLOSE = text(
     "UPDATE requests SET state = :state, outcome = :outcome, closed_at = :at, updated_at = :at,"
     " version = :version, last_event_hash = :hash WHERE id = :rid"
 )
-RECEIVED = text("UPDATE requests SET version = :version, last_event_hash = :hash WHERE id = :rid")
+# The clock's inputs, as timeliness.request_clocks reads them after every event.
+STAGE_CHANGES = text(
+    "SELECT to_state, occurred_at FROM events WHERE request_id = :rid AND to_state IN"
+    f" ({', '.join(repr(s) for s in timeliness.STAGE_OF_STATE if s != 'received')})"
+    " AND from_state <> to_state ORDER BY seq"
+).columns(to_state=String(), occurred_at=UtcDateTime())
+EXTENSIONS = text(
+    "SELECT days, category, reason, granted_at FROM extensions WHERE request_id = :rid"
+).columns(days=Integer(), category=String(), reason=String(), granted_at=UtcDateTime())
+DUE = text("UPDATE requests SET due_at = :due_at, stage_due_at = :stage_due_at WHERE id = :rid")
 
 
 def _insert(table: str, columns: list[str]) -> Any:
@@ -117,10 +127,9 @@ class RawLifecycle:
     """Receive and move requests with hand-written statements over the service's own engine."""
 
     def __init__(self, db: Database, policy: PolicySettings) -> None:
-        self.engine = db.engine
         self.writer = db.engine.execution_options(writer=True)
         self.sqlite = db.dialect == "sqlite"
-        self.lock = text(LOCK if self.sqlite else LOCK + " FOR UPDATE")
+        self.lock = text(LOCK if self.sqlite else LOCK + " FOR UPDATE").columns(**WHEN)
         self.policy = policy
 
     def _when(self, moment: datetime | None) -> Any:
@@ -140,15 +149,18 @@ class RawLifecycle:
         now = datetime.now(UTC)
         received_at = new.received_at.astimezone(UTC)
         policy = self.policy.book.version_for(new.scheme, received_at)
-        clock = clocks.request_clock(
-            policy, received_at=received_at, stage_starts={}, extensions=[],
-            nation=self.policy.nation,
-        )
+        clock = timeliness.receipt_clock(self.policy, code=policy.code, received_at=received_at)
         async with self.writer.begin() as conn:
             number = (
                 await conn.execute(NEXT_NUMBER, {"scheme": new.scheme, "year": received_at.year})
             ).scalar_one()
             reference = f"{new.scheme.upper()}-{received_at.year}-{number:06d}"
+            # The receive event is chained first, so the request goes in with its hash.
+            link = self._link(
+                reference=reference, seq=1, prev_hash=audit.GENESIS, policy_version=policy.code,
+                event="receive", from_state=None, to_state="received", actor=actor, at=now,
+                payload=msgspec.to_builtins(new),
+            )
             rid = (
                 await conn.execute(INSERT_REQUEST, {
                     "reference": reference, "scheme": new.scheme, "route": new.route,
@@ -156,28 +168,20 @@ class RawLifecycle:
                     "summary": new.summary, "immediate_risk": new.immediate_risk,
                     "policy_version": policy.code, "received_at": self._when(received_at),
                     "due_at": self._when(clock.overall.due_at if clock.overall else None),
-                    "at": self._when(now), "actor": actor, "genesis": audit.GENESIS,
+                    "stage_due_at": self._when(timeliness.stage_due_at(clock, "received")),
+                    "at": self._when(now), "actor": actor, "hash": link["hash"],
                 })
             ).scalar_one()
-            link = await self._chain(
-                conn, rid=rid, reference=reference, seq=1, prev_hash=audit.GENESIS,
-                policy_version=policy.code, event="receive", from_state=None,
-                to_state="received", actor=actor, at=now, payload=msgspec.to_builtins(new),
-            )
-            await conn.execute(INSERT_PARTY, [
-                {
+            await conn.execute(INSERT_EVENT, link | {"rid": rid})
+            parties = await conn.execute(INSERT_PARTIES, [
+                msgspec.structs.asdict(p) | {
                     "request_id": rid,
-                    **{k: self._column(v) for k, v in msgspec.structs.asdict(p).items()},
+                    "safe_contact": msgspec.to_builtins(p.safe_contact) if p.safe_contact else None,
                 }
                 for p in new.parties
             ])
-            await conn.execute(RECEIVED, {"rid": rid, "version": 1, "hash": link})
-        # Read back what the caller is shown, in a reader transaction of its own.
-        async with self.engine.connect() as conn:
-            request = (await conn.execute(READ_REQUEST, {"reference": reference})).one()
-            parties = (await conn.execute(READ_PARTIES, {"rid": request.id})).all()
-        at_risk = next(p.id for p in parties if p.role == "person_at_risk")
-        return Opened(reference, request.version, at_risk)
+            at_risk = next(p.id for p in parties if p.role == "person_at_risk")
+        return Opened(reference, 1, at_risk)
 
     async def send(
         self, reference: str, payload: EventIn, *, actor: str, expected_version: int
@@ -196,24 +200,23 @@ class RawLifecycle:
                 raise EventNotAllowed(event, state, ())
             now = datetime.now(UTC)
             recipient_role = await self._stage(conn, rid, payload, actor=actor)
-            outcome: str | None = None
-            if to_state == "closed":
-                reason = (await conn.execute(NO_DISCLOSURE_REASON, {"rid": rid})).scalar()
-                outcome = outcome_of(
-                    payload, recipient_role=recipient_role, no_disclosure_reason=reason
-                )
             seq: int = request.version + 1
-            link = await self._chain(
-                conn, rid=rid, reference=reference, seq=seq, prev_hash=request.last_event_hash,
+            link = self._link(
+                reference=reference, seq=seq, prev_hash=request.last_event_hash,
                 policy_version=request.policy_version, event=event, from_state=state,
                 to_state=to_state, actor=actor, at=now, payload=msgspec.to_builtins(payload),
             )
+            await conn.execute(INSERT_EVENT, link | {"rid": rid})
             bump = {"rid": rid, "state": to_state, "at": self._when(now), "version": seq,
-                    "hash": link}
-            if outcome is None:
-                await conn.execute(BUMP, bump)
-            else:
+                    "hash": link["hash"]}
+            if to_state == "closed":
+                outcome = outcome_of(
+                    payload, recipient_role=recipient_role, no_disclosure_reason=None
+                )
                 await conn.execute(CLOSE, bump | {"outcome": outcome})
+            else:
+                await conn.execute(BUMP, bump)
+            await self._clock(conn, request, to_state)
         return seq
 
     async def _stage(
@@ -227,33 +230,55 @@ class RawLifecycle:
             case CompleteChecks():
                 if (await conn.execute(COUNT_CHECKS, {"rid": rid})).scalar_one() < 1:
                     raise GuardRefused("complete_checks", "needs at least one recorded check")
-            case RecordDecision() | RecordDelivery():
-                parties: dict[int, str] = dict((await conn.execute(PARTIES, {"rid": rid})).all())
+            case RecordDecision():
                 completed_by = (await conn.execute(CHECKS_COMPLETED_BY, {"rid": rid})).scalar()
-                decided_for = (await conn.execute(DECISION_RECIPIENT, {"rid": rid})).scalar()
-                if isinstance(payload, RecordDelivery):
-                    if payload.recipient_party_id != decided_for:
-                        raise GuardRefused("record_delivery", "not the decided recipient")
-                    wording = (await conn.execute(DECISION_WORDING, {"rid": rid})).scalar()
-                    await conn.execute(INSERT_DELIVERY, params | self._fields(payload) | {
-                        "matches_approved_wording": _same_words(payload.words_used, wording),
-                    })
-                    return parties.get(payload.recipient_party_id)
+                parties = await self._parties(conn, rid)
                 if parties.get(payload.recipient_party_id or 0) in (None, "subject", "referrer"):
                     raise GuardRefused("record_decision", "the recipient must be a party")
                 if completed_by == actor:
                     raise GuardRefused("record_decision", "decided by who completed the checks")
                 await conn.execute(INSERT_DECISION, params | self._fields(payload))
+            case RecordDelivery():
+                decision = (await conn.execute(LATEST_DECISION, {"rid": rid})).first()
+                parties = await self._parties(conn, rid)
+                if decision is None or payload.recipient_party_id != decision.recipient_party_id:
+                    raise GuardRefused("record_delivery", "not the decided recipient")
+                await conn.execute(INSERT_DELIVERY, params | self._fields(payload) | {
+                    "matches_approved_wording": _same_words(payload.words_used, decision.wording),
+                })
+                return parties.get(payload.recipient_party_id)
         return None
+
+    async def _parties(self, conn: AsyncConnection, rid: int) -> dict[int, str]:
+        return {party_id: role for party_id, role in await conn.execute(PARTIES, {"rid": rid})}
+
+    async def _clock(self, conn: AsyncConnection, request: Row[Any], state: str) -> None:
+        """Recompute the overall and stage due dates, written only when they change."""
+        received_at: datetime = request.received_at
+        entered = (await conn.execute(STAGE_CHANGES, {"rid": request.id})).tuples().all()
+        extensions = [
+            clocks.Extension(e.days, e.category, e.reason, e.granted_at)
+            for e in await conn.execute(EXTENSIONS, {"rid": request.id})
+        ]
+        clock = clocks.request_clock(
+            self.policy.book.by_code(request.policy_version), received_at=received_at,
+            stage_starts=timeliness.stage_starts(received_at, entered), extensions=extensions,
+            nation=self.policy.nation,
+        )
+        due_at = clock.overall.due_at if clock.overall else None
+        stage_due_at = timeliness.stage_due_at(clock, state)
+        if (due_at, stage_due_at) != (request.due_at, request.stage_due_at):
+            await conn.execute(DUE, {
+                "rid": request.id, "due_at": self._when(due_at),
+                "stage_due_at": self._when(stage_due_at),
+            })
 
     def _fields(self, payload: EventIn) -> dict[str, Any]:
         return {k: self._column(v) for k, v in msgspec.structs.asdict(payload).items()}
 
-    async def _chain(
+    def _link(
         self,
-        conn: AsyncConnection,
         *,
-        rid: int,
         reference: str,
         seq: int,
         prev_hash: str,
@@ -264,8 +289,8 @@ class RawLifecycle:
         actor: str,
         at: datetime,
         payload: dict[str, Any],
-    ) -> str:
-        """Append one link of the trail and return its hash."""
+    ) -> dict[str, Any]:
+        """One link of the trail: the event row's values but its request id."""
         salt = audit.new_salt()
         digest = audit.payload_digest(payload, salt)
         link = audit.link_hash(
@@ -273,11 +298,9 @@ class RawLifecycle:
             from_state=from_state, to_state=to_state, actor=actor, occurred_at=at,
             policy_version=policy_version, digest=digest,
         )
-        await conn.execute(INSERT_EVENT, {
-            "rid": rid, "seq": seq, "event": event, "from_state": from_state,
-            "to_state": to_state, "actor": actor, "at": self._when(at),
-            "policy_version": policy_version, "payload": msgspec.json.encode(payload).decode(),
-            "salt": salt, "digest": digest, "prev_hash": prev_hash, "hash": link,
-        })
-        return link
-
+        return {
+            "seq": seq, "event": event, "from_state": from_state, "to_state": to_state,
+            "actor": actor, "at": self._when(at), "policy_version": policy_version,
+            "payload": msgspec.json.encode(payload).decode(), "salt": salt, "digest": digest,
+            "prev_hash": prev_hash, "hash": link,
+        }

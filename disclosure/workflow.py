@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +56,8 @@ from disclosure.schemas import (
 from statemachines.lifecycle import Facts, allowed_events, fire
 
 Clock = Callable[[], datetime]
+# The latest decision's recipient, wording and no-disclosure reason.
+LatestDecision = Row[int | None, str | None, str | None]
 
 
 def utcnow() -> datetime:
@@ -170,8 +172,15 @@ class Workflow:
             idempotency_key=key,
             idempotency_digest=digest if key else None,
         )
+        # Chained before the insert, so the row goes in with its version and hash and needs no
+        # UPDATE; the event only lacks the request's id, known after the flush.
+        received = self._append(
+            request, event="receive", from_state=None, actor=actor, at=now,
+            payload=msgspec.to_builtins(new),
+        )
         session.add(request)
         await session.flush()
+        received.request_id = request.id
         parties = [
             Party(
                 request_id=request.id,
@@ -187,11 +196,7 @@ class Workflow:
             )
             for p in new.parties
         ]
-        session.add_all(parties)
-        self._append(
-            session, request, event="receive", from_state=None, actor=actor, at=now,
-            payload=msgspec.to_builtins(new),
-        )
+        session.add_all([*parties, received])
         return request, parties
 
     async def _next_reference(self, session: AsyncSession, scheme: str, year: int) -> str:
@@ -227,27 +232,29 @@ class Workflow:
                 raise NotFound(reference)
             if request.version != expected_version:
                 raise StaleVersion(reference, expected_version, request.version)
-            facts = await self._facts(session, request, event, actor)
+            facts, decision = await self._facts(session, request, event, actor)
             route: Any = request.route
             from_state = request.state
             to_state = fire(route, from_state, event, payload=payload, facts=facts)
             now = self.now()
-            recorded = await self._record(session, request, payload, actor=actor, at=now)
+            recorded = await self._record(
+                session, request, payload, actor=actor, at=now, decision=decision
+            )
             if to_state == "closed":
                 request.outcome = outcome_of(
                     payload,
                     recipient_role=facts.parties.get(getattr(payload, "recipient_party_id", 0)),
-                    no_disclosure_reason=await self._no_disclosure_reason(session, request),
+                    no_disclosure_reason=decision.no_disclosure_reason if decision else None,
                 )
                 request.closed_at = now
             elif from_state == "closed":
                 request.outcome = None
                 request.closed_at = None
             request.state = to_state
-            self._append(
-                session, request, event=event, from_state=from_state, actor=actor, at=now,
+            session.add(self._append(
+                request, event=event, from_state=from_state, actor=actor, at=now,
                 payload=msgspec.to_builtins(payload) | recorded,
-            )
+            ))
             clock = await timeliness.request_clock(session, request, self.policy)
             request.due_at = clock.overall.due_at if clock.overall else None
             request.stage_due_at = timeliness.stage_due_at(clock, to_state)
@@ -270,49 +277,56 @@ class Workflow:
 
     async def _facts(
         self, session: AsyncSession, request: Request, event: str, actor: str
-    ) -> Facts:
-        """Gather only what the guards of this event look at."""
+    ) -> tuple[Facts, LatestDecision | None]:
+        """Gather only what the guards of this event look at, and the latest decision for the
+        events that report on it (a delivery's wording, a notice's no-disclosure reason)."""
         rid = request.id
         if event == "complete_checks":
             count = await session.scalar(select(func.count()).where(Check.request_id == rid))
-            return Facts(actor=actor, checks_recorded=count or 0)
-        if event in ("record_decision", "record_delivery"):
-            parties = dict(
-                (await session.execute(select(Party.id, Party.role).where(Party.request_id == rid)))
-                .all()
-            )
+            return Facts(actor=actor, checks_recorded=count or 0), None
+        if event == "record_decision":
             completed_by = await session.scalar(
                 select(Event.actor)
                 .where(Event.request_id == rid, Event.event == "complete_checks")
                 .order_by(Event.seq.desc())
                 .limit(1)
             )
-            recipient = await session.scalar(
-                select(Decision.recipient_party_id)
-                .where(Decision.request_id == rid)
-                .order_by(Decision.id.desc())
-                .limit(1)
-            )
             return Facts(
-                actor=actor, parties=parties, checks_completed_by=completed_by,
-                decision_recipient=recipient,
-            )
+                actor=actor, parties=await self._parties(session, rid),
+                checks_completed_by=completed_by,
+            ), None
+        if event == "record_delivery":
+            decision = await self._latest_decision(session, rid)
+            return Facts(
+                actor=actor, parties=await self._parties(session, rid),
+                decision_recipient=decision.recipient_party_id if decision else None,
+            ), decision
+        if event == "record_notice":
+            return Facts(actor=actor), await self._latest_decision(session, rid)
         if event == "record_partner_response":
             open_ids = await session.scalars(
                 select(PartnerRequest.id).where(
                     PartnerRequest.request_id == rid, PartnerRequest.responded_at.is_(None)
                 )
             )
-            return Facts(actor=actor, open_partner_requests=frozenset(open_ids))
-        return Facts(actor=actor)
+            return Facts(actor=actor, open_partner_requests=frozenset(open_ids)), None
+        return Facts(actor=actor), None
 
-    async def _no_disclosure_reason(self, session: AsyncSession, request: Request) -> str | None:
-        return await session.scalar(
-            select(Decision.no_disclosure_reason)
-            .where(Decision.request_id == request.id)
-            .order_by(Decision.id.desc())
-            .limit(1)
-        )
+    async def _parties(self, session: AsyncSession, rid: int) -> dict[int, str]:
+        rows = await session.execute(select(Party.id, Party.role).where(Party.request_id == rid))
+        return {party_id: role for party_id, role in rows}
+
+    async def _latest_decision(self, session: AsyncSession, rid: int) -> LatestDecision | None:
+        return (
+            await session.execute(
+                select(
+                    Decision.recipient_party_id, Decision.wording, Decision.no_disclosure_reason
+                )
+                .where(Decision.request_id == rid)
+                .order_by(Decision.id.desc())
+                .limit(1)
+            )
+        ).first()
 
     async def _record(
         self,
@@ -322,8 +336,12 @@ class Workflow:
         *,
         actor: str,
         at: datetime,
+        decision: LatestDecision | None,
     ) -> dict[str, Any]:
-        """Write the stage record an event carries, if any; return what the trail adds to it."""
+        """Write the stage record an event carries, if any; return what the trail adds to it.
+
+        `decision` is the latest decision, read by `_facts` for the events that need it.
+        """
         rid = request.id
         match payload:
             case CompleteInitialChecks():
@@ -355,12 +373,7 @@ class Workflow:
                 fields["attendees"] = msgspec.to_builtins(payload.attendees)
                 session.add(Decision(request_id=rid, recorded_by=actor, **fields))
             case RecordDelivery():
-                wording = await session.scalar(
-                    select(Decision.wording)
-                    .where(Decision.request_id == rid)
-                    .order_by(Decision.id.desc())
-                    .limit(1)
-                )
+                wording = decision.wording if decision else None
                 session.add(Delivery(
                     request_id=rid,
                     matches_approved_wording=_same_words(payload.words_used, wording),
@@ -389,7 +402,6 @@ class Workflow:
 
     def _append(
         self,
-        session: AsyncSession,
         request: Request,
         *,
         event: str,
@@ -397,8 +409,8 @@ class Workflow:
         actor: str,
         at: datetime,
         payload: dict[str, Any],
-    ) -> None:
-        """Chain an event onto the request's trail and bump its version."""
+    ) -> Event:
+        """Chain an event onto the request's trail and bump its version; the caller adds it."""
         salt = audit.new_salt()
         digest = audit.payload_digest(payload, salt)
         seq = request.version + 1
@@ -408,15 +420,16 @@ class Workflow:
             from_state=from_state, to_state=to_state, actor=actor, occurred_at=at,
             policy_version=request.policy_version, digest=digest,
         )
-        session.add(Event(
+        event_row = Event(
             request_id=request.id, seq=seq, event=event, from_state=from_state,
             to_state=to_state, actor=actor, occurred_at=at,
             policy_version=request.policy_version, payload=payload, payload_salt=salt,
             payload_digest=digest, prev_hash=request.last_event_hash, hash=link,
-        ))
+        )
         request.version = seq
         request.last_event_hash = link
         request.updated_at = at
+        return event_row
 
     # Reading -----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ and the test suite fails when a registered endpoint or a lifecycle event is miss
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 Role = Literal[
     "disclosure_officer",
@@ -18,15 +18,7 @@ Role = Literal[
     "auditor",
     "admin",
 ]
-ROLES: Final[tuple[Role, ...]] = (
-    "disclosure_officer",
-    "decision_maker",
-    "mapp_coordinator",
-    "smb_member",
-    "lay_adviser",
-    "auditor",
-    "admin",
-)
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
 
 ROLE_DESCRIPTIONS: Final[dict[Role, str]] = {
     "disclosure_officer": "prepares cases: receives requests, meets applicants, runs checks,"

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disclosure.db import Database
-from disclosure.errors import NotFound
 from disclosure.models import Request, View
+from disclosure.workflow import request_id
 
 GENESIS = "0" * 64
 Clock = Callable[[], datetime]
@@ -59,9 +59,7 @@ class ReadLog:
     async def _append(
         self, session: AsyncSession, reference: str, *, viewer: str, endpoint: str
     ) -> None:
-        rid = await session.scalar(select(Request.id).where(Request.reference == reference))
-        if rid is None:
-            raise NotFound(reference)
+        rid = await request_id(session, reference)
         last = (
             await session.execute(
                 select(View.seq, View.hash)
@@ -81,12 +79,7 @@ class ReadLog:
 
     async def list(self, reference: str, *, area: str | None = None) -> list[ViewEntry]:
         async with self.db.read() as session:
-            query = select(Request.id).where(Request.reference == reference)
-            if area is not None:
-                query = query.where(Request.area == area)
-            rid = await session.scalar(query)
-            if rid is None:
-                raise NotFound(reference)
+            rid = await request_id(session, reference, area=area)
             rows = await session.scalars(
                 select(View).where(View.request_id == rid).order_by(View.seq)
             )

@@ -490,7 +490,7 @@ class Workflow:
 
     async def events(self, reference: str, *, area: str | None = None) -> list[EventView]:
         async with self.db.read() as session:
-            rid = await self._id(session, reference, area=area)
+            rid = await request_id(session, reference, area=area)
             rows = (
                 await session.scalars(
                     select(Event).where(Event.request_id == rid).order_by(Event.seq)
@@ -574,14 +574,6 @@ class Workflow:
             ),
         )
 
-    async def _id(self, session: AsyncSession, reference: str, *, area: str | None = None) -> int:
-        query = select(Request.id).where(Request.reference == reference)
-        if area is not None:
-            query = query.where(Request.area == area)
-        rid = await session.scalar(query)
-        if rid is None:
-            raise NotFound(reference)
-        return rid
 
 
 def _same_words(used: str, approved: str | None) -> bool:
@@ -590,3 +582,14 @@ def _same_words(used: str, approved: str | None) -> bool:
         return " ".join(text.lower().split())
 
     return approved is not None and norm(used) == norm(approved)
+
+
+async def request_id(session: AsyncSession, reference: str, *, area: str | None = None) -> int:
+    """The row id of a request; with `area`, another area's request is not found."""
+    query = select(Request.id).where(Request.reference == reference)
+    if area is not None:
+        query = query.where(Request.area == area)
+    rid = await session.scalar(query)
+    if rid is None:
+        raise NotFound(reference)
+    return rid

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from disclosure.db import Database
 from disclosure.models import Request, View
-from disclosure.workflow import request_id
+from disclosure.references import request_id
 
 GENESIS = "0" * 64
 Clock = Callable[[], datetime]

@@ -31,6 +31,7 @@ from disclosure.models import (
 )
 from disclosure.outcomes import outcome_of
 from disclosure.policy import PolicySettings, Stage
+from disclosure.references import request_id
 from disclosure.schemas import (
     PAYLOADS,
     Action,
@@ -582,14 +583,3 @@ def _same_words(used: str, approved: str | None) -> bool:
         return " ".join(text.lower().split())
 
     return approved is not None and norm(used) == norm(approved)
-
-
-async def request_id(session: AsyncSession, reference: str, *, area: str | None = None) -> int:
-    """The row id of a request; with `area`, another area's request is not found."""
-    query = select(Request.id).where(Request.reference == reference)
-    if area is not None:
-        query = query.where(Request.area == area)
-    rid = await session.scalar(query)
-    if rid is None:
-        raise NotFound(reference)
-    return rid

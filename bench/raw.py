@@ -22,6 +22,7 @@ from disclosure.outcomes import outcome_of
 from disclosure.policy import PolicySettings
 from disclosure.schemas import (
     CompleteChecks,
+    CompleteInitialChecks,
     EventIn,
     NewRequest,
     RecordCheck,
@@ -65,10 +66,10 @@ INSERT_PARTIES = (
     insert(Party).returning(Party.id, Party.role, sort_by_parameter_order=True)
 )
 LOCK = (
-    "SELECT id, reference, scheme, state, version, last_event_hash, policy_version, received_at,"
-    " due_at, stage_due_at FROM requests WHERE reference = :reference"
+    "SELECT id, reference, scheme, state, version, last_event_hash, policy_version, received_at"
+    " FROM requests WHERE reference = :reference"
 )
-WHEN = {"received_at": UtcDateTime(), "due_at": UtcDateTime(), "stage_due_at": UtcDateTime()}
+WHEN = {"received_at": UtcDateTime()}
 COUNT_CHECKS = text("SELECT count(*) FROM checks WHERE request_id = :rid")
 PARTIES = text("SELECT id, role FROM parties WHERE request_id = :rid")
 CHECKS_COMPLETED_BY = text(
@@ -89,15 +90,22 @@ INSERT_EVENT = text(
     " :event, :from_state, :to_state, :actor, :at, :policy_version, :payload, :salt, :digest,"
     " :prev_hash, :hash)"
 )
-BUMP = text(
-    "UPDATE requests SET state = :state, updated_at = :at, version = :version,"
-    " last_event_hash = :hash WHERE id = :rid"
-)
-CLOSE = text(
-    "UPDATE requests SET state = :state, outcome = :outcome, closed_at = :at, updated_at = :at,"
-    " version = :version, last_event_hash = :hash WHERE id = :rid"
-)
-# The clock's inputs, as timeliness.request_clocks reads them after every event.
+
+
+def _bump(*extra: str) -> Any:
+    """The one UPDATE of the request an event makes, version-checked as the service's is."""
+    sets = ", ".join(f"{c} = :{c}" for c in extra)
+    return text(
+        "UPDATE requests SET state = :state, updated_at = :at, version = :version,"
+        f" last_event_hash = :hash, due_at = :due_at, stage_due_at = :stage_due_at"
+        f"{', ' + sets if sets else ''} WHERE id = :rid AND version = :expected"
+    )
+
+
+BUMP = _bump()
+RISK = _bump("immediate_risk")
+CLOSE = _bump("outcome", "closed_at")
+# The clock's inputs, as timeliness.request_clocks reads them after each event's row is in.
 STAGE_CHANGES = text(
     "SELECT to_state, occurred_at FROM events WHERE request_id = :rid AND to_state IN"
     f" ({', '.join(repr(s) for s in timeliness.STAGE_OF_STATE if s != 'received')})"
@@ -106,7 +114,6 @@ STAGE_CHANGES = text(
 EXTENSIONS = text(
     "SELECT days, category, reason, granted_at FROM extensions WHERE request_id = :rid"
 ).columns(days=Integer(), category=String(), reason=String(), granted_at=UtcDateTime())
-DUE = text("UPDATE requests SET due_at = :due_at, stage_due_at = :stage_due_at WHERE id = :rid")
 
 
 def _insert(table: str, columns: list[str]) -> Any:
@@ -207,16 +214,24 @@ class RawLifecycle:
                 to_state=to_state, actor=actor, at=now, payload=msgspec.to_builtins(payload),
             )
             await conn.execute(INSERT_EVENT, link | {"rid": rid})
-            bump = {"rid": rid, "state": to_state, "at": self._when(now), "version": seq,
-                    "hash": link["hash"]}
+            bump = {"rid": rid, "expected": expected_version, "state": to_state,
+                    "at": self._when(now), "version": seq, "hash": link["hash"]}
+            bump |= await self._clock(conn, request, to_state)
             if to_state == "closed":
                 outcome = outcome_of(
                     payload, recipient_role=recipient_role, no_disclosure_reason=None
                 )
-                await conn.execute(CLOSE, bump | {"outcome": outcome})
+                bumped = await conn.execute(CLOSE, bump | {
+                    "outcome": outcome, "closed_at": self._when(now)
+                })
+            elif isinstance(payload, CompleteInitialChecks):
+                bumped = await conn.execute(RISK, bump | {
+                    "immediate_risk": payload.immediate_risk
+                })
             else:
-                await conn.execute(BUMP, bump)
-            await self._clock(conn, request, to_state)
+                bumped = await conn.execute(BUMP, bump)
+            if bumped.rowcount != 1:
+                raise StaleVersion(reference, expected_version, request.version)
         return seq
 
     async def _stage(
@@ -252,8 +267,10 @@ class RawLifecycle:
     async def _parties(self, conn: AsyncConnection, rid: int) -> dict[int, str]:
         return {party_id: role for party_id, role in await conn.execute(PARTIES, {"rid": rid})}
 
-    async def _clock(self, conn: AsyncConnection, request: Row[Any], state: str) -> None:
-        """Recompute the overall and stage due dates, written only when they change."""
+    async def _clock(
+        self, conn: AsyncConnection, request: Row[Any], state: str
+    ) -> dict[str, Any]:
+        """The overall and stage due dates, recomputed from the trail with this event in it."""
         received_at: datetime = request.received_at
         entered = (await conn.execute(STAGE_CHANGES, {"rid": request.id})).tuples().all()
         extensions = [
@@ -265,13 +282,10 @@ class RawLifecycle:
             stage_starts=timeliness.stage_starts(received_at, entered), extensions=extensions,
             nation=self.policy.nation,
         )
-        due_at = clock.overall.due_at if clock.overall else None
-        stage_due_at = timeliness.stage_due_at(clock, state)
-        if (due_at, stage_due_at) != (request.due_at, request.stage_due_at):
-            await conn.execute(DUE, {
-                "rid": request.id, "due_at": self._when(due_at),
-                "stage_due_at": self._when(stage_due_at),
-            })
+        return {
+            "due_at": self._when(clock.overall.due_at if clock.overall else None),
+            "stage_due_at": self._when(timeliness.stage_due_at(clock, state)),
+        }
 
     def _fields(self, payload: EventIn) -> dict[str, Any]:
         return {k: self._column(v) for k, v in msgspec.structs.asdict(payload).items()}

@@ -7,11 +7,11 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from disclosure import clocks
 from disclosure.errors import InvalidInput
@@ -76,36 +76,58 @@ def receipt_clock(
     )
 
 
+class Dated(Protocol):
+    """What a request's clock is worked out from, besides its records."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def policy_version(self) -> str: ...
+    @property
+    def received_at(self) -> datetime: ...
+
+
+# Built once, so their cache keys are too; `ids` expands to the requests asked about.
+_STAGE_CHANGES = (
+    select(Event.request_id, Event.to_state, Event.occurred_at)
+    .where(
+        Event.request_id.in_(bindparam("ids", expanding=True)),
+        Event.to_state.in_(_LATER_STATES),
+        Event.from_state != Event.to_state,
+    )
+    .order_by(Event.request_id, Event.seq)
+)
+_EXTENSIONS = select(
+    Extension.request_id, Extension.days, Extension.category, Extension.reason,
+    Extension.granted_at,
+).where(Extension.request_id.in_(bindparam("ids", expanding=True)))
+_AGREED = (
+    select(Decision.request_id, Decision.deliver_by)
+    .where(Decision.request_id.in_(bindparam("ids", expanding=True)),
+           Decision.deliver_by.is_not(None))
+    .order_by(Decision.id)
+)
+
+
 async def request_clocks(
-    session: AsyncSession, requests: Sequence[Request], policy: PolicySettings
+    session: AsyncSession | AsyncConnection, requests: Sequence[Dated], policy: PolicySettings
 ) -> dict[int, clocks.Clock]:
     """The clocks of some requests from their events, extensions and agreed MAPPA dates."""
     ids = [r.id for r in requests]
     entered: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
-    changes = await session.execute(
-        select(Event.request_id, Event.to_state, Event.occurred_at)
-        .where(
-            Event.request_id.in_(ids),
-            Event.to_state.in_(_LATER_STATES),
-            Event.from_state != Event.to_state,
-        )
-        .order_by(Event.request_id, Event.seq)
-    )
-    for rid, state, at in changes:
+    for rid, state, at in await session.execute(_STAGE_CHANGES, {"ids": ids}):
         entered[rid].append((state, at))
     extensions: dict[int, list[clocks.Extension]] = defaultdict(list)
-    for row in await session.scalars(select(Extension).where(Extension.request_id.in_(ids))):
-        extensions[row.request_id].append(
-            clocks.Extension(row.days, row.category, row.reason, row.granted_at)
-        )
+    for rid, days, category, reason, granted_at in await session.execute(
+        _EXTENSIONS, {"ids": ids}
+    ):
+        extensions[rid].append(clocks.Extension(days, category, reason, granted_at))
     agreed: dict[int, datetime] = {}
     mappa = [r.id for r in requests if r.scheme == "mappa"]
     if mappa:
-        decided = await session.execute(
-            select(Decision.request_id, Decision.deliver_by)
-            .where(Decision.request_id.in_(mappa), Decision.deliver_by.is_not(None))
-            .order_by(Decision.id)
-        )
+        decided = await session.execute(_AGREED, {"ids": mappa})
         agreed = {rid: at for rid, at in decided if at is not None}
     return {
         r.id: clocks.request_clock(
@@ -121,7 +143,7 @@ async def request_clocks(
 
 
 async def request_clock(
-    session: AsyncSession, request: Request, policy: PolicySettings
+    session: AsyncSession | AsyncConnection, request: Dated, policy: PolicySettings
 ) -> clocks.Clock:
     return (await request_clocks(session, [request], policy))[request.id]
 

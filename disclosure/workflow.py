@@ -6,18 +6,19 @@ import base64
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from disclosure import audit, clocks, timeliness
 from disclosure.db import Database
 from disclosure.errors import IdempotencyMismatch, InvalidInput, NotFound, StaleVersion
 from disclosure.models import (
+    Base,
     Check,
     Decision,
     Delivery,
@@ -59,6 +60,76 @@ from statemachines.lifecycle import Facts, allowed_events, fire
 Clock = Callable[[], datetime]
 # The latest decision's recipient, wording and no-disclosure reason.
 LatestDecision = Row[int | None, str | None, str | None]
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+# The writes of a transaction go through Core on these tables: each row is written once, so
+# the ORM's unit of work would only add its bookkeeping.
+REQUESTS = _table(Request)
+EVENTS = _table(Event)
+PARTIES = _table(Party)
+CHECKS = _table(Check)
+PARTNER_REQUESTS = _table(PartnerRequest)
+DECISIONS = _table(Decision)
+DELIVERIES = _table(Delivery)
+NOTICES = _table(Notice)
+EXTENSIONS = _table(Extension)
+
+
+class Locked(NamedTuple):
+    """The columns of a request an event reads, taken under the row lock."""
+
+    id: int
+    reference: str
+    scheme: str
+    route: str
+    area: str
+    state: str
+    outcome: str | None
+    version: int
+    last_event_hash: str
+    policy_version: str
+    received_at: datetime
+
+
+# Built once: a statement's cache key is then worked out once, not on every call.
+_LOCK = (
+    select(*(REQUESTS.c[name] for name in Locked._fields))
+    .where(REQUESTS.c.reference == bindparam("reference"))
+    .with_for_update()
+)
+# The SET clause is the columns of the parameters given; the version in the WHERE clause
+# refuses a lost update even if the lock were ever not held.
+_BUMP = update(REQUESTS).where(
+    REQUESTS.c.id == bindparam("rid"), REQUESTS.c.version == bindparam("expected")
+)
+_INSERT_REQUEST = insert(REQUESTS).returning(REQUESTS.c.id)
+# Batched where the driver can; the ids come back in the order the parties were given.
+_INSERT_PARTIES = insert(PARTIES).returning(PARTIES.c.id, sort_by_parameter_order=True)
+_COUNT_CHECKS = select(func.count()).where(CHECKS.c.request_id == bindparam("rid"))
+_CHECKS_COMPLETED_BY = (
+    select(EVENTS.c.actor)
+    .where(EVENTS.c.request_id == bindparam("rid"), EVENTS.c.event == "complete_checks")
+    .order_by(EVENTS.c.seq.desc())
+    .limit(1)
+)
+_PARTIES = select(PARTIES.c.id, PARTIES.c.role).where(PARTIES.c.request_id == bindparam("rid"))
+_LATEST_DECISION = (
+    select(
+        DECISIONS.c.recipient_party_id, DECISIONS.c.wording, DECISIONS.c.no_disclosure_reason
+    )
+    .where(DECISIONS.c.request_id == bindparam("rid"))
+    .order_by(DECISIONS.c.id.desc())
+    .limit(1)
+)
+_OPEN_PARTNER_REQUESTS = select(PARTNER_REQUESTS.c.id).where(
+    PARTNER_REQUESTS.c.request_id == bindparam("rid"), PARTNER_REQUESTS.c.responded_at.is_(None)
+)
 
 
 def utcnow() -> datetime:
@@ -141,76 +212,64 @@ class Workflow:
 
     async def _receive(
         self, session: AsyncSession, new: NewRequest, *, actor: str, key: str | None, digest: str
-    ) -> tuple[Request, list[Party]]:
+    ) -> tuple[Request, list[PartyView]]:
         now = self.now()
         received_at = new.received_at.astimezone(UTC)
         if received_at > now:
             raise InvalidInput("received_at", "is in the future")
         policy = self.policy.book.version_for(new.scheme, received_at)
         clock = timeliness.receipt_clock(self.policy, code=policy.code, received_at=received_at)
-        reference = await self._next_reference(session, new.scheme, received_at.year)
-        request = Request(
-            reference=reference,
-            scheme=new.scheme,
-            route=new.route,
-            area=new.area,
-            division=new.division,
-            channel=new.channel,
-            summary=new.summary,
-            state="received",
-            outcome=None,
-            immediate_risk=new.immediate_risk,
-            policy_version=policy.code,
-            received_at=received_at,
-            due_at=clock.overall.due_at if clock.overall else None,
-            stage_due_at=timeliness.stage_due_at(clock, "received"),
-            closed_at=None,
-            created_at=now,
-            updated_at=now,
-            created_by=actor,
-            version=0,
-            last_event_hash=audit.GENESIS,
-            idempotency_key=key,
-            idempotency_digest=digest if key else None,
-        )
+        # Core statements on the transaction's connection, as in `apply`: rows written once.
+        conn = await session.connection()
+        reference = await self._next_reference(conn, new.scheme, received_at.year)
         # Chained before the insert, so the row goes in with its version and hash and needs no
-        # UPDATE; the event only lacks the request's id, known after the flush.
-        received = self._append(
-            request, event="receive", from_state=None, actor=actor, at=now,
+        # UPDATE; the event only lacks the request's id, known after the insert.
+        link = self._link(
+            reference=reference, seq=1, prev_hash=audit.GENESIS, policy_version=policy.code,
+            event="receive", from_state=None, to_state="received", actor=actor, at=now,
             payload=msgspec.to_builtins(new),
         )
-        session.add(request)
-        await session.flush()
-        received.request_id = request.id
-        parties = [
-            Party(
-                request_id=request.id,
-                role=p.role,
-                name=p.name,
-                date_of_birth=p.date_of_birth,
-                address=p.address,
-                relationship=p.relationship,
-                sex=p.sex,
-                age_band=p.age_band,
-                ethnicity=p.ethnicity,
-                safe_contact=msgspec.to_builtins(p.safe_contact) if p.safe_contact else None,
-            )
+        columns: dict[str, Any] = {
+            "reference": reference, "scheme": new.scheme, "route": new.route, "area": new.area,
+            "division": new.division, "channel": new.channel, "summary": new.summary,
+            "state": "received", "outcome": None, "immediate_risk": new.immediate_risk,
+            "policy_version": policy.code, "received_at": received_at,
+            "due_at": clock.overall.due_at if clock.overall else None,
+            "stage_due_at": timeliness.stage_due_at(clock, "received"), "closed_at": None,
+            "created_at": now, "updated_at": now, "created_by": actor, "version": 1,
+            "last_event_hash": link["hash"], "idempotency_key": key,
+            "idempotency_digest": digest if key else None,
+        }
+        rid: int = (await conn.execute(_INSERT_REQUEST, columns)).scalar_one()
+        await conn.execute(insert(EVENTS), link | {"request_id": rid})
+        parties: list[dict[str, Any]] = [
+            {
+                "role": p.role, "name": p.name, "date_of_birth": p.date_of_birth,
+                "address": p.address, "relationship": p.relationship, "sex": p.sex,
+                "age_band": p.age_band, "ethnicity": p.ethnicity,
+                "safe_contact": msgspec.to_builtins(p.safe_contact) if p.safe_contact else None,
+            }
             for p in new.parties
         ]
-        session.add_all([*parties, received])
-        return request, parties
+        ids = (
+            await conn.execute(_INSERT_PARTIES, [p | {"request_id": rid} for p in parties])
+        ).scalars().all()
+        # The answer is built from the values written; the session never tracks these rows.
+        return Request(id=rid, **columns), [
+            PartyView(id=party_id, **p) for party_id, p in zip(ids, parties, strict=True)
+        ]
 
-    async def _next_reference(self, session: AsyncSession, scheme: str, year: int) -> str:
-        insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
+    async def _next_reference(self, conn: AsyncConnection, scheme: str, year: int) -> str:
+        upsert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
         statement = (
-            insert(ReferenceCounter)
+            upsert(ReferenceCounter)
             .values(scheme=scheme, year=year, last=1)
             .on_conflict_do_update(
                 index_elements=["scheme", "year"], set_={"last": ReferenceCounter.last + 1}
             )
             .returning(ReferenceCounter.last)
         )
-        number = (await session.execute(statement)).scalar_one()
+        number = (await conn.execute(statement)).scalar_one()
         return f"{scheme.upper()}-{year}-{number:06d}"
 
     # Changing ----------------------------------------------------------------------------
@@ -228,140 +287,139 @@ class Workflow:
         event = type(payload).__struct_config__.tag
         assert isinstance(event, str)
         async with self.db.write() as session, session.begin():
-            request = await self._lock(session, reference)
+            # Core statements on the transaction's connection: every row this writes is new or
+            # updated once, so the session's identity map and flushes would only add cost.
+            conn = await session.connection()
+            request = await self._lock(conn, reference)
             if area is not None and request.area != area:
                 raise NotFound(reference)
             if request.version != expected_version:
                 raise StaleVersion(reference, expected_version, request.version)
-            facts, decision = await self._facts(session, request, event, actor)
+            facts, decision = await self._facts(conn, request.id, event, actor)
             route: Any = request.route
             from_state = request.state
             to_state = fire(route, from_state, event, payload=payload, facts=facts)
             now = self.now()
+            # The request's columns this event sets, beyond its state, version and due dates.
+            changes: dict[str, Any] = {}
             recorded = await self._record(
-                session, request, payload, actor=actor, at=now, decision=decision
+                conn, request, payload, actor=actor, at=now, decision=decision, changes=changes
             )
+            outcome = request.outcome
             if to_state == "closed":
-                request.outcome = outcome_of(
+                outcome = outcome_of(
                     payload,
                     recipient_role=facts.parties.get(getattr(payload, "recipient_party_id", 0)),
                     no_disclosure_reason=decision.no_disclosure_reason if decision else None,
                 )
-                request.closed_at = now
+                changes |= {"outcome": outcome, "closed_at": now}
             elif from_state == "closed":
-                request.outcome = None
-                request.closed_at = None
-            request.state = to_state
-            session.add(self._append(
-                request, event=event, from_state=from_state, actor=actor, at=now,
+                outcome = None
+                changes |= {"outcome": None, "closed_at": None}
+            link = self._link(
+                reference=reference, seq=request.version + 1,
+                prev_hash=request.last_event_hash, policy_version=request.policy_version,
+                event=event, from_state=from_state, to_state=to_state, actor=actor, at=now,
                 payload=msgspec.to_builtins(payload) | recorded,
-            ))
-            clock = await timeliness.request_clock(session, request, self.policy)
-            request.due_at = clock.overall.due_at if clock.overall else None
-            request.stage_due_at = timeliness.stage_due_at(clock, to_state)
+            )
+            await conn.execute(insert(EVENTS), link | {"request_id": request.id})
+            # The clock reads the trail with this event in it, so the request row is written
+            # once, with its new due dates.
+            clock = await timeliness.request_clock(conn, request, self.policy)
+            bumped = await conn.execute(_BUMP, changes | {
+                "rid": request.id, "expected": expected_version, "state": to_state,
+                "version": link["seq"], "last_event_hash": link["hash"], "updated_at": now,
+                "due_at": clock.overall.due_at if clock.overall else None,
+                "stage_due_at": timeliness.stage_due_at(clock, to_state),
+            })
+            if bumped.rowcount != 1:
+                # The row lock makes this unreachable; it guards against a lost update if a
+                # backend ever lets a second writer through.
+                raise StaleVersion(reference, expected_version, request.version)
             return Transitioned(
                 reference=reference,
                 event=event,
                 from_state=from_state,
                 state=to_state,
-                outcome=request.outcome,
-                version=request.version,
+                outcome=outcome,
+                version=link["seq"],
             )
 
-    async def _lock(self, session: AsyncSession, reference: str) -> Request:
-        request = await session.scalar(
-            select(Request).where(Request.reference == reference).with_for_update()
-        )
-        if request is None:
+    async def _lock(self, conn: AsyncConnection, reference: str) -> Locked:
+        row = (await conn.execute(_LOCK, {"reference": reference})).first()
+        if row is None:
             raise NotFound(reference)
-        return request
+        return Locked(*row)
 
     async def _facts(
-        self, session: AsyncSession, request: Request, event: str, actor: str
+        self, conn: AsyncConnection, rid: int, event: str, actor: str
     ) -> tuple[Facts, LatestDecision | None]:
         """Gather only what the guards of this event look at, and the latest decision for the
         events that report on it (a delivery's wording, a notice's no-disclosure reason)."""
-        rid = request.id
         if event == "complete_checks":
-            count = await session.scalar(select(func.count()).where(Check.request_id == rid))
+            count = await conn.scalar(_COUNT_CHECKS, {"rid": rid})
             return Facts(actor=actor, checks_recorded=count or 0), None
         if event == "record_decision":
-            completed_by = await session.scalar(
-                select(Event.actor)
-                .where(Event.request_id == rid, Event.event == "complete_checks")
-                .order_by(Event.seq.desc())
-                .limit(1)
-            )
+            completed_by = await conn.scalar(_CHECKS_COMPLETED_BY, {"rid": rid})
             return Facts(
-                actor=actor, parties=await self._parties(session, rid),
+                actor=actor, parties=await self._parties(conn, rid),
                 checks_completed_by=completed_by,
             ), None
         if event == "record_delivery":
-            decision = await self._latest_decision(session, rid)
+            decision = await self._latest_decision(conn, rid)
             return Facts(
-                actor=actor, parties=await self._parties(session, rid),
+                actor=actor, parties=await self._parties(conn, rid),
                 decision_recipient=decision.recipient_party_id if decision else None,
             ), decision
         if event == "record_notice":
-            return Facts(actor=actor), await self._latest_decision(session, rid)
+            return Facts(actor=actor), await self._latest_decision(conn, rid)
         if event == "record_partner_response":
-            open_ids = await session.scalars(
-                select(PartnerRequest.id).where(
-                    PartnerRequest.request_id == rid, PartnerRequest.responded_at.is_(None)
-                )
-            )
+            open_ids = await conn.scalars(_OPEN_PARTNER_REQUESTS, {"rid": rid})
             return Facts(actor=actor, open_partner_requests=frozenset(open_ids)), None
         return Facts(actor=actor), None
 
-    async def _parties(self, session: AsyncSession, rid: int) -> dict[int, str]:
-        rows = await session.execute(select(Party.id, Party.role).where(Party.request_id == rid))
+    async def _parties(self, conn: AsyncConnection, rid: int) -> dict[int, str]:
+        rows = await conn.execute(_PARTIES, {"rid": rid})
         return {party_id: role for party_id, role in rows}
 
-    async def _latest_decision(self, session: AsyncSession, rid: int) -> LatestDecision | None:
-        return (
-            await session.execute(
-                select(
-                    Decision.recipient_party_id, Decision.wording, Decision.no_disclosure_reason
-                )
-                .where(Decision.request_id == rid)
-                .order_by(Decision.id.desc())
-                .limit(1)
-            )
-        ).first()
+    async def _latest_decision(self, conn: AsyncConnection, rid: int) -> LatestDecision | None:
+        return (await conn.execute(_LATEST_DECISION, {"rid": rid})).first()
 
     async def _record(
         self,
-        session: AsyncSession,
-        request: Request,
+        conn: AsyncConnection,
+        request: Locked,
         payload: EventIn,
         *,
         actor: str,
         at: datetime,
         decision: LatestDecision | None,
+        changes: dict[str, Any],
     ) -> dict[str, Any]:
         """Write the stage record an event carries, if any; return what the trail adds to it.
 
-        `decision` is the latest decision, read by `_facts` for the events that need it.
+        `decision` is the latest decision, read by `_facts` for the events that need it; an
+        event that sets a column of the request puts it in `changes`.
         """
         rid = request.id
         match payload:
             case CompleteInitialChecks():
-                request.immediate_risk = payload.immediate_risk
+                changes["immediate_risk"] = payload.immediate_risk
             case RecordCheck():
-                session.add(Check(
-                    request_id=rid, source=payload.source,
-                    information_held=payload.information_held, summary=payload.summary,
-                    checked_at=payload.checked_at, recorded_by=actor,
-                ))
+                await conn.execute(insert(CHECKS), {
+                    "request_id": rid, "source": payload.source,
+                    "information_held": payload.information_held, "summary": payload.summary,
+                    "checked_at": payload.checked_at, "recorded_by": actor,
+                })
             case RecordPartnerRequest():
-                session.add(PartnerRequest(
-                    request_id=rid, agency=payload.agency, asked=payload.asked,
-                    asked_at=payload.asked_at, due_at=payload.due_at,
-                ))
+                await conn.execute(insert(PARTNER_REQUESTS), {
+                    "request_id": rid, "agency": payload.agency, "asked": payload.asked,
+                    "asked_at": payload.asked_at, "due_at": payload.due_at,
+                })
             case RecordPartnerResponse():
-                await session.execute(
-                    update(PartnerRequest)
-                    .where(PartnerRequest.id == payload.partner_request_id)
+                await conn.execute(
+                    update(PARTNER_REQUESTS)
+                    .where(PARTNER_REQUESTS.c.id == payload.partner_request_id)
                     .values(
                         responded_at=payload.responded_at,
                         information_held=payload.information_held,
@@ -372,65 +430,64 @@ class Workflow:
                 fields = msgspec.structs.asdict(payload)
                 fields["legal_test"] = msgspec.to_builtins(payload.legal_test)
                 fields["attendees"] = msgspec.to_builtins(payload.attendees)
-                session.add(Decision(request_id=rid, recorded_by=actor, **fields))
+                await conn.execute(
+                    insert(DECISIONS), fields | {"request_id": rid, "recorded_by": actor}
+                )
             case RecordDelivery():
                 wording = decision.wording if decision else None
-                session.add(Delivery(
-                    request_id=rid,
-                    matches_approved_wording=_same_words(payload.words_used, wording),
-                    recorded_by=actor,
-                    **msgspec.structs.asdict(payload),
-                ))
+                await conn.execute(insert(DELIVERIES), msgspec.structs.asdict(payload) | {
+                    "request_id": rid,
+                    "matches_approved_wording": _same_words(payload.words_used, wording),
+                    "recorded_by": actor,
+                })
             case RecordNotice():
-                session.add(Notice(
-                    request_id=rid, recorded_by=actor, **msgspec.structs.asdict(payload)
-                ))
+                await conn.execute(insert(NOTICES), msgspec.structs.asdict(payload) | {
+                    "request_id": rid, "recorded_by": actor,
+                })
             case ExtendDeadline():
-                clock = await timeliness.request_clock(session, request, self.policy)
+                clock = await timeliness.request_clock(conn, request, self.policy)
                 extension = clocks.Extension(payload.days, payload.category, payload.reason, at)
                 extended = timeliness.extend(clock, extension, self.policy)
                 old, new = clock.overall.due_at if clock.overall else None, extended.due_at
-                session.add(Extension(
-                    request_id=rid, days=payload.days, category=payload.category,
-                    reason=payload.reason, granted_at=at, old_due_at=old, new_due_at=new,
-                    granted_by=actor,
-                ))
+                await conn.execute(insert(EXTENSIONS), {
+                    "request_id": rid, "days": payload.days, "category": payload.category,
+                    "reason": payload.reason, "granted_at": at, "old_due_at": old,
+                    "new_due_at": new, "granted_by": actor,
+                })
                 return {"old_due_at": msgspec.to_builtins(old),
                         "new_due_at": msgspec.to_builtins(new)}
             case _:
                 pass
         return {}
 
-    def _append(
+    def _link(
         self,
-        request: Request,
         *,
+        reference: str,
+        seq: int,
+        prev_hash: str,
+        policy_version: str,
         event: str,
         from_state: str | None,
+        to_state: str,
         actor: str,
         at: datetime,
         payload: dict[str, Any],
-    ) -> Event:
-        """Chain an event onto the request's trail and bump its version; the caller adds it."""
+    ) -> dict[str, Any]:
+        """The next link of a request's trail: the event row's columns but its request id."""
         salt = audit.new_salt()
         digest = audit.payload_digest(payload, salt)
-        seq = request.version + 1
-        to_state = request.state
         link = audit.link_hash(
-            prev_hash=request.last_event_hash, reference=request.reference, seq=seq, event=event,
+            prev_hash=prev_hash, reference=reference, seq=seq, event=event,
             from_state=from_state, to_state=to_state, actor=actor, occurred_at=at,
-            policy_version=request.policy_version, digest=digest,
+            policy_version=policy_version, digest=digest,
         )
-        event_row = Event(
-            request_id=request.id, seq=seq, event=event, from_state=from_state,
-            to_state=to_state, actor=actor, occurred_at=at,
-            policy_version=request.policy_version, payload=payload, payload_salt=salt,
-            payload_digest=digest, prev_hash=request.last_event_hash, hash=link,
-        )
-        request.version = seq
-        request.last_event_hash = link
-        request.updated_at = at
-        return event_row
+        return {
+            "seq": seq, "event": event, "from_state": from_state, "to_state": to_state,
+            "actor": actor, "occurred_at": at, "policy_version": policy_version,
+            "payload": payload, "payload_salt": salt, "payload_digest": digest,
+            "prev_hash": prev_hash, "hash": link,
+        }
 
     # Reading -----------------------------------------------------------------------------
 
@@ -445,9 +502,16 @@ class Workflow:
                     select(Party).where(Party.request_id == request.id).order_by(Party.id)
                 )
             ).all()
-        return self._view(request, parties)
+        return self._view(request, [
+            PartyView(
+                id=p.id, role=p.role, name=p.name, date_of_birth=p.date_of_birth,
+                address=p.address, relationship=p.relationship, sex=p.sex,
+                age_band=p.age_band, ethnicity=p.ethnicity, safe_contact=p.safe_contact,
+            )
+            for p in parties
+        ])
 
-    def _view(self, request: Request, parties: Sequence[Party]) -> RequestView:
+    def _view(self, request: Request, parties: Sequence[PartyView]) -> RequestView:
         return RequestView(
             reference=request.reference,
             scheme=request.scheme,
@@ -467,14 +531,7 @@ class Workflow:
             closed_at=request.closed_at,
             overdue=self._overdue(request.state, request.due_at),
             version=request.version,
-            parties=[
-                PartyView(
-                    id=p.id, role=p.role, name=p.name, date_of_birth=p.date_of_birth,
-                    address=p.address, relationship=p.relationship, sex=p.sex,
-                    age_band=p.age_band, ethnicity=p.ethnicity, safe_contact=p.safe_contact,
-                )
-                for p in parties
-            ],
+            parties=list(parties),
         )
 
     def _overdue(self, state: str, due_at: datetime | None) -> bool:

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_429_TOO_MANY_REQUESTS
 
 from api.auth import CHALLENGE, SESSION_COOKIE
@@ -61,7 +63,10 @@ async def _login(request: Request[Any, Any, Any], data: Login, users: Users, kin
 @post("/api/session", status_code=HTTP_201_CREATED, tags=["session"],
       responses=documented(400, 413, 429))
 async def open_session(
-    request: Request[Any, Any, Any], data: Login, users: Users, settings: Settings
+    request: Request[Any, Any, Any],
+    data: JSONBody[Login],
+    users: NamedDependency[Users],
+    settings: NamedDependency[Settings],
 ) -> Response[SessionOpened]:
     """Sign in for the web pages: sets the session cookie and returns the CSRF token."""
     issued = await _login(request, data, users, "session")
@@ -84,7 +89,11 @@ async def open_session(
 
 @delete("/api/session", status_code=HTTP_204_NO_CONTENT, tags=["session"],
         responses=documented())
-async def close_session(principal: Principal, users: Users, settings: Settings) -> Response[None]:
+async def close_session(
+    principal: NamedDependency[Principal],
+    users: NamedDependency[Users],
+    settings: NamedDependency[Settings],
+) -> Response[None]:
     """Sign out: revokes the credential this call was made with (session or token)."""
     await users.revoke(principal.credential_id)
     return Response(
@@ -95,7 +104,7 @@ async def close_session(principal: Principal, users: Users, settings: Settings) 
 
 
 @get("/api/session", tags=["session"], responses=documented())
-async def whoami(principal: Principal) -> Me:
+async def whoami(principal: NamedDependency[Principal]) -> Me:
     """Who the credential belongs to."""
     return Me(
         username=principal.username, display_name=principal.display_name, area=principal.area,
@@ -105,13 +114,17 @@ async def whoami(principal: Principal) -> Me:
 
 @post("/api/tokens", status_code=HTTP_201_CREATED, tags=["session"],
       responses=documented(400, 413, 429))
-async def issue_token(request: Request[Any, Any, Any], data: Login, users: Users) -> TokenIssued:
+async def issue_token(
+    request: Request[Any, Any, Any], data: JSONBody[Login], users: NamedDependency[Users]
+) -> TokenIssued:
     """Exchange a username and password for a bearer token (shown once)."""
     issued = await _login(request, data, users, "bearer")
     return TokenIssued(token=issued.secret, token_type="Bearer", expires_at=issued.expires_at)
 
 
 @get("/api/users", tags=["users"], responses=documented())
-async def list_users(principal: Principal, users: Users) -> list[UserView]:
+async def list_users(
+    principal: NamedDependency[Principal], users: NamedDependency[Users]
+) -> list[UserView]:
     """The accounts of the administrator's own area."""
     return await users.list(area=principal.area)

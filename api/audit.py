@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import PathParameter
 
 from api.problems import documented
 from disclosure import audit
@@ -15,7 +16,7 @@ from disclosure.workflow import Workflow
 
 
 @get("/api/audit/verify", tags=["audit"], responses=documented())
-async def verify_trail(workflow: Workflow) -> audit.Verdict:
+async def verify_trail(workflow: NamedDependency[Workflow]) -> audit.Verdict:
     """Walk every request's hash chains (events and views); OK or the first broken link."""
     async with workflow.db.read() as session:
         return await audit.verify(session)
@@ -23,9 +24,9 @@ async def verify_trail(workflow: Workflow) -> audit.Verdict:
 
 @get("/api/requests/{reference:str}/views", tags=["audit"], responses=documented(400, 404))
 async def views(
-    reference: Annotated[str, Parameter(pattern=r"^[A-Z]{4,5}-\d{4}-\d{6}$", max_length=32)],
-    reads: ReadLog,
-    principal: Principal,
+    reference: Annotated[str, PathParameter(pattern=r"^[A-Z]{4,5}-\d{4}-\d{6}$", max_length=32)],
+    reads: NamedDependency[ReadLog],
+    principal: NamedDependency[Principal],
 ) -> list[ViewEntry]:
     """Who viewed this request's details or parties, when, and through which endpoint."""
     return await reads.list(reference, area=principal.area)

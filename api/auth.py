@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
@@ -81,7 +82,7 @@ async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
-async def provide_actor(principal: Principal) -> str:
+async def provide_actor(principal: NamedDependency[Principal]) -> str:
     """The name the trail records: the signed-in user's username."""
     return principal.username
 

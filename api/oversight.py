@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from api.problems import documented
 from disclosure import oversight
@@ -14,7 +15,9 @@ from disclosure.workflow import Workflow
 
 
 @get("/api/stats", tags=["oversight"], responses=documented(400))
-async def statistics(workflow: Workflow, principal: Principal) -> oversight.Statistics:
+async def statistics(
+    workflow: NamedDependency[Workflow], principal: NamedDependency[Principal]
+) -> oversight.Statistics:
     """Requests in your area counted by scheme, route, state and outcome."""
     async with workflow.db.read() as session:
         return await oversight.statistics(session, area=principal.area)
@@ -22,10 +25,10 @@ async def statistics(workflow: Workflow, principal: Principal) -> oversight.Stat
 
 @get("/api/decisions", tags=["oversight"], responses=documented(400))
 async def decisions(
-    workflow: Workflow,
-    principal: Principal,
-    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    before: Annotated[int | None, Parameter(ge=1, le=2**62)] = None,
+    workflow: NamedDependency[Workflow],
+    principal: NamedDependency[Principal],
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    before: Annotated[int | None, QueryParameter(ge=1, le=2**62)] = None,
 ) -> oversight.DecisionPage:
     """Decisions in your area, newest first, with no names, addresses or wording."""
     async with workflow.db.read() as session:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, HTTPException
-from litestar.params import Parameter
+from litestar.params import FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_428_PRECONDITION_REQUIRED
 
 from api.auth import require_area, require_event
@@ -30,7 +31,7 @@ from disclosure.timeliness import Queue
 from disclosure.users import Principal
 from disclosure.workflow import Filters, Workflow
 
-Reference = Annotated[str, Parameter(pattern=r"^[A-Z]{4,5}-\d{4}-\d{6}$", max_length=32)]
+Reference = Annotated[str, PathParameter(pattern=r"^[A-Z]{4,5}-\d{4}-\d{6}$", max_length=32)]
 
 
 def etag(version: int) -> str:
@@ -57,12 +58,12 @@ class RequestController(Controller):
     @post("/", status_code=HTTP_201_CREATED, responses=documented(400, 413, 422))
     async def receive(
         self,
-        data: NewRequest,
-        workflow: Workflow,
-        actor: str,
-        principal: Principal,
+        data: JSONBody[NewRequest],
+        workflow: NamedDependency[Workflow],
+        actor: NamedDependency[str],
+        principal: NamedDependency[Principal],
         idempotency_key: Annotated[
-            str | None, Parameter(header="Idempotency-Key", min_length=1, max_length=100)
+            str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=100)
         ] = None,
     ) -> Response[RequestView]:
         """Receive a new request."""
@@ -77,17 +78,17 @@ class RequestController(Controller):
     @get("/", responses=documented(400))
     async def list_requests(
         self,
-        workflow: Workflow,
-        principal: Principal,
-        in_state: Annotated[StateName | None, Parameter(query="state")] = None,
-        scheme: Scheme | None = None,
-        route: Route | None = None,
-        area: Annotated[str | None, Parameter(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = None,
-        overdue: bool | None = None,
-        queue: Queue | None = None,
-        stage: Stage | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, Parameter(max_length=64)] = None,
+        workflow: NamedDependency[Workflow],
+        principal: NamedDependency[Principal],
+        in_state: Annotated[StateName | None, QueryParameter(name="state")] = None,
+        scheme: FromQuery[Scheme | None] = None,
+        route: FromQuery[Route | None] = None,
+        area: Annotated[str | None, QueryParameter(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = None,
+        overdue: FromQuery[bool | None] = None,
+        queue: FromQuery[Queue | None] = None,
+        stage: FromQuery[Stage | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
     ) -> RequestPage:
         """List requests, newest first; with a queue or stage, open ones by urgency."""
         filters = Filters(
@@ -98,7 +99,11 @@ class RequestController(Controller):
 
     @get("/{reference:str}", responses=documented(400, 404))
     async def read(
-        self, reference: Reference, workflow: Workflow, principal: Principal, reads: ReadLog
+        self,
+        reference: Reference,
+        workflow: NamedDependency[Workflow],
+        principal: NamedDependency[Principal],
+        reads: NamedDependency[ReadLog],
     ) -> Response[RequestView]:
         """One request with its parties; the ETag is its version. The view is logged."""
         view = await workflow.get(reference, area=principal.area)
@@ -107,7 +112,11 @@ class RequestController(Controller):
 
     @get("/{reference:str}/events", responses=documented(400, 404))
     async def timeline(
-        self, reference: Reference, workflow: Workflow, principal: Principal, reads: ReadLog
+        self,
+        reference: Reference,
+        workflow: NamedDependency[Workflow],
+        principal: NamedDependency[Principal],
+        reads: NamedDependency[ReadLog],
     ) -> list[EventView]:
         """The request's timeline: every event, oldest first. The view is logged."""
         events = await workflow.events(reference, area=principal.area)
@@ -116,14 +125,20 @@ class RequestController(Controller):
 
     @get("/{reference:str}/clock", responses=documented(400, 404))
     async def clock(
-        self, reference: Reference, workflow: Workflow, principal: Principal
+        self,
+        reference: Reference,
+        workflow: NamedDependency[Workflow],
+        principal: NamedDependency[Principal],
     ) -> ClockView:
         """Every due date of the request with its inputs and a sentence explaining it."""
         return await workflow.clock(reference, area=principal.area)
 
     @get("/{reference:str}/actions", responses=documented(400, 404))
     async def actions(
-        self, reference: Reference, workflow: Workflow, principal: Principal
+        self,
+        reference: Reference,
+        workflow: NamedDependency[Workflow],
+        principal: NamedDependency[Principal],
     ) -> Actions:
         """The events the lifecycle allows now, each with its payload schema."""
         return await workflow.actions(reference, area=principal.area)
@@ -135,11 +150,11 @@ class RequestController(Controller):
     async def send(
         self,
         reference: Reference,
-        data: EventPayload,
-        workflow: Workflow,
-        actor: str,
-        principal: Principal,
-        if_match: Annotated[str | None, Parameter(header="If-Match")] = None,
+        data: JSONBody[EventPayload],
+        workflow: NamedDependency[Workflow],
+        actor: NamedDependency[str],
+        principal: NamedDependency[Principal],
+        if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None,
     ) -> Response[Transitioned]:
         """Send one lifecycle event; If-Match must carry the version it was decided on."""
         require_event(principal, data)

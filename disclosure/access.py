@@ -94,10 +94,15 @@ EVENTS: Final[dict[str, frozenset[str]]] = {
     "record_notice": PREPARE,
     "take_immediate_action": CASEWORK,
     "extend_deadline": PREPARE | {"decision_maker"},
+    # Only `disclosure clocks recompute` sends it, after a policy change; no one over HTTP.
+    "recompute_clock": frozenset(),
     "withdraw": PREPARE,
     "close_no_engagement": PREPARE,
     "reopen": frozenset({"decision_maker"}),
 }
+
+# Events no role may send over HTTP: the service's own commands send them.
+SYSTEM_EVENTS: Final = frozenset(key for key, roles in EVENTS.items() if not roles)
 
 
 class Denied(Exception):

@@ -13,8 +13,10 @@ from typing import Any
 from disclosure import audit, timeliness
 from disclosure.access import ROLES
 from disclosure.db import Database
+from disclosure.errors import StaleVersion
 from disclosure.migrations import upgrade
-from disclosure.policy import LONDON, PolicyError, load_policy_book
+from disclosure.policy import LONDON, PolicyError, PolicySettings, load_policy_book
+from disclosure.schemas import RecomputeClock
 from disclosure.settings import Settings
 from disclosure.users import LoginPolicy, UserError, Users
 from disclosure.workflow import Workflow
@@ -22,13 +24,22 @@ from disclosure.workflow import Workflow
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
-def _workflow(settings: Settings) -> Workflow:
-    return Workflow(Database(settings.database_url), load_policy_book(settings.policy_file))
+def _workflow(settings: Settings, policy: PolicySettings | None = None) -> Workflow:
+    return Workflow(
+        Database(settings.database_url), policy or load_policy_book(settings.policy_file)
+    )
 
 
-def _run(settings: Settings, job: Callable[[Workflow], Coroutine[Any, Any, int]]) -> int:
+def _run(
+    settings: Settings,
+    job: Callable[[Workflow], Coroutine[Any, Any, int]],
+    *,
+    policy: PolicySettings | None = None,
+) -> int:
+    """Run `job` with a workflow on the configured database and `policy` (default: configured)."""
+
     async def main() -> int:
-        workflow = _workflow(settings)
+        workflow = _workflow(settings, policy)
         try:
             return await job(workflow)
         finally:
@@ -108,36 +119,96 @@ def _london(moment: datetime | None) -> str:
     return f"{moment.astimezone(LONDON):%Y-%m-%d %H:%M %Z}" if moment else "none"
 
 
-def cmd_clocks_recompute(args: argparse.Namespace, settings: Settings) -> int:
-    if not args.dry_run:
-        print(
-            "disclosure: clocks recompute only reports for now; run it with --dry-run. Due dates "
-            "follow the configured policy at each request's next event.",
-            file=sys.stderr,
+def _same_file(one: Path | None, other: Path | None) -> bool:
+    if one is None or other is None:
+        return one is other
+    return one.resolve() == other.resolve()
+
+
+def _moved(change: timeliness.Recomputed) -> str:
+    lines = []
+    if change.new_due_at != change.due_at:
+        lines.append(f"due {_london(change.due_at)} → {_london(change.new_due_at)}")
+    if change.new_stage_due_at != change.stage_due_at:
+        lines.append(
+            f"stage due {_london(change.stage_due_at)} → {_london(change.new_stage_due_at)}"
         )
-        return 2
+    return f"{change.reference}: " + "; ".join(lines)
+
+
+def _requests(count: int) -> str:
+    return f"{count} open request{'' if count == 1 else 's'}"
+
+
+# How often one request is re-read and tried again while its own events keep moving it on.
+_RECOMPUTE_ATTEMPTS = 5
+
+
+async def _recompute_one(
+    workflow: Workflow, change: timeliness.Recomputed, *, actor: str, reason: str
+) -> timeliness.Recomputed | None:
+    """Send `recompute_clock` at the version `change` was read at, re-reading after a lost
+    race; the change written, or None if the request no longer needs one (closed, or an
+    event of its own already stored the new dates)."""
+    for attempt in range(1, _RECOMPUTE_ATTEMPTS + 1):
+        try:
+            await workflow.apply(
+                change.reference, RecomputeClock(reason=reason), actor=actor,
+                expected_version=change.version,
+            )
+            return change
+        except StaleVersion:
+            if attempt == _RECOMPUTE_ATTEMPTS:
+                raise
+            async with workflow.db.read() as session:
+                now = await timeliness.recompute(
+                    session, workflow.policy, reference=change.reference
+                )
+            if not now:
+                return None
+            change = now[0]
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def cmd_clocks_recompute(args: argparse.Namespace, settings: Settings) -> int:
     policy_file = args.policy_file or settings.policy_file
     policy = load_policy_book(policy_file)
+    source = policy_file or "the built-in policy"
+    if not args.dry_run and not _same_file(policy_file, settings.policy_file):
+        # The service recomputes at every event under its own file, so dates written under
+        # another one would move back at each request's next event.
+        print(
+            f"disclosure: warning: {source} is not the configured policy"
+            f" ({settings.policy_file or 'the built-in policy'}); deploy it as well",
+            file=sys.stderr,
+        )
 
     async def job(workflow: Workflow) -> int:
         async with workflow.db.read() as session:
             changed = await timeliness.recompute(session, policy)
+        if args.dry_run:
+            for change in changed:
+                print(_moved(change))
+            print(f"{_requests(len(changed))} would change under {source}; nothing was written")
+            return 0
+        reason = f"policy override {policy_file}" if policy_file else "built-in policy"
+        written, busy = 0, 0
         for change in changed:
-            lines = []
-            if change.new_due_at != change.due_at:
-                lines.append(f"due {_london(change.due_at)} → {_london(change.new_due_at)}")
-            if change.new_stage_due_at != change.stage_due_at:
-                lines.append(
-                    f"stage due {_london(change.stage_due_at)} → "
-                    f"{_london(change.new_stage_due_at)}"
-                )
-            print(f"{change.reference}: " + "; ".join(lines))
-        source = policy_file or "the built-in policy"
-        count = f"{len(changed)} open request{'' if len(changed) == 1 else 's'}"
-        print(f"{count} would change under {source}; nothing was written")
-        return 0
+            try:
+                done = await _recompute_one(workflow, change, actor=args.actor, reason=reason)
+            except StaleVersion:
+                print(f"disclosure: {change.reference} kept changing; run this again",
+                      file=sys.stderr)
+                busy += 1
+                continue
+            if done is not None:
+                print(_moved(done))
+                written += 1
+        print(f"{_requests(written)} changed under {source}, each with a recompute_clock event")
+        return 1 if busy else 0
 
-    return _run(settings, job)
+    # Each event recomputes under its workflow's policy: the one given here.
+    return _run(settings, job, policy=policy)
 
 
 def cmd_diagrams(args: argparse.Namespace, settings: Settings) -> int:
@@ -290,11 +361,14 @@ def parser() -> argparse.ArgumentParser:
         dest="clocks", required=True
     )
     recompute = clocks.add_parser(
-        "recompute", help="list open requests whose due dates a policy file would change"
+        "recompute", help="store the due dates a policy file gives open requests, on their trail"
     )
-    recompute.add_argument("--dry-run", action="store_true", help="report only (required)")
+    recompute.add_argument("--dry-run", action="store_true",
+                           help="list the requests that would change; write nothing")
     recompute.add_argument("--policy-file", type=Path, default=None,
-                           help="the override to compare against (default: the configured one)")
+                           help="the override to apply (default: the configured one)")
+    recompute.add_argument("--actor", default="system:clocks",
+                           help="who the recompute_clock events are recorded as")
     recompute.set_defaults(handler=cmd_clocks_recompute)
     areas = commands.add_parser("areas", help="police force and MAPPA areas").add_subparsers(
         dest="areas", required=True

@@ -267,6 +267,12 @@ class ExtendDeadline(EventIn, tag="extend_deadline", kw_only=True):
     reason: Text
 
 
+class RecomputeClock(EventIn, tag="recompute_clock", kw_only=True):
+    """The due dates recomputed under the policy now configured; `reason` names the change."""
+
+    reason: Text
+
+
 class Withdraw(EventIn, tag="withdraw", kw_only=True):
     reason: Text
 
@@ -292,6 +298,7 @@ EventPayload = (
     | RecordNotice
     | TakeImmediateAction
     | ExtendDeadline
+    | RecomputeClock
     | Withdraw
     | CloseNoEngagement
     | Reopen

@@ -282,25 +282,27 @@ class Recomputed(msgspec.Struct, frozen=True, kw_only=True):
     """An open request whose stored due dates differ from what a policy gives."""
 
     reference: str
+    version: int
     due_at: datetime | None
     new_due_at: datetime | None
     stage_due_at: datetime | None
     new_stage_due_at: datetime | None
 
 
-async def recompute(session: AsyncSession, policy: PolicySettings) -> list[Recomputed]:
-    """Open requests whose overall or stage due date `policy` would change; writes nothing."""
+async def recompute(
+    session: AsyncSession, policy: PolicySettings, *, reference: str | None = None
+) -> list[Recomputed]:
+    """Open requests whose overall or stage due date `policy` would change; writes nothing.
+
+    With `reference`, only that request: how it stands now, for a writer that lost a race.
+    """
     changed: list[Recomputed] = []
     after = 0
     while True:
-        batch = (
-            await session.scalars(
-                select(Request)
-                .where(Request.state != "closed", Request.id > after)
-                .order_by(Request.id)
-                .limit(_BATCH)
-            )
-        ).all()
+        query = select(Request).where(Request.state != "closed", Request.id > after)
+        if reference is not None:
+            query = query.where(Request.reference == reference)
+        batch = (await session.scalars(query.order_by(Request.id).limit(_BATCH))).all()
         if not batch:
             return changed
         computed = await request_clocks(session, batch, policy)
@@ -310,7 +312,8 @@ async def recompute(session: AsyncSession, policy: PolicySettings) -> list[Recom
             new_stage_due = stage_due_at(clock, request.state)
             if (new_due, new_stage_due) != (request.due_at, request.stage_due_at):
                 changed.append(Recomputed(
-                    reference=request.reference, due_at=request.due_at, new_due_at=new_due,
+                    reference=request.reference, version=request.version,
+                    due_at=request.due_at, new_due_at=new_due,
                     stage_due_at=request.stage_due_at, new_stage_due_at=new_stage_due,
                 ))
         after = batch[-1].id

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from disclosure import audit, clocks, timeliness
+from disclosure.access import SYSTEM_EVENTS
 from disclosure.db import Database
 from disclosure.errors import IdempotencyMismatch, InvalidInput, NotFound, StaleVersion
 from disclosure.models import (
@@ -44,6 +45,7 @@ from disclosure.schemas import (
     ExtendDeadline,
     NewRequest,
     PartyView,
+    RecomputeClock,
     RecordCheck,
     RecordDecision,
     RecordDelivery,
@@ -95,6 +97,8 @@ class Locked(NamedTuple):
     last_event_hash: str
     policy_version: str
     received_at: datetime
+    due_at: datetime | None
+    stage_due_at: datetime | None
 
 
 # Built once: a statement's cache key is then worked out once, not on every call.
@@ -456,6 +460,17 @@ class Workflow:
                 })
                 return {"old_due_at": msgspec.to_builtins(old),
                         "new_due_at": msgspec.to_builtins(new)}
+            case RecomputeClock():
+                # The event leaves the state as it is, so the clock worked out now is the one
+                # `apply` stores after it: the trail shows what moved from what.
+                clock = await timeliness.request_clock(conn, request, self.policy)
+                moved = {
+                    "old_due_at": request.due_at,
+                    "new_due_at": clock.overall.due_at if clock.overall else None,
+                    "old_stage_due_at": request.stage_due_at,
+                    "new_stage_due_at": timeliness.stage_due_at(clock, request.state),
+                }
+                return {name: msgspec.to_builtins(at) for name, at in moved.items()}
             case _:
                 pass
         return {}
@@ -580,6 +595,8 @@ class Workflow:
             actions=[
                 Action(event=e, payload_schema=PAYLOADS[e].__name__)
                 for e in allowed_events(row.route, row.state)
+                # System events are for the command line; no one could send them from here.
+                if e not in SYSTEM_EVENTS
             ],
         )
 

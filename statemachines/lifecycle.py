@@ -105,6 +105,8 @@ def _rows() -> tuple[Transition, ...]:
         T("take_immediate_action", (OPEN,), ITSELF, validators=("urgent_disclosure_authorised",)),
         # The extension cap is policy: the clock layer refuses what it does not allow.
         T("extend_deadline", (OPEN,), ITSELF),
+        # Stored due dates brought into line with a changed policy, so the move is on the trail.
+        T("recompute_clock", (OPEN,), ITSELF),
         T("record_partner_request", (OPEN,), ITSELF),
         T("record_partner_response", (OPEN,), ITSELF, validators=("answers_open_partner_request",)),
         T("withdraw", (OPEN,), "closed", routes=ASK),

@@ -108,6 +108,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                               "leaves_scheme": False},
     "extend_deadline": {"days": 7, "category": "partner_agency_delay",
                         "reason": "Probation have not answered"},
+    "recompute_clock": {"reason": "policy override policy.toml"},
     "withdraw": {"reason": "Applicant asked to stop"},
     "close_no_engagement": {"attempts": 3, "reason": "No answer on the safe number"},
     "reopen": {"reason": "New information received"},

@@ -124,6 +124,12 @@ async def test_stale_version_is_refused(workflow: Workflow) -> None:
                              expected_version=1)
 
 
+async def test_actions_leave_out_what_only_the_command_line_sends(workflow: Workflow) -> None:
+    view = await workflow.create(new(), actor=OFFICER)
+    offered = [a.event for a in (await workflow.actions(view.reference)).actions]
+    assert "extend_deadline" in offered and "recompute_clock" not in offered
+
+
 async def test_unknown_reference(workflow: Workflow) -> None:
     with pytest.raises(NotFound):
         await workflow.get("DVDS-2026-999999")

@@ -27,18 +27,20 @@ SAME = "(same state)"
 ALL_EVENTS = (
     "complete_initial_checks", "record_meeting", "record_check", "complete_checks",
     "record_decision", "record_delivery", "record_notice", "take_immediate_action",
-    "extend_deadline", "record_partner_request", "record_partner_response", "withdraw",
-    "close_no_engagement", "reopen",
+    "extend_deadline", "recompute_clock", "record_partner_request", "record_partner_response",
+    "withdraw", "close_no_engagement", "reopen",
 )
 IN_ANY_OPEN_STATE: dict[Route, dict[str, str]] = {
     "right_to_ask": {
-        "take_immediate_action": SAME, "extend_deadline": SAME, "record_partner_request": SAME,
-        "record_partner_response": SAME, "withdraw": "closed", "close_no_engagement": "closed",
+        "take_immediate_action": SAME, "extend_deadline": SAME, "recompute_clock": SAME,
+        "record_partner_request": SAME, "record_partner_response": SAME, "withdraw": "closed",
+        "close_no_engagement": "closed",
     },
     # No applicant, so nobody to withdraw.
     "right_to_know": {
-        "take_immediate_action": SAME, "extend_deadline": SAME, "record_partner_request": SAME,
-        "record_partner_response": SAME, "close_no_engagement": "closed",
+        "take_immediate_action": SAME, "extend_deadline": SAME, "recompute_clock": SAME,
+        "record_partner_request": SAME, "record_partner_response": SAME,
+        "close_no_engagement": "closed",
     },
 }
 # Where each event goes on its ordinary path (in scope, identity verified, a disclosure agreed).

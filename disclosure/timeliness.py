@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -13,7 +11,7 @@ import msgspec
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure import clocks
+from disclosure import clocks, cursors
 from disclosure.errors import InvalidInput
 from disclosure.models import Decision, Event, Extension, Request, UtcDateTime
 from disclosure.policy import STAGES, PolicySettings, Stage
@@ -258,21 +256,18 @@ def queue(
 
 def next_cursor(last: Request, stage: Stage | None) -> str:
     due = (last.stage_due_at if stage else last.due_at) or _NEVER
-    key = json.dumps([last.immediate_risk, due.isoformat(), last.id])
-    return base64.urlsafe_b64encode(key.encode()).decode()
+    return cursors.encode(last.immediate_risk, due.isoformat(), last.id)
 
 
 def _decode(cursor: str) -> tuple[bool, datetime, int]:
+    risk, at, rid = cursors.decode(cursor, bool, str, int)
     try:
-        risk, at, rid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(risk, bool) or not isinstance(rid, int) or not 0 < rid < 2**62:
-            raise ValueError(cursor)
         due = datetime.fromisoformat(at)
-        if due.tzinfo is None:
-            raise ValueError(cursor)
-        return risk, due, rid
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise InvalidInput("cursor", "not a cursor this service issued") from exc
+    except ValueError:
+        due = None
+    if due is None or due.tzinfo is None:
+        raise InvalidInput("cursor", "not a cursor this service issued")
+    return risk, due, rid
 
 
 # Recomputing under another policy ------------------------------------------------------------

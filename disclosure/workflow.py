@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure import audit, clocks, timeliness
+from disclosure import audit, clocks, cursors, timeliness
 from disclosure.access import SYSTEM_EVENTS
 from disclosure.db import Database
 from disclosure.errors import IdempotencyMismatch, InvalidInput, NotFound, StaleVersion
@@ -148,23 +147,6 @@ class Filters(msgspec.Struct, kw_only=True):
     overdue: bool | None = None
     queue: timeliness.Queue | None = None
     stage: Stage | None = None
-
-
-def _encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(str(last_id).encode()).decode()
-
-
-MAX_ID = 2**62
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        last_id = int(base64.urlsafe_b64decode(cursor.encode()).decode())
-        if not 0 < last_id < MAX_ID:
-            raise ValueError(cursor)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("cursor", "not a cursor this service issued") from exc
-    return last_id
 
 
 class Workflow:
@@ -509,22 +491,13 @@ class Workflow:
     async def get(self, reference: str, *, area: str | None = None) -> RequestView:
         """One request; with `area`, a request of another area is not found."""
         async with self.db.read() as session:
-            request = await session.scalar(select(Request).where(Request.reference == reference))
-            if request is None or (area is not None and request.area != area):
-                raise NotFound(reference)
-            parties = (
-                await session.scalars(
-                    select(Party).where(Party.request_id == request.id).order_by(Party.id)
-                )
-            ).all()
-        return self._view(request, [
-            PartyView(
-                id=p.id, role=p.role, name=p.name, date_of_birth=p.date_of_birth,
-                address=p.address, relationship=p.relationship, sex=p.sex,
-                age_band=p.age_band, ethnicity=p.ethnicity, safe_contact=p.safe_contact,
+            request = await _find(session, reference, area)
+            parties = await session.scalars(
+                select(Party).where(Party.request_id == request.id).order_by(Party.id)
             )
-            for p in parties
-        ])
+            return self._view(request, [
+                msgspec.convert(p, PartyView, from_attributes=True) for p in parties
+            ])
 
     def _view(self, request: Request, parties: Sequence[PartyView]) -> RequestView:
         return RequestView(
@@ -555,9 +528,7 @@ class Workflow:
     async def clock(self, reference: str, *, area: str | None = None) -> ClockView:
         """Every due date of a request, each with its inputs and explanation."""
         async with self.db.read() as session:
-            request = await session.scalar(select(Request).where(Request.reference == reference))
-            if request is None or (area is not None and request.area != area):
-                raise NotFound(reference)
+            request = await _find(session, reference, area)
             clock = await timeliness.request_clock(session, request, self.policy)
         return timeliness.clock_view(request, clock, self.policy, self.now())
 
@@ -579,15 +550,8 @@ class Workflow:
         ]
 
     async def actions(self, reference: str, *, area: str | None = None) -> Actions:
-        query = select(Request.route, Request.state, Request.version).where(
-            Request.reference == reference
-        )
-        if area is not None:
-            query = query.where(Request.area == area)
         async with self.db.read() as session:
-            row = (await session.execute(query)).first()
-        if row is None:
-            raise NotFound(reference)
+            row = await _find(session, reference, area)
         return Actions(
             reference=reference,
             state=row.state,
@@ -626,7 +590,8 @@ class Workflow:
             late = (Request.state != "closed") & (Request.due_at < self.now())
             query = query.where(late if filters.overdue else ~late)
         if cursor is not None and not queued:
-            query = query.where(Request.id < _decode_cursor(cursor))
+            (last_id,) = cursors.decode(cursor, int)
+            query = query.where(Request.id < last_id)
         async with self.db.read() as session:
             rows = (await session.scalars(query)).all()
         more = len(rows) > limit
@@ -644,11 +609,18 @@ class Workflow:
             ],
             next_cursor=(
                 (timeliness.next_cursor(rows[-1], filters.stage) if queued
-                 else _encode_cursor(rows[-1].id))
+                 else cursors.encode(rows[-1].id))
                 if more and rows else None
             ),
         )
 
+
+async def _find(session: AsyncSession, reference: str, area: str | None) -> Request:
+    """A request by reference; with `area`, another area's request is not found."""
+    request = await session.scalar(select(Request).where(Request.reference == reference))
+    if request is None or (area is not None and request.area != area):
+        raise NotFound(reference)
+    return request
 
 
 def _same_words(used: str, approved: str | None) -> bool:

@@ -140,8 +140,9 @@ class RequestController(Controller):
         workflow: NamedDependency[Workflow],
         principal: NamedDependency[Principal],
     ) -> Actions:
-        """The events the lifecycle allows now, each with its payload schema."""
-        return await workflow.actions(reference, area=principal.area)
+        """The events the lifecycle allows now and your roles permit, each with the JSON Schema
+        of its body."""
+        return await workflow.actions(reference, roles=principal.roles, area=principal.area)
 
     @post(
         "/{reference:str}/events", status_code=200,
@@ -160,6 +161,7 @@ class RequestController(Controller):
         require_event(principal, data)
         expected = parse_if_match(if_match)
         result = await workflow.apply(
-            reference, data, actor=actor, expected_version=expected, area=principal.area
+            reference, data, actor=actor, expected_version=expected, area=principal.area,
+            roles=principal.roles,
         )
         return Response(result, headers={"ETag": etag(result.version)})

@@ -99,6 +99,9 @@ EVENTS: Final[dict[str, frozenset[str]]] = {
     "withdraw": PREPARE,
     "close_no_engagement": PREPARE,
     "reopen": frozenset({"decision_maker"}),
+    # Parties found or corrected during a case: casework, whoever finds it.
+    "add_party": CASEWORK,
+    "amend_party": CASEWORK,
 }
 
 # Events no role may send over HTTP: the service's own commands send them.
@@ -133,6 +136,13 @@ def may_call(roles: frozenset[str] | set[str], handler: str) -> bool:
 def may_send(roles: frozenset[str] | set[str], event: str, payload: Any = None) -> bool:
     allowed = EVENTS.get(event_key(event, payload))
     return allowed is not None and bool(allowed & set(roles))
+
+
+def may_send_some(roles: frozenset[str] | set[str], event: str) -> bool:
+    """Whether these roles may send some form of the event (a variant of record_decision)."""
+    return any(
+        key.partition(":")[0] == event and allowed & set(roles) for key, allowed in EVENTS.items()
+    )
 
 
 def require_event(roles: frozenset[str] | set[str], event: str, payload: Any = None) -> None:

@@ -40,8 +40,13 @@ def link_hash(
     occurred_at: datetime,
     policy_version: str,
     digest: str,
+    recorded_at: datetime | None = None,
 ) -> str:
-    """The hash of one link; it covers the payload only through its digest, so erasure is safe."""
+    """The hash of one link; it covers the payload only through its digest, so erasure is safe.
+
+    The time an event was recorded is hashed only when it differs from the time it happened,
+    so links written before the two were told apart verify as they were written.
+    """
     fields = [
         prev_hash,
         reference,
@@ -54,6 +59,8 @@ def link_hash(
         policy_version,
         digest,
     ]
+    if recorded_at is not None and recorded_at != occurred_at:
+        fields.append(recorded_at.isoformat())
     return hashlib.sha256(msgspec.json.encode(fields)).hexdigest()
 
 
@@ -92,6 +99,7 @@ def _check(request: Request, events: list[Event]) -> tuple[int | None, str] | No
             to_state=ev.to_state,
             actor=ev.actor,
             occurred_at=ev.occurred_at,
+            recorded_at=ev.recorded_at,
             policy_version=ev.policy_version,
             digest=ev.payload_digest,
         )

@@ -158,17 +158,19 @@ def add_limit(
     )
 
 
-def agreed_deadline(received_at: datetime, agreed_due_at: datetime) -> Deadline:
+def agreed_deadline(
+    start: datetime, agreed_due_at: datetime, *, start_event: str = "received"
+) -> Deadline:
     """A deadline set by a MAPP meeting rather than counted from a limit."""
-    _require_aware(received_at, "received_at")
+    _require_aware(start, "start")
     _require_aware(agreed_due_at, "agreed_due_at")
     due_at = agreed_due_at.astimezone(UTC)
-    basis = f"agreed at the MAPP meeting, request received {_at(received_at)}"
+    basis = f"agreed at the MAPP meeting, request {start_event} {_at(start)}"
     return Deadline(
         due_at=due_at,
         base_due_at=due_at,
-        start=received_at.astimezone(UTC),
-        start_event="received",
+        start=start.astimezone(UTC),
+        start_event=start_event,
         limit=None,
         calendar="agreed",
         holidays_skipped=[],
@@ -221,6 +223,17 @@ def extend(
     return _with_extensions(deadline, [*deadline.extensions, extension])
 
 
+def _restarted(deadline: Deadline, received_at: datetime) -> Deadline:
+    """Say in the explanation that the clock of a reopened request started again."""
+    basis = (
+        f"{deadline.basis} (the clock started again when the request was reopened; it was "
+        f"first received {_at(received_at)})"
+    )
+    return msgspec.structs.replace(
+        deadline, basis=basis, explanation=_explanation(deadline.due_at, basis, [])
+    )
+
+
 def request_clock(
     policy: PolicyVersion,
     *,
@@ -228,19 +241,31 @@ def request_clock(
     stage_starts: dict[str, datetime],
     extensions: list[Extension],
     nation: str,
+    route: str = "right_to_ask",
     agreed_due_at: datetime | None = None,
+    reopened_at: datetime | None = None,
 ) -> Clock:
-    """A request's due dates; `agreed_due_at`, when a MAPP meeting set one, replaces the limit."""
+    """A request's due dates under the limits `policy` sets its route.
+
+    `agreed_due_at`, when a MAPP meeting set one, replaces the overall limit. A reopened request
+    (`reopened_at`) gets a fresh overall clock from the reopening, as does its initial checks.
+    """
     unknown = sorted(set(stage_starts) - set(STAGES))
     if unknown:
         raise PolicyError(f"unknown stage {unknown[0]!r}; expected one of {', '.join(STAGES)}")
+    overall_limit, stage_limits = policy.limits(route)
+    start, start_event = (received_at, "received") if reopened_at is None else (
+        reopened_at, "reopened"
+    )
     overall: Deadline | None
     if agreed_due_at is not None:
-        overall = agreed_deadline(received_at, agreed_due_at)
-    elif policy.overall is not None:
-        overall = add_limit(received_at, policy.overall, nation=nation)
+        overall = agreed_deadline(start, agreed_due_at, start_event=start_event)
+    elif overall_limit is not None:
+        overall = add_limit(start, overall_limit, nation=nation, start_event=start_event)
     else:
         overall = None
+    if overall is not None and reopened_at is not None:
+        overall = _restarted(overall, received_at)
     if extensions:
         if overall is None:
             raise ExtensionRefused(
@@ -248,11 +273,12 @@ def request_clock(
             )
         # Extensions already granted stand as recorded: the cap was checked when each was granted.
         overall = _with_extensions(overall, sorted(extensions, key=lambda e: e.granted_at))
+    events = dict(_STAGE_START_EVENTS)
+    if reopened_at is not None:
+        events["initial_checks"] = "reopened"
     stages = {
-        stage: add_limit(
-            stage_starts[stage], limit, nation=nation, start_event=_STAGE_START_EVENTS[stage]
-        )
-        for stage, limit in policy.stages.items()
+        stage: add_limit(stage_starts[stage], limit, nation=nation, start_event=events[stage])
+        for stage, limit in stage_limits.items()
         if stage in stage_starts
     }
     return Clock(policy_code=policy.code, overall=overall, stages=stages)

@@ -46,12 +46,14 @@ from disclosure.schemas import (
     RecordPartnerRequest,
     RecordPartnerResponse,
     Reopen,
+    ReopenCategory,
     Route,
     SafeContact,
     Scheme,
     TakeImmediateAction,
     Withdraw,
 )
+from disclosure.users import Users
 from disclosure.workflow import Workflow
 from statemachines.lifecycle import ROUTE_STATES
 
@@ -241,6 +243,14 @@ ATTENDEES: dict[Forum, tuple[str, ...]] = {
     "mapp_level_3": ("probation", "prisons", "childrens_social_care", "health"),
 }
 ROLES = {"di": "Detective Inspector", "dci": "Detective Chief Inspector"}
+REOPENINGS: tuple[tuple[ReopenCategory, str], ...] = (
+    ("applicant_reengaged", "Applicant made contact again and wants to go on"),
+    ("applicant_reengaged", "Applicant answered the safe number after the case was closed"),
+    ("new_information", "New information from a partner agency"),
+    ("new_information", "A new incident reported between the subject and the person at risk"),
+    ("closed_in_error", "Closed for no engagement while a meeting was still being arranged"),
+    ("review_or_complaint", "Reopened after the applicant's complaint was upheld"),
+)
 
 
 class DemoSummary(msgspec.Struct, kw_only=True):
@@ -408,13 +418,17 @@ class _Case:
 async def seed(
     workflow: Workflow, *, requests: int, seed: int = 0, today: datetime | None = None
 ) -> DemoSummary:
-    """Make `requests` synthetic requests received over the three years up to `today`.
+    """Make `requests` synthetic requests received over the three years up to `today`, in the
+    demo's areas (added with their divisions if need be).
 
     The workflow is driven with a clock of the demo's own, so each event is stamped when it
     plausibly happened; the workflow passed in keeps its clock.
     """
     if requests < 0:
         raise ValueError("requests: cannot be negative")
+    users = Users(workflow.db, now=workflow.now)
+    for code, divisions in AREAS.items():
+        await users.add_area(code, name=AREA_NAMES[code], divisions=divisions)
     today = (today or workflow.now()).astimezone(UTC)
     rng = random.Random(seed)
     driven = Workflow(workflow.db, workflow.policy, now=_NOW.get)
@@ -466,9 +480,9 @@ async def _story(case: _Case, previous: str | None) -> None:
     if fate.reopened:
         await _initial_checks(case, "in_scope")
         await _leave(case, rng.choice(LEAVINGS[fate.route]))
+        category, reason = rng.choice(REOPENINGS)
         await case.step(
-            Reopen(reason=rng.choice(("Applicant made contact again and wants to go on",
-                                      "New information from a partner agency"))),
+            Reopen(category=category, reason=reason),
             by=case.decider, at=case.later(working_days=rng.randint(10, 40)),
         )
     if fate.urgent or fate.outcome == "immediate_action":

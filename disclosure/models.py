@@ -220,7 +220,9 @@ class Event(Base):
     from_state: Mapped[str | None] = mapped_column(String(32))
     to_state: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(64))
+    # When it happened, as the person recording it says; `recorded_at` is when it was entered.
     occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
     policy_version: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     payload_salt: Mapped[str | None] = mapped_column(String(32))
@@ -229,6 +231,33 @@ class Event(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (UniqueConstraint("request_id", "seq", name="uq_events_request_seq"),)
+
+
+class Closure(Base):
+    """One closing of a request with its outcome, and its reopening if it was reopened.
+
+    A reopened request's earlier closures stay here, so reports can count every outcome ever
+    reached, not only the request's current one.
+    """
+
+    __tablename__ = "closures"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)  # the closing event's
+    event: Mapped[str] = mapped_column(String(40))
+    # Unknown only for a closure before outcomes were kept whose payload has been erased.
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    closed_at: Mapped[datetime]
+    closed_by: Mapped[str] = mapped_column(String(64))
+    reopened_seq: Mapped[int | None] = mapped_column(Integer)
+    reopened_at: Mapped[datetime | None]
+    reopened_by: Mapped[str | None] = mapped_column(String(64))
+    # Null for a reopening recorded before reasons had categories.
+    reopen_category: Mapped[str | None] = mapped_column(String(40))
+    reopen_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("request_id", "seq", name="uq_closures_request_seq"),)
 
 
 class ReferenceCounter(Base):

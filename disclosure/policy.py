@@ -43,6 +43,22 @@ class Limit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     unit: Unit
 
 
+# The routes each scheme has: MAPPA disclosures are considered by a MAPP meeting, so nobody can
+# ask for one (MAPPA Guidance chapter 10).
+SCHEME_ROUTES: dict[Scheme, tuple[Route, ...]] = {
+    "dvds": ROUTES,
+    "csods": ROUTES,
+    "mappa": ("right_to_know",),
+}
+
+
+class RouteLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where guidance sets one route limits of its own: these replace the version's."""
+
+    overall: Limit | None = None
+    stages: dict[Stage, Limit] = {}
+
+
 class PolicyVersion(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The time limits of one scheme from one effective date (midnight London time)."""
 
@@ -54,6 +70,22 @@ class PolicyVersion(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     extension_cap_days: _Count
     source: str
     uncertain: bool
+    routes: dict[Route, RouteLimits] = {}
+
+    def limits(self, route: str) -> tuple[Limit | None, dict[Stage, Limit]]:
+        """The overall limit and stage targets of a request on `route`."""
+        own = self.routes.get(route)  # type: ignore[call-overload]
+        if own is None:
+            return self.overall, self.stages
+        return own.overall or self.overall, {**self.stages, **own.stages}
+
+
+class NoPolicy(PolicyError):
+    """A request received before any version of its scheme took effect."""
+
+    def __init__(self, scheme: str, day: date, earliest: date | None) -> None:
+        since = f"; its earliest version starts {earliest.isoformat()}" if earliest else ""
+        super().__init__(f"no {scheme} policy was in force on {day.isoformat()}{since}")
 
 
 class PolicyBook:
@@ -94,10 +126,13 @@ class PolicyBook:
         if at.utcoffset() is None:
             raise PolicyError(f"version_for needs a timezone-aware time, got {at.isoformat()}")
         local_day = at.astimezone(LONDON).date()
+        earliest: date | None = None
         for version in self._by_date:
-            if version.scheme == scheme and version.effective_from <= local_day:
-                return version
-        raise PolicyError(f"no {scheme} policy was in force on {local_day.isoformat()}")
+            if version.scheme == scheme:
+                if version.effective_from <= local_day:
+                    return version
+                earliest = version.effective_from
+        raise NoPolicy(scheme, local_day, earliest)
 
 
 class PolicySettings(msgspec.Struct, frozen=True):
@@ -127,13 +162,29 @@ def _working_days(n: int) -> Limit:
 
 BUILT_IN: tuple[PolicyVersion, ...] = (
     PolicyVersion(
-        code="dvds-2016",
+        code="dvds-2014",
         scheme="dvds",
-        effective_from=date(2016, 3, 8),
+        effective_from=date(2014, 3, 8),
         overall=_calendar_days(35),
         stages={},
         extension_cap_days=DEFAULT_EXTENSION_CAP_DAYS,
-        source="Home Office DVDS guidance (2016 revision): 35 days; the start date is uncertain.",
+        source=(
+            "Home Office DVDS guidance for the national roll-out to all 43 forces in England and "
+            "Wales on 8 March 2014: 35 days."
+        ),
+        uncertain=False,
+    ),
+    PolicyVersion(
+        code="dvds-2016",
+        scheme="dvds",
+        effective_from=date(2016, 12, 1),
+        overall=_calendar_days(35),
+        stages={},
+        extension_cap_days=DEFAULT_EXTENSION_CAP_DAYS,
+        source=(
+            "Home Office DVDS guidance, December 2016 revision: 35 days, as before; the day in "
+            "December it took effect is uncertain."
+        ),
         uncertain=True,
     ),
     PolicyVersion(
@@ -157,8 +208,11 @@ BUILT_IN: tuple[PolicyVersion, ...] = (
         overall=_calendar_days(45),
         stages={},
         extension_cap_days=DEFAULT_EXTENSION_CAP_DAYS,
-        source="Home Office CSODS guidance (2010): 45 days.",
-        uncertain=False,
+        source=(
+            "Home Office CSODS guidance (2010): 45 days, from the first national phase in August "
+            "2010; forces joined in phases until March 2011, so a force's own start is uncertain."
+        ),
+        uncertain=True,
     ),
     PolicyVersion(
         code="csods-2023",
@@ -196,6 +250,8 @@ class _VersionOverride(msgspec.Struct, forbid_unknown_fields=True):
     extension_cap_days: _Count | msgspec.UnsetType = msgspec.UNSET
     source: str | msgspec.UnsetType = msgspec.UNSET
     uncertain: bool | msgspec.UnsetType = msgspec.UNSET
+    # Checked key by key, as `stages` is.
+    routes: dict[str, Any] = {}
 
 
 class _OverrideFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -256,12 +312,34 @@ def _stages(raw: dict[str, Any], prefix: str, origin: str) -> dict[Stage, Limit]
     return stages
 
 
+def _routes(raw: dict[str, Any], prefix: str, origin: str) -> dict[Route, RouteLimits]:
+    routes: dict[Route, RouteLimits] = {}
+    for name, limits in raw.items():
+        if name not in ROUTES:
+            raise PolicyError(
+                f"{origin}: {prefix}.{name}: unknown route, expected one of {', '.join(ROUTES)}"
+            )
+        if not isinstance(limits, dict):
+            raise PolicyError(f"{origin}: {prefix}.{name}: expected a table, got {limits!r}")
+        unknown = sorted(set(limits) - {"overall", "stages"})
+        if unknown:
+            raise PolicyError(f"{origin}: {prefix}.{name}.{unknown[0]}: unknown key")
+        overall = limits.get("overall")
+        routes[name] = RouteLimits(
+            overall=None if overall is None
+            else _convert(overall, Limit, f"{prefix}.{name}.overall", origin),
+            stages=_stages(limits.get("stages", {}), f"{prefix}.{name}.stages", origin),
+        )
+    return routes
+
+
 def _apply(
     known: dict[str, PolicyVersion], override: _VersionOverride, index: int, origin: str
 ) -> PolicyVersion:
     """Change the fields an override names, or build a new version from it."""
     where = f"version[{index}]"
     stages = _stages(override.stages, f"{where}.stages", origin)
+    routes = _routes(override.routes, f"{where}.routes", origin)
     changes = {
         name: getattr(override, name)
         for name in ("scheme", "effective_from", "overall", "extension_cap_days", "uncertain")
@@ -280,7 +358,8 @@ def _apply(
             else override.source
         )
         version = msgspec.structs.replace(
-            base, **changes, stages={**base.stages, **stages}, source=source
+            base, **changes, stages={**base.stages, **stages},
+            routes={**base.routes, **routes}, source=source,
         )
     else:
         for required in ("scheme", "effective_from"):
@@ -297,8 +376,11 @@ def _apply(
             extension_cap_days=changes.get("extension_cap_days", DEFAULT_EXTENSION_CAP_DAYS),
             source=f"Set by {origin}." if override.source is msgspec.UNSET else override.source,
             uncertain=changes.get("uncertain", False),
+            routes=routes,
         )
-    if version.scheme == "mappa" and version.overall is not None:
+    if version.scheme == "mappa" and (
+        version.overall is not None or any(r.overall for r in version.routes.values())
+    ):
         raise PolicyError(
             f"{origin}: {where}.overall: a mappa due date is agreed at the MAPP meeting, "
             "so it takes no overall limit"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast, get_type_hints
 
 import msgspec
 from msgspec import Meta
 
-from disclosure.policy import Limit
+from disclosure.policy import SCHEME_ROUTES, Limit
 
 Scheme = Literal["dvds", "csods", "mappa"]
 Route = Literal["right_to_ask", "right_to_know"]
@@ -64,6 +64,11 @@ class NewRequest(Input, kw_only=True):
     def __post_init__(self) -> None:
         if self.received_at.tzinfo is None:
             raise ValueError("received_at: needs a time zone offset, e.g. 2026-04-02T09:30:00Z")
+        if self.route not in SCHEME_ROUTES[self.scheme]:
+            raise ValueError(
+                f"route: {self.scheme} has no {self.route.replace('_', ' ')}; its routes are "
+                + ", ".join(SCHEME_ROUTES[self.scheme])
+            )
         roles = [p.role for p in self.parties]
         if "subject" not in roles:
             raise ValueError("parties: a request needs a party with role 'subject'")
@@ -83,8 +88,20 @@ def _aware(name: str, value: datetime | None) -> None:
         raise ValueError(f"{name}: needs a time zone offset")
 
 
+# Times that name a date to come (by when to deliver, by when a partner should answer) rather
+# than when something happened: they may lie in the future.
+DUE_DATES = frozenset({"deliver_by", "due_at"})
+
+
 class EventIn(Input, tag_field="event", kw_only=True):
-    """Base of every event payload; the `event` field says which one it is."""
+    """Base of every event payload; the `event` field says which one it is.
+
+    `occurred_at` is when it happened, by default the event's own time field (`when`: a
+    meeting's `held_at`, a check's `checked_at`...) and otherwise the time it is recorded.
+    """
+
+    when: ClassVar[str | None] = None
+    occurred_at: datetime | None = None
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
@@ -101,6 +118,7 @@ class CompleteInitialChecks(EventIn, tag="complete_initial_checks", kw_only=True
     referred_to: Literal["marac", "childrens_social_care", "mappa", "other"] | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.finding == "duplicate" and not self.duplicate_of:
             raise ValueError("duplicate_of: required when the finding is duplicate")
         if self.finding == "referred_safeguarding" and not self.referred_to:
@@ -114,6 +132,7 @@ IdentityDocument = Literal[
 
 
 class RecordMeeting(EventIn, tag="record_meeting", kw_only=True):
+    when = "held_at"
     held_at: datetime
     held_by: Name
     identity_verified: bool
@@ -130,6 +149,7 @@ CheckSource = Literal[
 
 
 class RecordCheck(EventIn, tag="record_check", kw_only=True):
+    when = "checked_at"
     source: CheckSource
     information_held: bool
     summary: Text
@@ -137,6 +157,7 @@ class RecordCheck(EventIn, tag="record_check", kw_only=True):
 
 
 class RecordPartnerRequest(EventIn, tag="record_partner_request", kw_only=True):
+    when = "asked_at"
     agency: CheckSource
     asked: Text
     asked_at: datetime
@@ -144,6 +165,7 @@ class RecordPartnerRequest(EventIn, tag="record_partner_request", kw_only=True):
 
 
 class RecordPartnerResponse(EventIn, tag="record_partner_response", kw_only=True):
+    when = "responded_at"
     partner_request_id: PartyId
     responded_at: datetime
     information_held: bool
@@ -181,6 +203,7 @@ SafeguardingAction = Literal[
 
 
 class RecordDecision(EventIn, tag="record_decision", kw_only=True):
+    when = "decided_at"
     forum: Literal["police", "dvds_panel", "marac", "mapp_level_2", "mapp_level_3"]
     decided_at: datetime
     chair: Name
@@ -229,6 +252,7 @@ class RecordDecision(EventIn, tag="record_decision", kw_only=True):
 
 
 class RecordDelivery(EventIn, tag="record_delivery", kw_only=True):
+    when = "delivered_at"
     delivered_at: datetime
     location: Text
     delivered_by: Name
@@ -243,6 +267,7 @@ class RecordDelivery(EventIn, tag="record_delivery", kw_only=True):
 
 
 class RecordNotice(EventIn, tag="record_notice", kw_only=True):
+    when = "given_at"
     given_at: datetime
     given_by: Name
     method: Literal["in_person", "telephone", "letter"]
@@ -251,6 +276,7 @@ class RecordNotice(EventIn, tag="record_notice", kw_only=True):
 
 
 class TakeImmediateAction(EventIn, tag="take_immediate_action", kw_only=True):
+    when = "taken_at"
     action: Text
     taken_at: datetime
     leaves_scheme: bool
@@ -282,7 +308,49 @@ class CloseNoEngagement(EventIn, tag="close_no_engagement", kw_only=True):
     reason: Text
 
 
+ReopenCategory = Literal[
+    "new_information", "applicant_reengaged", "closed_in_error", "review_or_complaint", "other",
+]
+
+
 class Reopen(EventIn, tag="reopen", kw_only=True):
+    category: ReopenCategory
+    reason: Text
+
+
+def _changes() -> type[Input]:
+    """Every field of a party but its role, each optional: what an amendment may change."""
+    fields = [
+        (name, hint | msgspec.UnsetType, msgspec.UNSET)
+        for name, hint in get_type_hints(PartyIn, include_extras=True).items()
+        if name != "role"
+    ]
+
+    def check(self: msgspec.Struct) -> None:
+        if all(getattr(self, name) is msgspec.UNSET for name in self.__struct_fields__):
+            raise ValueError("changes: give at least one field to change")
+
+    return cast(type[Input], msgspec.defstruct(
+        "PartyChanges", fields, bases=(Input,), kw_only=True, module=__name__,
+        namespace={"__post_init__": check},
+    ))
+
+
+PartyChanges = _changes()
+
+
+class AddParty(EventIn, tag="add_party", kw_only=True):
+    """Someone who comes into the case after receipt, e.g. a better-placed recipient."""
+
+    party: PartyIn
+    reason: Text
+
+
+class AmendParty(EventIn, tag="amend_party", kw_only=True):
+    """A correction or update to a party; the trail keeps the values it replaces."""
+
+    party_id: PartyId
+    changes: PartyChanges  # type: ignore[valid-type]
     reason: Text
 
 
@@ -302,6 +370,8 @@ EventPayload = (
     | Withdraw
     | CloseNoEngagement
     | Reopen
+    | AddParty
+    | AmendParty
 )
 PAYLOADS: dict[str, type[EventIn]] = {
     cls.__struct_config__.tag: cls
@@ -325,6 +395,18 @@ class PartyView(msgspec.Struct, kw_only=True):
     safe_contact: dict[str, Any] | None
 
 
+class ClosureView(msgspec.Struct, kw_only=True):
+    """A time the request was closed, and reopened if it was."""
+
+    seq: int
+    event: str
+    outcome: str | None
+    closed_at: datetime
+    reopened_at: datetime | None
+    reopen_category: str | None
+    reopen_reason: str | None
+
+
 class RequestView(msgspec.Struct, kw_only=True):
     reference: str
     scheme: str
@@ -345,6 +427,7 @@ class RequestView(msgspec.Struct, kw_only=True):
     overdue: bool
     version: int
     parties: list[PartyView]
+    closures: list[ClosureView]
 
 
 class RequestSummary(msgspec.Struct, kw_only=True):
@@ -376,14 +459,17 @@ class EventView(msgspec.Struct, kw_only=True):
     to_state: str
     actor: str
     occurred_at: datetime
+    recorded_at: datetime
     policy_version: str
     payload: dict[str, Any] | None
     hash: str
 
 
 class Action(msgspec.Struct, kw_only=True):
+    """An event the caller may send now, with the JSON Schema of its body."""
+
     event: str
-    payload_schema: str
+    payload_schema: dict[str, Any]
 
 
 class Actions(msgspec.Struct, kw_only=True):

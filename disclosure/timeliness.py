@@ -35,7 +35,6 @@ STAGE_OF_STATE: dict[str, Stage] = {
     "awaiting_delivery": "delivery",
 }
 STATE_OF_STAGE: dict[Stage, str] = {stage: state for state, stage in STAGE_OF_STATE.items()}
-_LATER_STATES = tuple(state for state in STAGE_OF_STATE if state != "received")
 
 # Stands in for "no due date" so that requests without one sort last in a queue.
 _NEVER = datetime(9999, 12, 31, tzinfo=UTC)
@@ -46,15 +45,21 @@ _Query = TypeVar("_Query", bound=Select[Any])
 def stage_starts(
     received_at: datetime, entered: Iterable[tuple[str, datetime]]
 ) -> dict[str, datetime]:
-    """When each stage last started: initial checks on receipt, others on entering their state.
+    """When each stage last started: initial checks on receipt (or on reopening), others on
+    entering their state.
 
-    `entered` is the request's state changes in order, as (state entered, when).
+    `entered` is the request's state changes in order, as (state entered, when it happened).
     """
     starts: dict[str, datetime] = {"initial_checks": received_at}
     for state, at in entered:
-        if state in _LATER_STATES:
+        if state in STAGE_OF_STATE:
             starts[STAGE_OF_STATE[state]] = at
     return starts
+
+
+def reopened_at(entered: Iterable[tuple[str, datetime]]) -> datetime | None:
+    """When the request was last reopened: the last time it went back to `received`."""
+    return max((at for state, at in entered if state == "received"), default=None)
 
 
 def stage_due_at(clock: clocks.Clock, state: str) -> datetime | None:
@@ -65,12 +70,13 @@ def stage_due_at(clock: clocks.Clock, state: str) -> datetime | None:
 
 
 def receipt_clock(
-    policy: PolicySettings, *, code: str, received_at: datetime
+    policy: PolicySettings, *, code: str, route: str, received_at: datetime
 ) -> clocks.Clock:
     """The clock of a request just received: nothing has happened to it yet."""
     return clocks.request_clock(
         policy.book.by_code(code), received_at=received_at,
         stage_starts=stage_starts(received_at, []), extensions=[], nation=policy.nation,
+        route=route,
     )
 
 
@@ -82,17 +88,20 @@ class Dated(Protocol):
     @property
     def scheme(self) -> str: ...
     @property
+    def route(self) -> str: ...
+    @property
     def policy_version(self) -> str: ...
     @property
     def received_at(self) -> datetime: ...
 
 
-# Built once, so their cache keys are too; `ids` expands to the requests asked about.
+# Built once, so their cache keys are too; `ids` expands to the requests asked about. Receipt
+# has no from_state, so the only way into `received` this finds is a reopening.
 _STAGE_CHANGES = (
     select(Event.request_id, Event.to_state, Event.occurred_at)
     .where(
         Event.request_id.in_(bindparam("ids", expanding=True)),
-        Event.to_state.in_(_LATER_STATES),
+        Event.to_state.in_(tuple(STAGE_OF_STATE)),
         Event.from_state != Event.to_state,
     )
     .order_by(Event.request_id, Event.seq)
@@ -102,7 +111,7 @@ _EXTENSIONS = select(
     Extension.granted_at,
 ).where(Extension.request_id.in_(bindparam("ids", expanding=True)))
 _AGREED = (
-    select(Decision.request_id, Decision.deliver_by)
+    select(Decision.request_id, Decision.decided_at, Decision.deliver_by)
     .where(Decision.request_id.in_(bindparam("ids", expanding=True)),
            Decision.deliver_by.is_not(None))
     .order_by(Decision.id)
@@ -112,21 +121,32 @@ _AGREED = (
 async def request_clocks(
     session: AsyncSession | AsyncConnection, requests: Sequence[Dated], policy: PolicySettings
 ) -> dict[int, clocks.Clock]:
-    """The clocks of some requests from their events, extensions and agreed MAPPA dates."""
+    """The clocks of some requests from their events, extensions and agreed MAPPA dates.
+
+    A reopened request's clock is a fresh one: the extensions granted and the MAPPA date agreed
+    before its last reopening belong to the clock that ended with its closure.
+    """
     ids = [r.id for r in requests]
     entered: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
     for rid, state, at in await session.execute(_STAGE_CHANGES, {"ids": ids}):
         entered[rid].append((state, at))
+    restarted = {rid: reopened_at(states) for rid, states in entered.items()}
+
+    def current(rid: int, at: datetime) -> bool:
+        since = restarted.get(rid)
+        return since is None or at >= since
+
     extensions: dict[int, list[clocks.Extension]] = defaultdict(list)
     for rid, days, category, reason, granted_at in await session.execute(
         _EXTENSIONS, {"ids": ids}
     ):
-        extensions[rid].append(clocks.Extension(days, category, reason, granted_at))
+        if current(rid, granted_at):
+            extensions[rid].append(clocks.Extension(days, category, reason, granted_at))
     agreed: dict[int, datetime] = {}
     mappa = [r.id for r in requests if r.scheme == "mappa"]
     if mappa:
         decided = await session.execute(_AGREED, {"ids": mappa})
-        agreed = {rid: at for rid, at in decided if at is not None}
+        agreed = {rid: due for rid, at, due in decided if due is not None and current(rid, at)}
     return {
         r.id: clocks.request_clock(
             policy.book.by_code(r.policy_version),
@@ -134,7 +154,9 @@ async def request_clocks(
             stage_starts=stage_starts(r.received_at, entered[r.id]),
             extensions=extensions[r.id],
             nation=policy.nation,
+            route=r.route,
             agreed_due_at=agreed.get(r.id),
+            reopened_at=restarted.get(r.id),
         )
         for r in requests
     }

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from disclosure import audit, clocks, cursors, timeliness
-from disclosure.access import SYSTEM_EVENTS
+from disclosure.access import SYSTEM_EVENTS, may_send_some
 from disclosure.db import Database
 from disclosure.errors import IdempotencyMismatch, InvalidInput, NotFound, StaleVersion
 from disclosure.models import (
     Base,
     Check,
+    Closure,
     Decision,
     Delivery,
+    Division,
     Event,
     Extension,
     Notice,
@@ -31,13 +34,17 @@ from disclosure.models import (
     Request,
 )
 from disclosure.outcomes import outcome_of
-from disclosure.policy import PolicySettings, Stage
+from disclosure.policy import NoPolicy, PolicySettings, Stage
 from disclosure.references import request_id
 from disclosure.schemas import (
+    DUE_DATES,
     PAYLOADS,
     Action,
     Actions,
+    AddParty,
+    AmendParty,
     ClockView,
+    ClosureView,
     CompleteInitialChecks,
     EventIn,
     EventView,
@@ -51,12 +58,13 @@ from disclosure.schemas import (
     RecordNotice,
     RecordPartnerRequest,
     RecordPartnerResponse,
+    Reopen,
     RequestPage,
     RequestSummary,
     RequestView,
     Transitioned,
 )
-from statemachines.lifecycle import Facts, allowed_events, fire
+from statemachines.lifecycle import EventNotAllowed, Facts, allowed_events, fire
 
 Clock = Callable[[], datetime]
 # The latest decision's recipient, wording and no-disclosure reason.
@@ -80,6 +88,7 @@ DECISIONS = _table(Decision)
 DELIVERIES = _table(Delivery)
 NOTICES = _table(Notice)
 EXTENSIONS = _table(Extension)
+CLOSURES = _table(Closure)
 
 
 class Locked(NamedTuple):
@@ -133,6 +142,22 @@ _LATEST_DECISION = (
 _OPEN_PARTNER_REQUESTS = select(PARTNER_REQUESTS.c.id).where(
     PARTNER_REQUESTS.c.request_id == bindparam("rid"), PARTNER_REQUESTS.c.responded_at.is_(None)
 )
+# When the request entered the state it is in: its last event that changed the state.
+_ENTERED = (
+    select(EVENTS.c.occurred_at)
+    .where(
+        EVENTS.c.request_id == bindparam("rid"),
+        or_(EVENTS.c.from_state.is_(None), EVENTS.c.from_state != EVENTS.c.to_state),
+    )
+    .order_by(EVENTS.c.seq.desc())
+    .limit(1)
+)
+_DIVISIONS = select(Division.code).where(Division.area == bindparam("area"))
+_REOPEN_CLOSURE = update(CLOSURES).where(
+    CLOSURES.c.request_id == bindparam("rid"), CLOSURES.c.reopened_seq.is_(None)
+)
+# A party's fields an amendment may change: all but its role and the request it belongs to.
+_AMENDABLE = tuple(c for c in PARTIES.c if c.name not in ("id", "request_id", "role"))
 
 
 def utcnow() -> datetime:
@@ -200,20 +225,27 @@ class Workflow:
         self, session: AsyncSession, new: NewRequest, *, actor: str, key: str | None, digest: str
     ) -> tuple[Request, list[PartyView]]:
         now = self.now()
-        received_at = new.received_at.astimezone(UTC)
+        received_at = _utc("received_at", new.received_at)
         if received_at > now:
             raise InvalidInput("received_at", "is in the future")
-        policy = self.policy.book.version_for(new.scheme, received_at)
-        clock = timeliness.receipt_clock(self.policy, code=policy.code, received_at=received_at)
+        try:
+            policy = self.policy.book.version_for(new.scheme, received_at)
+        except NoPolicy as refused:
+            raise InvalidInput("received_at", str(refused)) from None
+        clock = timeliness.receipt_clock(
+            self.policy, code=policy.code, route=new.route, received_at=received_at
+        )
         # Core statements on the transaction's connection, as in `apply`: rows written once.
         conn = await session.connection()
+        if new.division is not None:
+            await _check_division(conn, new.area, new.division)
         reference = await self._next_reference(conn, new.scheme, received_at.year)
         # Chained before the insert, so the row goes in with its version and hash and needs no
         # UPDATE; the event only lacks the request's id, known after the insert.
         link = self._link(
             reference=reference, seq=1, prev_hash=audit.GENESIS, policy_version=policy.code,
-            event="receive", from_state=None, to_state="received", actor=actor, at=now,
-            payload=msgspec.to_builtins(new),
+            event="receive", from_state=None, to_state="received", actor=actor,
+            at=received_at, recorded_at=now, payload=msgspec.to_builtins(new),
         )
         columns: dict[str, Any] = {
             "reference": reference, "scheme": new.scheme, "route": new.route, "area": new.area,
@@ -228,15 +260,7 @@ class Workflow:
         }
         rid: int = (await conn.execute(_INSERT_REQUEST, columns)).scalar_one()
         await conn.execute(insert(EVENTS), link | {"request_id": rid})
-        parties: list[dict[str, Any]] = [
-            {
-                "role": p.role, "name": p.name, "date_of_birth": p.date_of_birth,
-                "address": p.address, "relationship": p.relationship, "sex": p.sex,
-                "age_band": p.age_band, "ethnicity": p.ethnicity,
-                "safe_contact": msgspec.to_builtins(p.safe_contact) if p.safe_contact else None,
-            }
-            for p in new.parties
-        ]
+        parties = [_party_columns(p) for p in new.parties]
         ids = (
             await conn.execute(_INSERT_PARTIES, [p | {"request_id": rid} for p in parties])
         ).scalars().all()
@@ -268,8 +292,13 @@ class Workflow:
         actor: str,
         expected_version: int,
         area: str | None = None,
+        roles: frozenset[str] | None = None,
     ) -> Transitioned:
-        """Send one event to a request; everything it writes commits together or not at all."""
+        """Send one event to a request; everything it writes commits together or not at all.
+
+        With `roles`, an event the state does not take is refused listing only what those
+        roles may send now.
+        """
         event = type(payload).__struct_config__.tag
         assert isinstance(event, str)
         async with self.db.write() as session, session.begin():
@@ -284,29 +313,49 @@ class Workflow:
             facts, decision = await self._facts(conn, request.id, event, actor)
             route: Any = request.route
             from_state = request.state
-            to_state = fire(route, from_state, event, payload=payload, facts=facts)
+            try:
+                to_state = fire(route, from_state, event, payload=payload, facts=facts)
+            except EventNotAllowed as refused:
+                if roles is None:
+                    raise
+                raise EventNotAllowed(
+                    event, from_state, _permitted(roles, refused.allowed)
+                ) from None
             now = self.now()
+            at = await self._occurred(conn, request, payload, now)
             # The request's columns this event sets, beyond its state, version and due dates.
             changes: dict[str, Any] = {}
             recorded = await self._record(
-                conn, request, payload, actor=actor, at=now, decision=decision, changes=changes
+                conn, request, payload, actor=actor, at=at, decision=decision, changes=changes
             )
             outcome = request.outcome
+            seq = request.version + 1
             if to_state == "closed":
                 outcome = outcome_of(
                     payload,
                     recipient_role=facts.parties.get(getattr(payload, "recipient_party_id", 0)),
                     no_disclosure_reason=decision.no_disclosure_reason if decision else None,
                 )
-                changes |= {"outcome": outcome, "closed_at": now}
+                changes |= {"outcome": outcome, "closed_at": at}
+                # The outcome goes on the trail and into the closures, where a reopening
+                # leaves it.
+                recorded["outcome"] = outcome
+                await conn.execute(insert(CLOSURES), {
+                    "request_id": request.id, "seq": seq, "event": event, "outcome": outcome,
+                    "closed_at": at, "closed_by": actor,
+                })
             elif from_state == "closed":
                 outcome = None
                 changes |= {"outcome": None, "closed_at": None}
+            stored: dict[str, Any] = msgspec.to_builtins(payload)
+            if payload.occurred_at is None:
+                # Not given: the event row's own occurred_at says when it was.
+                del stored["occurred_at"]
             link = self._link(
-                reference=reference, seq=request.version + 1,
+                reference=reference, seq=seq,
                 prev_hash=request.last_event_hash, policy_version=request.policy_version,
-                event=event, from_state=from_state, to_state=to_state, actor=actor, at=now,
-                payload=msgspec.to_builtins(payload) | recorded,
+                event=event, from_state=from_state, to_state=to_state, actor=actor, at=at,
+                recorded_at=now, payload=stored | recorded,
             )
             await conn.execute(insert(EVENTS), link | {"request_id": request.id})
             # The clock reads the trail with this event in it, so the request row is written
@@ -330,6 +379,44 @@ class Workflow:
                 outcome=outcome,
                 version=link["seq"],
             )
+
+    async def _occurred(
+        self, conn: AsyncConnection, request: Locked, payload: EventIn, now: datetime
+    ) -> datetime:
+        """When the event happened, refusing times that cannot be true.
+
+        Every time in the payload must lie between receipt and now (a due date may lie ahead).
+        The event itself cannot have happened before the request entered its current state:
+        the trail is in the order things happened, as far as the lifecycle is concerned.
+        """
+        for path, value in _times(payload):
+            at = _utc(path, value)
+            if at > now and path.rpartition(".")[2] not in DUE_DATES:
+                raise InvalidInput(path, "is in the future")
+            if at < request.received_at:
+                raise InvalidInput(
+                    path,
+                    f"is before the request was received ({request.received_at.isoformat()})",
+                )
+        field, given = "occurred_at", payload.occurred_at
+        if payload.when is not None:
+            stated: datetime | None = getattr(payload, payload.when)
+            if given is None:
+                field, given = payload.when, stated
+            elif stated is not None and given != stated:
+                raise InvalidInput(
+                    "occurred_at",
+                    f"differs from {payload.when}; give one time for when it happened",
+                )
+        at = now if given is None else _utc(field, given)
+        entered = await conn.scalar(_ENTERED, {"rid": request.id})
+        if entered is not None and at < entered:
+            raise InvalidInput(
+                field,
+                f"is before the request became {request.state} ({entered.isoformat()}); an "
+                "event cannot have happened before the step that made it possible",
+            )
+        return at
 
     async def _lock(self, conn: AsyncConnection, reference: str) -> Locked:
         row = (await conn.execute(_LOCK, {"reference": reference})).first()
@@ -362,6 +449,8 @@ class Workflow:
         if event == "record_partner_response":
             open_ids = await conn.scalars(_OPEN_PARTNER_REQUESTS, {"rid": rid})
             return Facts(actor=actor, open_partner_requests=frozenset(open_ids)), None
+        if event in ("add_party", "amend_party"):
+            return Facts(actor=actor, parties=await self._parties(conn, rid)), None
         return Facts(actor=actor), None
 
     async def _parties(self, conn: AsyncConnection, rid: int) -> dict[int, str]:
@@ -442,6 +531,27 @@ class Workflow:
                 })
                 return {"old_due_at": msgspec.to_builtins(old),
                         "new_due_at": msgspec.to_builtins(new)}
+            case AddParty():
+                columns = _party_columns(payload.party)
+                added = await conn.scalar(
+                    insert(PARTIES).returning(PARTIES.c.id), columns | {"request_id": rid}
+                )
+                return {"party_id": added}
+            case AmendParty():
+                return await self._amend(conn, payload)
+            case Reopen():
+                previous = await conn.execute(
+                    _REOPEN_CLOSURE.returning(CLOSURES.c.outcome, CLOSURES.c.closed_at), {
+                        "rid": rid, "reopened_seq": request.version + 1, "reopened_at": at,
+                        "reopened_by": actor, "reopen_category": payload.category,
+                        "reopen_reason": payload.reason,
+                    },
+                )
+                row = previous.first()
+                if row is None:
+                    return {}
+                return {"previous_outcome": row.outcome,
+                        "previous_closed_at": msgspec.to_builtins(row.closed_at)}
             case RecomputeClock():
                 # The event leaves the state as it is, so the clock worked out now is the one
                 # `apply` stores after it: the trail shows what moved from what.
@@ -457,6 +567,23 @@ class Workflow:
                 pass
         return {}
 
+    async def _amend(self, conn: AsyncConnection, payload: AmendParty) -> dict[str, Any]:
+        """Change a party's fields; what the trail adds is each changed field's old value."""
+        given: dict[str, Any] = msgspec.to_builtins(payload.changes)
+        row = (
+            await conn.execute(
+                select(*_AMENDABLE).where(PARTIES.c.id == payload.party_id)
+            )
+        ).one()
+        old = {name: row._mapping[name] for name in given}
+        new = {name: value for name, value in given.items() if old[name] != value}
+        if not new:
+            raise InvalidInput("changes", "every value given is already recorded")
+        await conn.execute(
+            update(PARTIES).where(PARTIES.c.id == payload.party_id).values(**new)
+        )
+        return {"old": {name: old[name] for name in new}, "new": new}
+
     def _link(
         self,
         *,
@@ -469,19 +596,24 @@ class Workflow:
         to_state: str,
         actor: str,
         at: datetime,
+        recorded_at: datetime,
         payload: dict[str, Any],
     ) -> dict[str, Any]:
-        """The next link of a request's trail: the event row's columns but its request id."""
+        """The next link of a request's trail: the event row's columns but its request id.
+
+        `at` is when the event happened, `recorded_at` when it was entered.
+        """
         salt = audit.new_salt()
         digest = audit.payload_digest(payload, salt)
         link = audit.link_hash(
             prev_hash=prev_hash, reference=reference, seq=seq, event=event,
             from_state=from_state, to_state=to_state, actor=actor, occurred_at=at,
-            policy_version=policy_version, digest=digest,
+            recorded_at=recorded_at, policy_version=policy_version, digest=digest,
         )
         return {
             "seq": seq, "event": event, "from_state": from_state, "to_state": to_state,
-            "actor": actor, "occurred_at": at, "policy_version": policy_version,
+            "actor": actor, "occurred_at": at, "recorded_at": recorded_at,
+            "policy_version": policy_version,
             "payload": payload, "payload_salt": salt, "payload_digest": digest,
             "prev_hash": prev_hash, "hash": link,
         }
@@ -495,11 +627,21 @@ class Workflow:
             parties = await session.scalars(
                 select(Party).where(Party.request_id == request.id).order_by(Party.id)
             )
-            return self._view(request, [
-                msgspec.convert(p, PartyView, from_attributes=True) for p in parties
-            ])
+            closures = await session.scalars(
+                select(Closure).where(Closure.request_id == request.id).order_by(Closure.seq)
+            )
+            return self._view(
+                request,
+                [msgspec.convert(p, PartyView, from_attributes=True) for p in parties],
+                [msgspec.convert(c, ClosureView, from_attributes=True) for c in closures],
+            )
 
-    def _view(self, request: Request, parties: Sequence[PartyView]) -> RequestView:
+    def _view(
+        self,
+        request: Request,
+        parties: Sequence[PartyView],
+        closures: Sequence[ClosureView] = (),
+    ) -> RequestView:
         return RequestView(
             reference=request.reference,
             scheme=request.scheme,
@@ -520,6 +662,7 @@ class Workflow:
             overdue=self._overdue(request.state, request.due_at),
             version=request.version,
             parties=list(parties),
+            closures=list(closures),
         )
 
     def _overdue(self, state: str, due_at: datetime | None) -> bool:
@@ -543,13 +686,17 @@ class Workflow:
         return [
             EventView(
                 seq=e.seq, event=e.event, from_state=e.from_state, to_state=e.to_state,
-                actor=e.actor, occurred_at=e.occurred_at, policy_version=e.policy_version,
+                actor=e.actor, occurred_at=e.occurred_at, recorded_at=e.recorded_at,
+                policy_version=e.policy_version,
                 payload=e.payload, hash=e.hash,
             )
             for e in rows
         ]
 
-    async def actions(self, reference: str, *, area: str | None = None) -> Actions:
+    async def actions(
+        self, reference: str, *, roles: frozenset[str], area: str | None = None
+    ) -> Actions:
+        """What the lifecycle allows now and these roles may send, each with its body's schema."""
         async with self.db.read() as session:
             row = await _find(session, reference, area)
         return Actions(
@@ -557,10 +704,8 @@ class Workflow:
             state=row.state,
             version=row.version,
             actions=[
-                Action(event=e, payload_schema=PAYLOADS[e].__name__)
-                for e in allowed_events(row.route, row.state)
-                # System events are for the command line; no one could send them from here.
-                if e not in SYSTEM_EVENTS
+                Action(event=e, payload_schema=payload_schema(e))
+                for e in _permitted(roles, allowed_events(row.route, row.state))
             ],
         )
 
@@ -621,6 +766,55 @@ async def _find(session: AsyncSession, reference: str, area: str | None) -> Requ
     if request is None or (area is not None and request.area != area):
         raise NotFound(reference)
     return request
+
+
+def _permitted(roles: frozenset[str], events: Sequence[str]) -> tuple[str, ...]:
+    """The events these roles may send, in the order given; system events never."""
+    return tuple(e for e in events if e not in SYSTEM_EVENTS and may_send_some(roles, e))
+
+
+@cache
+def payload_schema(event: str) -> dict[str, Any]:
+    """The JSON Schema of an event's body, whole: the payload's own, with what it refers to."""
+    schema = msgspec.json.schema(PAYLOADS[event])
+    defs: dict[str, Any] = schema["$defs"]
+    own: dict[str, Any] = defs.pop(PAYLOADS[event].__name__)
+    return own | {"$defs": defs} if defs else own
+
+
+def _party_columns(party: Any) -> dict[str, Any]:
+    """A party's row from its input, safe contact as stored."""
+    fields: dict[str, Any] = msgspec.structs.asdict(party)
+    if party.safe_contact is not None:
+        fields["safe_contact"] = msgspec.to_builtins(party.safe_contact)
+    return fields
+
+
+async def _check_division(conn: AsyncConnection, area: str, division: str) -> None:
+    known = sorted(await conn.scalars(_DIVISIONS, {"area": area}))
+    if division not in known:
+        among = f"its divisions are {', '.join(known)}" if known else "it has no divisions"
+        raise InvalidInput("division", f"{division!r} is not a division of {area}; {among}")
+
+
+def _times(value: Any, path: str = "") -> Iterator[tuple[str, datetime]]:
+    """Every time in a payload, with its field path (`recipients[0].deliver_by`)."""
+    if isinstance(value, datetime):
+        yield path, value
+    elif isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            yield from _times(getattr(value, name), f"{path}.{name}" if path else name)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _times(item, f"{path}[{index}]")
+
+
+def _utc(field: str, value: datetime) -> datetime:
+    """An aware time in UTC; one the conversion would carry past the calendar is refused."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(field, "is out of range") from None
 
 
 def _same_words(used: str, approved: str | None) -> bool:

@@ -109,6 +109,10 @@ def _rows() -> tuple[Transition, ...]:
         T("recompute_clock", (OPEN,), ITSELF),
         T("record_partner_request", (OPEN,), ITSELF),
         T("record_partner_response", (OPEN,), ITSELF, validators=("answers_open_partner_request",)),
+        # People come into a case, and their details change, while it is open.
+        T("add_party", (OPEN,), ITSELF, validators=("one_applicant",), routes=ASK),
+        T("add_party", (OPEN,), ITSELF, validators=("no_applicant",), routes=("right_to_know",)),
+        T("amend_party", (OPEN,), ITSELF, validators=("amends_a_party",)),
         T("withdraw", (OPEN,), "closed", routes=ASK),
         T("close_no_engagement", (OPEN,), "closed"),
         T("reopen", ("closed",), "received"),
@@ -182,6 +186,25 @@ class Guards:
         if _field(payload, "urgent_disclosure") and not _field(payload, "authorised_by"):
             raise GuardRefused(
                 "take_immediate_action", "an urgent disclosure must name who authorised it"
+            )
+
+    def one_applicant(self, payload: Any, facts: Facts) -> None:
+        if _field(_field(payload, "party"), "role") == "applicant" and (
+            "applicant" in facts.parties.values()
+        ):
+            raise GuardRefused(
+                "add_party", "a right-to-ask request has one applicant; amend that party instead"
+            )
+
+    def no_applicant(self, payload: Any) -> None:
+        if _field(_field(payload, "party"), "role") == "applicant":
+            raise GuardRefused("add_party", "a right-to-know request has no applicant")
+
+    def amends_a_party(self, payload: Any, facts: Facts) -> None:
+        party = _field(payload, "party_id")
+        if party not in facts.parties:
+            raise GuardRefused(
+                "amend_party", f"party {party} is not a party to this request"
             )
 
     def answers_open_partner_request(self, payload: Any, facts: Facts) -> None:

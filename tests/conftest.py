@@ -17,6 +17,7 @@ from disclosure.db import Database
 from disclosure.migrations import upgrade
 from disclosure.models import Base
 from disclosure.policy import load_policy_book
+from disclosure.users import Users
 from disclosure.workflow import Workflow
 
 IN_CI = os.environ.get("CI") == "true"
@@ -82,12 +83,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
+    """Saturday 7 November 2026, after every time the factories' payloads give."""
+    return FakeClock(datetime(2026, 11, 7, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture
 async def workflow(database_url: str, clock: FakeClock) -> AsyncIterator[Workflow]:
+    """The service over a database with the factories' area and its divisions."""
     service = Workflow(Database(database_url), load_policy_book(None), now=clock)
+    await Users(service.db, now=clock).add_area(
+        "derbyshire", name="Derbyshire Constabulary", divisions=["north", "south"]
+    )
     yield service
     await service.db.dispose()
 

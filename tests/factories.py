@@ -31,7 +31,7 @@ def new_request(
     else:
         parties.append({"role": "referrer", "name": "PC 1234 Example", "relationship": "officer"})
     body: dict[str, Any] = {
-        "scheme": scheme, "route": route, "area": "derbyshire", "division": "north",
+        "scheme": scheme, "route": route, "area": "derbyshire",
         "received_at": AT, "channel": "online" if route == "right_to_ask" else "partner_agency",
         "summary": "Concern about a new partner's history", "parties": parties,
     }
@@ -84,7 +84,10 @@ def _decision(decision: str) -> dict[str, Any]:
 
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "complete_initial_checks": {"finding": "in_scope", "immediate_risk": False},
+    # Events without a time of their own say when they happened, so that the events after
+    # them, each with its own time, follow in order.
+    "complete_initial_checks": {"finding": "in_scope", "immediate_risk": False,
+                                "occurred_at": "2026-11-02T12:00:00Z"},
     "record_meeting": {"held_at": "2026-11-03T10:00:00Z", "held_by": "PC Example",
                        "identity_verified": True, "documents_seen": ["passport", "utility_bill"]},
     "record_check": {"source": "pnc", "information_held": True, "summary": "One conviction",
@@ -94,7 +97,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                                "due_at": "2026-11-11T10:00:00Z"},
     "record_partner_response": {"partner_request_id": 1, "responded_at": "2026-11-05T10:00:00Z",
                                 "information_held": False, "response": "Nothing held"},
-    "complete_checks": {"summary": "Checks complete"},
+    "complete_checks": {"summary": "Checks complete", "occurred_at": "2026-11-04T12:00:00Z"},
     "record_decision": _decision("disclose"),
     "record_delivery": {"delivered_at": "2026-11-06T15:00:00Z", "location": "Her home",
                         "delivered_by": "PC Example",
@@ -111,7 +114,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "recompute_clock": {"reason": "policy override policy.toml"},
     "withdraw": {"reason": "Applicant asked to stop"},
     "close_no_engagement": {"attempts": 3, "reason": "No answer on the safe number"},
-    "reopen": {"reason": "New information received"},
+    "reopen": {"category": "new_information", "reason": "New information received"},
+    "add_party": {"party": {"role": "recipient", "name": "Mary Sample", "sex": "female",
+                            "relationship": "grandmother of the person at risk"},
+                  "reason": "Better placed to protect her than the applicant"},
+    "amend_party": {"party_id": 1, "changes": {"date_of_birth": "1988-04-01"},
+                    "reason": "Date of birth corrected from his passport"},
 }
 
 NO_DISCLOSURE = _decision("no_disclosure")

@@ -77,8 +77,9 @@ async def test_walk_to_closed_over_http(client: Client, people: People) -> None:
         response = await send(client, reference, etag, event, **fields)
         assert response.status_code == 200, response.text
         etag = response.headers["etag"]
-    assert (await client.get(f"/api/requests/{reference}/actions")).json()["actions"][0] == {
-        "event": "record_decision", "payload_schema": "RecordDecision"}
+    first = (await client.get(f"/api/requests/{reference}/actions")).json()["actions"][0]
+    assert (first["event"], first["payload_schema"]["title"]) == (
+        "record_decision", "RecordDecision")
     # The officer who prepared the case may not decide to disclose.
     refused = await send(client, reference, etag, "record_decision", recipient_party_id=at_risk)
     assert refused.status_code == 403

@@ -148,7 +148,7 @@ async def test_queues_put_immediate_risk_first_then_the_soonest_due(
     ]
     assert await refs(workflow, Filters(stage="meeting"), limit=5) == [at_risk]
     assert await refs(workflow, Filters(queue="due_soon")) == []
-    clock.advance(days=23)
+    clock.advance(days=18)
     assert await refs(workflow, Filters(queue="due_soon")) == [recent]
     await send(workflow, older, "withdraw")
     assert await refs(workflow, Filters(queue="overdue")) == [at_risk, oldest]

@@ -28,19 +28,19 @@ ALL_EVENTS = (
     "complete_initial_checks", "record_meeting", "record_check", "complete_checks",
     "record_decision", "record_delivery", "record_notice", "take_immediate_action",
     "extend_deadline", "recompute_clock", "record_partner_request", "record_partner_response",
-    "withdraw", "close_no_engagement", "reopen",
+    "withdraw", "close_no_engagement", "reopen", "add_party", "amend_party",
 )
 IN_ANY_OPEN_STATE: dict[Route, dict[str, str]] = {
     "right_to_ask": {
         "take_immediate_action": SAME, "extend_deadline": SAME, "recompute_clock": SAME,
         "record_partner_request": SAME, "record_partner_response": SAME, "withdraw": "closed",
-        "close_no_engagement": "closed",
+        "close_no_engagement": "closed", "add_party": SAME, "amend_party": SAME,
     },
     # No applicant, so nobody to withdraw.
     "right_to_know": {
         "take_immediate_action": SAME, "extend_deadline": SAME, "recompute_clock": SAME,
         "record_partner_request": SAME, "record_partner_response": SAME,
-        "close_no_engagement": "closed",
+        "close_no_engagement": "closed", "add_party": SAME, "amend_party": SAME,
     },
 }
 # Where each event goes on its ordinary path (in scope, identity verified, a disclosure agreed).
@@ -265,3 +265,31 @@ def test_partner_response_must_answer_an_open_partner_request(route: Route) -> N
     reason = refusal(route, "checks", "record_partner_response",
                      ordinary("record_partner_response", partner_request_id=8), facts())
     assert reason == "partner request 8 is not awaiting a response on this request"
+
+
+# Parties during a case ---------------------------------------------------------------------
+
+
+def test_a_second_applicant_is_refused_on_the_right_to_ask() -> None:
+    applicant = {"role": "applicant", "name": "Another Sample"}
+    with pytest.raises(GuardRefused) as refused:
+        fire("right_to_ask", "checks", "add_party", payload=ordinary("add_party", party=applicant),
+             facts=facts())
+    assert refused.value.reason == (
+        "a right-to-ask request has one applicant; amend that party instead"
+    )
+
+
+def test_an_applicant_is_refused_on_the_right_to_know() -> None:
+    applicant = {"role": "applicant", "name": "Another Sample"}
+    with pytest.raises(GuardRefused) as refused:
+        fire("right_to_know", "checks", "add_party",
+             payload=ordinary("add_party", party=applicant), facts=facts())
+    assert refused.value.reason == "a right-to-know request has no applicant"
+
+
+def test_amending_someone_not_in_the_request_is_refused() -> None:
+    with pytest.raises(GuardRefused) as refused:
+        fire("right_to_ask", "awaiting_decision", "amend_party",
+             payload=ordinary("amend_party", party_id=99), facts=facts())
+    assert refused.value.reason == "party 99 is not a party to this request"

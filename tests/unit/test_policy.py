@@ -33,8 +33,12 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_built_in_figures() -> None:
-    assert BOOK.by_code("dvds-2016").overall == Limit(35, "calendar_days")
-    assert BOOK.by_code("dvds-2016").stages == {}
+    for code in ("dvds-2014", "dvds-2016"):
+        assert BOOK.by_code(code).overall == Limit(35, "calendar_days")
+        assert BOOK.by_code(code).stages == {}
+    # The 35 days apply from the national roll-out, not from the 2016 revision.
+    assert BOOK.by_code("dvds-2014").effective_from == date(2014, 3, 8)
+    assert BOOK.by_code("csods-2010").uncertain
     dvds = BOOK.by_code("dvds-2023")
     assert dvds.overall == Limit(28, "calendar_days")
     assert dvds.stages == {
@@ -70,7 +74,9 @@ def test_versions_are_listed_oldest_first() -> None:
         (datetime(2023, 3, 31, 23, 0, tzinfo=UTC), "dvds-2023"),
         (datetime(2023, 4, 1, 0, 0, tzinfo=LONDON), "dvds-2023"),
         (datetime(2030, 1, 1, tzinfo=UTC), "dvds-2023"),
-        (datetime(2016, 3, 8, 0, 0, tzinfo=LONDON), "dvds-2016"),
+        (datetime(2016, 12, 1, 0, 0, tzinfo=LONDON), "dvds-2016"),
+        (datetime(2016, 11, 30, 23, 59, tzinfo=LONDON), "dvds-2014"),
+        (datetime(2014, 3, 8, 0, 0, tzinfo=LONDON), "dvds-2014"),
     ],
 )
 def test_dvds_version_switches_at_london_midnight(at: datetime, code: str) -> None:
@@ -94,8 +100,8 @@ def test_other_schemes_pick_their_version_by_date(scheme: str, at: datetime, cod
     [
         (
             "dvds",
-            datetime(2016, 3, 7, 23, 59, tzinfo=LONDON),
-            "no dvds policy was in force on 2016-03-07",
+            datetime(2014, 3, 7, 23, 59, tzinfo=LONDON),
+            "no dvds policy was in force on 2014-03-07; its earliest version starts 2014-03-08",
         ),
         ("clares_law", datetime(2024, 1, 1, tzinfo=UTC), "unknown scheme 'clares_law'"),
         ("dvds", datetime(2024, 1, 1), "timezone-aware"),
@@ -185,6 +191,29 @@ source = "Force policy 2026/04."
     assert new.stages == {"initial_checks": Limit(12, "hours")}
     assert new.extension_cap_days == DEFAULT_EXTENSION_CAP_DAYS
     assert new.source == "Force policy 2026/04."
+
+
+def test_a_route_can_have_limits_of_its_own(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[[version]]
+code = "dvds-2023"
+routes.right_to_know.overall = { amount = 21, unit = "calendar_days" }
+routes.right_to_know.stages.initial_checks = { amount = 12, unit = "hours" }
+""",
+    )
+
+    version = load_policy_book(path).book.by_code("dvds-2023")
+
+    assert version.limits("right_to_ask") == (
+        Limit(28, "calendar_days"),
+        {"initial_checks": Limit(24, "hours"), "meeting": Limit(10, "working_days")},
+    )
+    assert version.limits("right_to_know") == (
+        Limit(21, "calendar_days"),
+        {"initial_checks": Limit(12, "hours"), "meeting": Limit(10, "working_days")},
+    )
 
 
 def test_nation_argument_applies_when_the_file_does_not_say(tmp_path: Path) -> None:
@@ -280,6 +309,24 @@ NEW = '[[version]]\ncode = "dvds-2026"\nscheme = "dvds"\neffective_from = 2026-0
             "policy versions 'dvds-2023' and 'dvds-2026' both start 2023-04-01 for dvds",
         ),
         ("version = 3\n", "version: expected array, got int"),
+        (
+            VERSION + 'routes.by_post.overall = { amount = 3, unit = "hours" }\n',
+            "version[0].routes.by_post: unknown route, expected one of right_to_ask, "
+            "right_to_know",
+        ),
+        (
+            VERSION + 'routes.right_to_know.limit = { amount = 3, unit = "hours" }\n',
+            "version[0].routes.right_to_know.limit: unknown key",
+        ),
+        (
+            VERSION + 'routes.right_to_know.overall = { amount = 0, unit = "hours" }\n',
+            "version[0].routes.right_to_know.overall.amount: expected int >= 1, got 0",
+        ),
+        (
+            '[[version]]\ncode = "mappa"\n'
+            'routes.right_to_know.overall = { amount = 7, unit = "calendar_days" }\n',
+            "version[0].overall: a mappa due date is agreed at the MAPP meeting",
+        ),
     ],
 )
 def test_bad_override_names_the_file_and_the_key(tmp_path: Path, text: str, problem: str) -> None:

@@ -23,6 +23,8 @@ from disclosure.models import PartnerRequest, Request
 from disclosure.outcomes import OUTCOMES
 from disclosure.policy import LONDON
 from disclosure.schemas import (
+    AddParty,
+    AmendParty,
     Answer,
     Attendee,
     Channel,
@@ -35,6 +37,7 @@ from disclosure.schemas import (
     IdentityDocument,
     LegalTest,
     NewRequest,
+    PartyChanges,
     PartyIn,
     PartyRole,
     PartyView,
@@ -70,7 +73,15 @@ OPEN_STATES: dict[Route, tuple[str, ...]] = {
 }
 # Events that leave a request where it is, so a request stuck in a state still takes them.
 STAYING = frozenset({"record_check", "record_partner_request", "record_partner_response",
-                     "extend_deadline"})
+                     "extend_deadline", "add_party", "amend_party"})
+# How often each kind of record is written up a working day or more after the event: meetings
+# and deliveries happen away from a desk.
+ENTERED_LATE = {"record_meeting": 0.25, "record_delivery": 0.2, "record_notice": 0.1,
+                "record_check": 0.05}
+# How often a request has a party's details corrected or updated.
+SUBJECT_BORN_CORRECTED = 0.08
+SAFE_CONTACT_CHANGED = 0.06
+RECIPIENT_FOUND_LATE = 0.5
 
 AREAS: dict[str, dict[str, str]] = {  # area → division → a town in it
     "derbyshire": {"north": "Chesterfield", "south": "Swadlincote", "city": "Derby"},
@@ -264,6 +275,9 @@ class DemoSummary(msgspec.Struct, kw_only=True):
     by_outcome: dict[str, int]
     by_area: dict[str, int]
     reopened: int
+    parties_added: int
+    parties_amended: int
+    entered_late: int  # events entered a working day or more after they happened
 
 
 @dataclass(frozen=True)
@@ -379,15 +393,24 @@ class _Case:
     recipient: int = 0
     wording: str = ""
     reopened: bool = False
+    # A better-placed recipient comes to light only when the case is decided.
+    recipient_found_late: bool = False
+    added: int = 0
+    amended: int = 0
+    late: int = 0
 
     def actor(self, who: tuple[str, str]) -> str:
         return f"{self.area}.{who[0]}"
 
-    def later(self, *, working_days: int = 0, hours: float = 0) -> datetime:
-        """When the next thing happens: after some working days in office hours, or some hours."""
+    def later(
+        self, *, working_days: int = 0, hours: float = 0, start: datetime | None = None
+    ) -> datetime:
+        """When the next thing happens: after some working days in office hours, or some hours,
+        from the last step (or `start`)."""
+        start = start or self.at
         if not working_days:
-            return self.at + timedelta(hours=hours, minutes=self.rng.randrange(5, 60))
-        day = self.at.astimezone(LONDON).date()
+            return start + timedelta(hours=hours, minutes=self.rng.randrange(5, 60))
+        day = start.astimezone(LONDON).date()
         while working_days:
             day += timedelta(days=1)
             working_days -= day.weekday() < 5
@@ -395,18 +418,27 @@ class _Case:
         return datetime.combine(day, time(minute // 60, minute % 60), LONDON).astimezone(UTC)
 
     async def step(self, payload: EventIn, *, by: tuple[str, str], at: datetime) -> None:
-        """Record an event a little after it happened, unless that is after today."""
+        """Record an event that happened `at`: mostly a little later, now and then (a meeting
+        written up on return to the office) some working days later. Not after today."""
         event = type(payload).__struct_config__.tag
         # Never before the step before it, even when what it records happened earlier.
         recorded = max(at, self.at) + timedelta(minutes=self.rng.randrange(10, 90))
+        late = event in ENTERED_LATE and self.rng.random() < ENTERED_LATE[event]
+        if late:
+            recorded = self.later(working_days=self.rng.randint(1, 3), start=recorded)
         if recorded > self.today or (self.state == self.fate.stall and event not in STAYING):
             raise _Paused
+        if payload.when is None:
+            payload = msgspec.structs.replace(payload, occurred_at=at)
         self.at = recorded
         _NOW.set(recorded)
         done = await self.workflow.apply(self.reference, payload, actor=self.actor(by),
                                          expected_version=self.version)
         self.version, self.state, self.outcome = done.version, done.state, done.outcome
         self.reopened |= event == "reopen"
+        self.added += event == "add_party"
+        self.amended += event == "amend_party"
+        self.late += late
 
     def party(self, role: str) -> int:
         return next(p.id for p in self.parties if p.role == role)
@@ -461,6 +493,9 @@ async def seed(
         by_outcome=count([c.outcome for c in cases]),
         by_area=count([c.area for c in cases]),
         reopened=sum(c.reopened for c in cases),
+        parties_added=sum(c.added for c in cases),
+        parties_amended=sum(c.amended for c in cases),
+        entered_late=sum(c.late for c in cases),
     )
 
 
@@ -471,6 +506,7 @@ def _new_case(workflow: Workflow, today: datetime, plan: _Plan) -> _Case:
         workflow=workflow, today=today, rng=rng, fate=plan.fate,
         at=plan.received_at, area=area, division=rng.choice(list(AREAS[area])),
         officer=rng.choice(OFFICERS), decider=rng.choice(DECIDERS),
+        recipient_found_late=rng.random() < RECIPIENT_FOUND_LATE,
     )
 
 
@@ -507,6 +543,14 @@ async def _story(case: _Case, previous: str | None) -> None:
             await _leave(case, fate.outcome)
             return
         await _meeting(case)
+        applicant = next(p for p in case.parties if p.role == "applicant")
+        contact = applicant.safe_contact
+        if (contact and contact.get("method") == "phone" and case.state != "closed"
+                and rng.random() < SAFE_CONTACT_CHANGED):
+            await _amend(case, "applicant", {"safe_contact": contact | {
+                "times": rng.choice(("Weekday mornings only", "After 8pm", "Lunchtimes"))}},
+                "The applicant asked for calls at another time",
+                at=case.later(working_days=rng.randint(1, 4)))
         if leaving:
             await _leave(case, fate.outcome)
         if leaving or fate.outcome == "identity_not_verified":
@@ -600,6 +644,13 @@ async def _checks(case: _Case) -> None:
             source=source, information_held=found,
             summary=CHECK_FINDINGS[source][0 if found else 1], checked_at=at,
         ), by=case.officer, at=at)
+        if number == 0 and rng.random() < SUBJECT_BORN_CORRECTED:
+            born = date.fromisoformat(next(
+                p.date_of_birth or "1980-01-01" for p in case.parties if p.role == "subject"))
+            corrected = born + timedelta(days=rng.choice((-366, -31, 31, 365)))
+            await _amend(case, "subject", {"date_of_birth": corrected.isoformat()},
+                         f"Date of birth corrected from the {source.upper()} record",
+                         at=case.later(hours=0.5))
     if rng.random() < 0.3:
         agency: CheckSource = rng.choice(
             ("childrens_social_care", "adult_social_care", "probation", "health"))
@@ -648,6 +699,11 @@ async def _decision(case: _Case) -> None:
     )
     subject = next(p.name for p in case.parties if p.role == "subject")
     fields: dict[str, Any] = {}
+    if discloses and fate.outcome == "disclosed_to_other" and not case.has("recipient") and (
+        not case.has("applicant")
+        or next(p.relationship for p in case.parties if p.role == "applicant") not in BEST_PLACED
+    ):
+        await _add_recipient(case, decided_at)
     if discloses:
         case.recipient = case.party("person_at_risk" if fate.outcome != "disclosed_to_other"
                                     else "recipient" if case.has("recipient") else "applicant")
@@ -678,6 +734,28 @@ async def _decision(case: _Case) -> None:
         else "Seeking them would alert the subject and put the person at risk in danger",
         subject_to_be_told=fate.scheme == "mappa", **fields,
     ), by=case.decider, at=decided_at)
+
+
+async def _add_recipient(case: _Case, decided_at: datetime) -> None:
+    """The forum finds someone better placed to protect than anyone named so far."""
+    at_risk = next(p for p in case.parties if p.role in ("person_at_risk", "child"))
+    family = (at_risk.name or "Sample").split()[-1]
+    on = decided_at.astimezone(LONDON).date()
+    party = _recipient(case.rng, case.fate, on, family, at_risk.address or "", at_risk.ethnicity
+                       or "not_stated")
+    await case.step(AddParty(
+        party=party, reason="The panel found her better placed to protect than the applicant",
+    ), by=case.decider, at=decided_at - timedelta(minutes=case.rng.randrange(20, 60)))
+    view = await case.workflow.get(case.reference)
+    case.parties = view.parties
+
+
+async def _amend(case: _Case, role: str, changes: dict[str, Any], reason: str, *,
+                 at: datetime) -> None:
+    party = case.party(role)
+    await case.step(AmendParty(
+        party_id=party, changes=msgspec.convert(changes, PartyChanges), reason=reason,
+    ), by=case.officer, at=at)
 
 
 def _legal_test(basis: str) -> LegalTest:
@@ -768,11 +846,18 @@ def _parties(case: _Case) -> tuple[list[PartyIn], str | None]:
     else:
         name, agency = _referrer(rng, fate, case.officer[1])
         parties.append(PartyIn(role="referrer", name=name, relationship=agency))
-    if fate.outcome == "disclosed_to_other" and relationship not in BEST_PLACED:
-        parties.append(_person(rng, "recipient", "female", _pick(rng, PARENT_AGE_BANDS), on,
-                               surname=family, address=home, ethnicity=kin,
-                               relationship=RECIPIENTS[fate.scheme]))
+    if (fate.outcome == "disclosed_to_other" and relationship not in BEST_PLACED
+            and not case.recipient_found_late):
+        parties.append(_recipient(rng, fate, on, family, home, kin))
     return parties, relationship
+
+
+def _recipient(
+    rng: random.Random, fate: _Fate, on: date, family: str, home: str, kin: str
+) -> PartyIn:
+    return _person(rng, "recipient", "female", _pick(rng, PARENT_AGE_BANDS), on,
+                   surname=family, address=home, ethnicity=kin,
+                   relationship=RECIPIENTS[fate.scheme])
 
 
 def _applicant(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from disclosure import audit
 from disclosure.demo import seed
-from disclosure.models import Event, Party, Request
+from disclosure.models import Closure, Event, Party, Request
 from disclosure.workflow import Filters, Workflow
 from tests.conftest import FakeClock
 
@@ -75,20 +75,48 @@ async def test_demo_covers_every_state_and_outcome_with_a_sound_trail(
 async def test_events_are_recorded_in_order_after_what_they_record(
     workflow: Workflow, clock: FakeClock
 ) -> None:
-    await seed(workflow, requests=60, seed=3, today=clock())
+    summary = await seed(workflow, requests=120, seed=3, today=clock())
     async with workflow.db.read() as session:
         rows = (await session.execute(
-            select(Event.request_id, Event.occurred_at, Event.payload, Request.received_at)
+            select(Event.request_id, Event.occurred_at, Event.recorded_at,
+                   Event.payload, Request.received_at)
             .join(Request, Request.id == Event.request_id)
             .order_by(Event.request_id, Event.seq)
         )).all()
     previous: dict[int, datetime] = {}
-    for request_id, occurred_at, payload, received_at in rows:
-        assert occurred_at >= previous.get(request_id, received_at)
-        previous[request_id] = occurred_at
+    late = 0
+    for request_id, occurred_at, recorded_at, payload, received_at in rows:
+        assert received_at <= occurred_at <= recorded_at
+        assert recorded_at >= previous.get(request_id, received_at)
+        previous[request_id] = recorded_at
+        late += recorded_at - occurred_at >= timedelta(days=1)
         for name in HAPPENED_AT:
             if payload and payload.get(name):
-                assert datetime.fromisoformat(payload[name]) <= occurred_at, (name, payload)
+                assert datetime.fromisoformat(payload[name]) == occurred_at, (name, payload)
+    # Now and then a meeting or a delivery is written up days after it happened.
+    assert 0 < late < len(rows) // 10
+    assert summary.entered_late > 0
+
+
+async def test_the_demo_adds_and_amends_parties_and_reopens_with_categories(
+    workflow: Workflow, clock: FakeClock
+) -> None:
+    summary = await seed(workflow, requests=300, seed=5, today=clock())
+    async with workflow.db.read() as session:
+        events = dict((await session.execute(
+            select(Event.event, func.count()).group_by(Event.event))).all())
+        categories = set(await session.scalars(
+            select(Closure.reopen_category).where(Closure.reopen_category.is_not(None))))
+        earlier = await session.scalar(select(func.count()).select_from(Closure).where(
+            Closure.reopened_at.is_not(None), Closure.outcome.is_not(None)))
+    assert summary.parties_added == events["add_party"] > 0
+    assert summary.parties_amended == events["amend_party"] > 0
+    # A few in a hundred requests change a party; fewer still are reopened.
+    assert events["amend_party"] < summary.requests // 5
+    assert summary.reopened == events["reopen"] == earlier > 0
+    assert categories <= {"new_information", "applicant_reengaged", "closed_in_error",
+                          "review_or_complaint", "other"}
+    assert categories
 
 
 async def test_the_same_seed_gives_the_same_demo(workflow: Workflow, clock: FakeClock) -> None:

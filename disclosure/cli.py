@@ -90,6 +90,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             ("by outcome", summary.by_outcome),
         ):
             print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        print(f"  reopened {summary.reopened}, parties added {summary.parties_added}, parties"
+              f" amended {summary.parties_amended}, events entered a day or more late"
+              f" {summary.entered_late}")
         return 0
 
     return _run(settings, job)

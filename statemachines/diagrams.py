@@ -20,7 +20,13 @@ Each route has its own machine. An arrow is labelled with its event; a name in b
 condition that picks that arrow (`!` means the condition is false), and the unlabelled arrow of
 the same event is taken otherwise. Guards that refuse an event outright (four eyes, the
 recipient, the extension cap, the partner request being answered, at least one check, an urgent
-disclosure's authoriser) are not drawn: a refused event leaves the request where it was.
+disclosure's authoriser, one applicant at most when a party is added, the party amended being the
+request's own) are not drawn: a refused event leaves the request where it was.
+
+`add_party` and `amend_party` change the people in a request while it is open; the trail keeps
+each amendment's old values. `reopen` takes a reason category and keeps the earlier closure and
+its outcome; see [clocks.md](clocks.md) for the times every event carries and the fresh clock of
+a reopened request.
 """
 
 

@@ -9,7 +9,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from disclosure.models import Decision, Request
+from disclosure.models import Closure, Decision, Request
 
 
 class Count(msgspec.Struct, kw_only=True):
@@ -20,10 +20,21 @@ class Count(msgspec.Struct, kw_only=True):
     requests: int
 
 
+class ReopenedCount(msgspec.Struct, kw_only=True):
+    """Closures later reopened: the outcome each had reached, and why it was reopened."""
+
+    scheme: str
+    route: str
+    outcome: str | None
+    reopen_category: str | None
+    closures: int
+
+
 class Statistics(msgspec.Struct, kw_only=True):
     area: str
     total: int
     counts: list[Count]
+    reopened: list[ReopenedCount]
 
 
 class AnonymisedDecision(msgspec.Struct, kw_only=True):
@@ -68,7 +79,23 @@ async def statistics(session: AsyncSession, *, area: str) -> Statistics:
     counts = [
         Count(scheme=s, route=r, state=st, outcome=o, requests=n) for s, r, st, o, n in rows
     ]
-    return Statistics(area=area, total=sum(c.requests for c in counts), counts=counts)
+    keys = (Request.scheme, Request.route, Closure.outcome, Closure.reopen_category)
+    reopened = (
+        await session.execute(
+            select(*keys, func.count())
+            .join(Request, Request.id == Closure.request_id)
+            .where(Request.area == area, Closure.reopened_at.is_not(None))
+            .group_by(*keys)
+            .order_by(*keys)
+        )
+    ).all()
+    return Statistics(
+        area=area, total=sum(c.requests for c in counts), counts=counts,
+        reopened=[
+            ReopenedCount(scheme=s, route=r, outcome=o, reopen_category=c, closures=n)
+            for s, r, o, c, n in reopened
+        ],
+    )
 
 
 def _answers(legal_test: dict[str, Any]) -> dict[str, bool]:

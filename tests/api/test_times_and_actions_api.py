@@ -201,3 +201,19 @@ async def test_a_meeting_in_the_future_is_refused_naming_held_at(
     assert response.json()["errors"] == [
         {"field": "$.held_at", "message": "held_at: is in the future"},
     ]
+
+
+async def test_the_board_counts_closures_that_were_reopened(
+    client: Client, people: People
+) -> None:
+    reference, etag = await receive(client, people)
+    withdrawn = await send(client, people, reference, etag, "withdraw")
+    reopened = await send(client, people, reference, withdrawn.headers["etag"], "reopen",
+                          role="decision_maker", reason="Applicant rang back to go on")
+    assert reopened.status_code == 200, reopened.text
+    stats = await client.get("/api/stats", headers=people.bearer("lay_adviser"))
+    assert stats.json()["reopened"] == [{
+        "scheme": "dvds", "route": "right_to_ask", "outcome": "withdrawn",
+        "reopen_category": "new_information", "closures": 1,
+    }]
+    assert "Applicant rang back" not in stats.text

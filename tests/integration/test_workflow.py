@@ -217,7 +217,7 @@ async def test_a_disclosure_delivered_to_no_one_closes_not_delivered(workflow: W
 
 
 async def test_delivery_refusals_name_the_rule(workflow: Workflow) -> None:
-    reference, at_risk = await to_decision(workflow)
+    reference, _ = await to_decision(workflow)
     ids = await parties(workflow, reference)
     await walk(workflow, reference, ("record_decision", DECIDER, {}))
     with pytest.raises(GuardRefused, match="not a recipient of the decision awaiting delivery"):

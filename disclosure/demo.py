@@ -573,6 +573,9 @@ async def _story(case: _Case, previous: str | None) -> None:
         if leaves:
             return
     finding = INITIAL_FINDINGS.get(fate.outcome, "in_scope")
+    # Half the referrals are made at the initial checks, half once the full checks are in.
+    if finding == "referred_safeguarding" and rng.random() < 0.5:
+        finding = "in_scope"
     await _initial_checks(case, finding, duplicate_of=previous)
     if finding != "in_scope":
         return

@@ -231,11 +231,14 @@ class Guards:
         return facts.notice_due
 
     def has_checks(self, facts: Facts) -> None:
+        """At least one check is recorded."""
         if facts.checks_recorded < 1:
             raise GuardRefused("complete_checks", "needs at least one recorded check")
 
     # Validators run before the transition's own condition, so each checks its own scope.
     def four_eyes(self, facts: Facts) -> None:
+        """The sender prepared nothing on the request (initial checks, meeting, any check,
+        completing the checks), whatever roles they hold."""
         prepared = facts.prepared_by.get(facts.actor)
         if prepared is not None:
             raise GuardRefused(
@@ -245,6 +248,9 @@ class Guards:
             )
 
     def legal_test_binds(self, payload: Any, facts: Facts) -> None:
+        """`disclose`: every part met, data protection and the ROA considered;
+        `not_necessary_proportionate`: a part not met; `no_information`: no check or partner
+        response found information."""
         test = _field(payload, "legal_test")
         unmet = [p for p in LEGAL_TEST_PARTS if not _field(_field(test, p), "met")]
         decision = _field(payload, "decision")
@@ -274,6 +280,7 @@ class Guards:
             )
 
     def presumption_recorded(self, payload: Any, facts: Facts) -> None:
+        """A CSODS decision, and only one, says whether the presumption to disclose applies."""
         given = _field(payload, "presumption_applies") is not None
         if facts.scheme == "csods" and not given:
             raise GuardRefused(
@@ -287,6 +294,8 @@ class Guards:
             )
 
     def recipients_eligible(self, payload: Any, facts: Facts) -> None:
+        """Each recipient is a party the scheme's recipient rule allows, with the reason they
+        are better placed where the rule allows them only exceptionally."""
         for recipient in _field(payload, "recipients") or ():
             _refuse_recipient(
                 "record_decision", _field(recipient, "party_id"), facts,
@@ -294,6 +303,7 @@ class Guards:
             )
 
     def settles_a_pending_recipient(self, payload: Any, facts: Facts) -> None:
+        """The party is a recipient of the decision not yet settled."""
         party = _field(payload, "recipient_party_id")
         if party not in facts.pending:
             waiting = ", ".join(str(p) for p in sorted(facts.pending)) or "none"
@@ -304,6 +314,8 @@ class Guards:
             )
 
     def delivered_as_decided(self, payload: Any, facts: Facts) -> None:
+        """Delivered after the decision and not in the future; words other than the approved
+        wording need `different_words_reason`."""
         delivered_at = _field(payload, "delivered_at")
         if facts.decided_at is not None and delivered_at < facts.decided_at:
             raise GuardRefused(
@@ -322,6 +334,8 @@ class Guards:
             )
 
     def urgent_disclosure_authorised(self, payload: Any, facts: Facts) -> None:
+        """An urgent disclosure is authorised by an active decision-maker of the area, by
+        username, other than the sender, and was not delivered in the future."""
         urgent = _field(payload, "urgent_disclosure")
         if urgent is None:
             return
@@ -342,6 +356,7 @@ class Guards:
                                "urgent_disclosure.delivered_at: is in the future")
 
     def urgent_recipient_eligible(self, payload: Any, facts: Facts) -> None:
+        """An urgent disclosure's recipient follows the scheme's recipient rule too."""
         urgent = _field(payload, "urgent_disclosure")
         if urgent is not None:
             _refuse_recipient(
@@ -350,10 +365,12 @@ class Guards:
             )
 
     def nothing_disclosed(self, facts: Facts) -> None:
+        """No disclosure has been decided on the request."""
         if facts.decision == "disclose":
             raise GuardRefused("withdraw", "a disclosure has been decided on this request")
 
     def answers_open_partner_request(self, payload: Any, facts: Facts) -> None:
+        """The partner request answered is one of this request's, still awaiting its answer."""
         asked = _field(payload, "partner_request_id")
         if asked not in facts.open_partner_requests:
             raise GuardRefused(

@@ -6,7 +6,7 @@ import msgspec
 import pytest
 from sqlalchemy import func, select
 
-from disclosure import audit
+from disclosure import audit, oversight
 from disclosure.errors import EventNotAllowed, GuardRefused, NotFound, StaleVersion
 from disclosure.models import (
     Check,
@@ -18,7 +18,9 @@ from disclosure.models import (
     SubjectTold,
 )
 from disclosure.schemas import NewRequest
+from disclosure.users import Users
 from disclosure.workflow import Workflow
+from tests.api.conftest import TEST_HASHER
 from tests.conftest import FakeClock
 from tests.factories import NO_DISCLOSURE, new, new_request, payload, recipient
 
@@ -328,3 +330,68 @@ async def test_reopen_clears_the_outcome(workflow: Workflow) -> None:
     await walk(workflow, view.reference, ("reopen", DECIDER, {}))
     reopened = await workflow.get(view.reference)
     assert (reopened.state, reopened.outcome, reopened.closed_at) == ("received", None, None)
+
+
+async def _accounts(workflow: Workflow) -> None:
+    users = Users(workflow.db, now=workflow.now, hasher=TEST_HASHER)
+    await users.add_area("derbyshire", name="Derbyshire Constabulary", divisions=["north"])
+    await users.add_area("durham", name="Durham Constabulary", divisions=["north"])
+    for username, area, roles in (
+        ("supt.lane", "derbyshire", ["decision_maker"]),
+        ("supt.away", "durham", ["decision_maker"]),
+        (OFFICER, "derbyshire", ["disclosure_officer"]),
+        ("supt.gone", "derbyshire", ["decision_maker"]),
+    ):
+        await users.add(username, password="a long enough passphrase", area=area, roles=roles,
+                        created_by="test")
+    await users.disable("supt.gone")
+
+
+def urgent(**fields: object) -> dict[str, object]:
+    return {"leaves_scheme": False, "urgent_disclosure": {
+        "recipient_party_id": 2, "wording": "He has hurt a partner before.",
+        "delivered_by": "PC Example", "delivered_at": "2026-11-02T12:30:00Z",
+        "authorised_by": "supt.lane", "authoriser_rank": "superintendent", **fields}}
+
+
+@pytest.mark.parametrize(("who", "message"), [
+    ("supt.away", "supt.away is not an active decision_maker in this area"),
+    ("supt.gone", "supt.gone is not an active decision_maker in this area"),
+    (OFFICER, "an urgent disclosure is authorised by a decision_maker other than the sender"),
+    ("nobody", "nobody is not an active decision_maker in this area"),
+])
+async def test_urgent_disclosure_authorised_by_an_active_decision_maker_of_the_area(
+    workflow: Workflow, who: str, message: str
+) -> None:
+    await _accounts(workflow)
+    view = await workflow.create(new(), actor=OFFICER)
+    with pytest.raises(GuardRefused, match=f"authorised_by: {message}"):
+        await walk(workflow, view.reference,
+                   ("take_immediate_action", OFFICER, urgent(authorised_by=who)))
+    async with workflow.db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(Decision)) == 0
+
+
+async def test_an_urgent_disclosure_is_a_full_record_listed_with_the_decisions(
+    workflow: Workflow,
+) -> None:
+    await _accounts(workflow)
+    view = await workflow.create(new(), actor=OFFICER)
+    with pytest.raises(GuardRefused, match="never made to the subject"):
+        await walk(workflow, view.reference,
+                   ("take_immediate_action", OFFICER, urgent(recipient_party_id=1)))
+    await walk(workflow, view.reference, ("take_immediate_action", OFFICER, urgent()))
+    assert (await workflow.get(view.reference)).state == "received"
+    async with workflow.db.read() as session:
+        page = await oversight.decisions(session, area="derbyshire", limit=10)
+        recipient_row = await session.scalar(select(DecisionRecipient))
+    [listed] = page.items
+    assert (listed.urgent, listed.forum, listed.decision, listed.decision_maker_role) == (
+        True, "urgent", "disclose", "superintendent")
+    assert (listed.recipients, listed.delivered) == (1, 1)
+    assert recipient_row is not None
+    assert (recipient_row.wording, recipient_row.settled_by, recipient_row.settlement) == (
+        "He has hurt a partner before.", "PC Example", "delivered")
+    # The urgent disclosure is not the decision the request goes on to wait for.
+    await walk(workflow, view.reference, *PREPARED, ("record_decision", DECIDER, NO_DISCLOSURE))
+    assert (await workflow.get(view.reference)).state == "awaiting_notice"

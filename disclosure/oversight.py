@@ -24,6 +24,9 @@ class Statistics(msgspec.Struct, kw_only=True):
     area: str
     total: int
     counts: list[Count]
+    # Disclosures delivered, one per recipient: by the forum's decision and urgent ones.
+    disclosures_delivered: int
+    urgent_disclosures_delivered: int
 
 
 class AnonymisedDecision(msgspec.Struct, kw_only=True):
@@ -77,7 +80,18 @@ async def statistics(session: AsyncSession, *, area: str) -> Statistics:
     counts = [
         Count(scheme=s, route=r, state=st, outcome=o, requests=n) for s, r, st, o, n in rows
     ]
-    return Statistics(area=area, total=sum(c.requests for c in counts), counts=counts)
+    delivered = dict((await session.execute(
+        select(Decision.urgent, func.count())
+        .join(DecisionRecipient, DecisionRecipient.decision_id == Decision.id)
+        .join(Request, Request.id == Decision.request_id)
+        .where(Request.area == area, DecisionRecipient.settlement == "delivered")
+        .group_by(Decision.urgent)
+    )).tuples().all())
+    return Statistics(
+        area=area, total=sum(c.requests for c in counts), counts=counts,
+        disclosures_delivered=delivered.get(False, 0),
+        urgent_disclosures_delivered=delivered.get(True, 0),
+    )
 
 
 def _answers(legal_test: dict[str, Any]) -> dict[str, bool]:

@@ -125,6 +125,7 @@ async def test_oversight_roles_never_receive_names_or_addresses(
         "inspector", 1, 1)
     stats = (await client.get("/api/stats", headers=people.bearer(role))).json()
     assert stats["total"] == 1 and stats["counts"][0]["outcome"] == "disclosed_to_person_at_risk"
+    assert (stats["disclosures_delivered"], stats["urgent_disclosures_delivered"]) == (1, 0)
 
 
 async def test_oversight_sees_only_its_own_area(

@@ -384,11 +384,13 @@ async def test_an_urgent_disclosure_is_a_full_record_listed_with_the_decisions(
     assert (await workflow.get(view.reference)).state == "received"
     async with workflow.db.read() as session:
         page = await oversight.decisions(session, area="derbyshire", limit=10)
+        stats = await oversight.statistics(session, area="derbyshire")
         recipient_row = await session.scalar(select(DecisionRecipient))
     [listed] = page.items
     assert (listed.urgent, listed.forum, listed.decision, listed.decision_maker_role) == (
         True, "urgent", "disclose", "superintendent")
     assert (listed.recipients, listed.delivered) == (1, 1)
+    assert (stats.disclosures_delivered, stats.urgent_disclosures_delivered) == (0, 1)
     assert recipient_row is not None
     assert (recipient_row.wording, recipient_row.settled_by, recipient_row.settlement) == (
         "He has hurt a partner before.", "PC Example", "delivered")

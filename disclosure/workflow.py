@@ -211,8 +211,9 @@ class Workflow:
                 return existing
         try:
             async with self.db.write() as session, session.begin():
-                request, parties = await self._receive(
-                    session, new, actor=actor, key=key, digest=digest
+                # Core statements on the transaction's connection, as in `apply`.
+                request, parties = await self._insert_request(
+                    await session.connection(), new, actor=actor, key=key, digest=digest
                 )
         except IntegrityError:
             if key is not None and (existing := await self._by_idempotency_key(key, digest)):
@@ -235,14 +236,6 @@ class Workflow:
             raise IdempotencyMismatch()
         return await self.get(found.reference)
 
-    async def _receive(
-        self, session: AsyncSession, new: NewRequest, *, actor: str, key: str | None, digest: str
-    ) -> tuple[Request, list[PartyView]]:
-        # Core statements on the transaction's connection, as in `apply`: rows written once.
-        return await self._insert_request(
-            await session.connection(), new, actor=actor, key=key, digest=digest
-        )
-
     async def _insert_request(
         self,
         conn: AsyncConnection,
@@ -253,6 +246,8 @@ class Workflow:
         digest: str | None = None,
         continued_from: Locked | None = None,
     ) -> tuple[Request, list[PartyView]]:
+        """Write a request, its parties and its receipt on the trail; `continued_from` is the
+        right-to-ask request it carries on, if any."""
         now = self.now()
         received_at = new.received_at.astimezone(UTC)
         if received_at > now:

@@ -55,7 +55,7 @@ async def test_actions_for_an_officer_and_a_decision_maker(
     assert list(officer) == [
         "complete_initial_checks", "take_immediate_action", "extend_deadline",
         "record_partner_request", "record_partner_response", "add_party", "amend_party",
-        "withdraw", "close_no_engagement",
+        "withdraw", "continue_as_right_to_know", "close_no_engagement",
     ]
     assert list(decider) == [
         "take_immediate_action", "extend_deadline", "add_party", "amend_party",
@@ -71,16 +71,17 @@ async def test_actions_for_an_officer_and_a_decision_maker(
     assert officer["amend_party"]["$defs"]["PartyChanges"]["properties"]["date_of_birth"]
 
 
-async def test_record_decision_is_offered_to_whoever_may_send_a_variant(
+async def test_the_decision_is_offered_to_a_decision_maker_only(
     client: Client, people: People
 ) -> None:
     reference, _ = await awaiting_decision(client, people)
-    for role in ("disclosure_officer", "decision_maker"):
-        offered = await actions(client, people, reference, role)
-        assert "record_decision" in offered
-        assert offered["record_decision"]["properties"]["decision"]["enum"] == [
-            "disclose", "no_disclosure",
-        ]
+    assert "record_decision" not in await actions(client, people, reference,
+                                                  "disclosure_officer")
+    offered = await actions(client, people, reference, "decision_maker")
+    assert next(iter(offered)) == "record_decision"
+    assert offered["record_decision"]["properties"]["decision"]["enum"] == [
+        "disclose", "no_disclosure", "refer",
+    ]
 
 
 async def test_a_closed_request_offers_reopen_to_a_decision_maker_only(
@@ -88,7 +89,9 @@ async def test_a_closed_request_offers_reopen_to_a_decision_maker_only(
 ) -> None:
     reference, etag = await receive(client, people)
     assert (await send(client, people, reference, etag, "withdraw")).status_code == 200
-    assert await actions(client, people, reference, "disclosure_officer") == {}
+    assert list(await actions(client, people, reference, "disclosure_officer")) == [
+        "record_subject_told",
+    ]
     reopen = (await actions(client, people, reference, "decision_maker"))["reopen"]
     assert reopen["properties"]["category"]["enum"] == [
         "applicant_reengaged", "closed_in_error", "new_information", "other",

@@ -11,7 +11,7 @@ from disclosure.errors import EventNotAllowed, GuardRefused, InvalidInput
 from disclosure.models import Closure
 from disclosure.workflow import Workflow
 from tests.conftest import FakeClock
-from tests.factories import new, payload, utc
+from tests.factories import new, payload, recipient, utc
 
 OFFICER = "officer.ann"
 DECIDER = "inspector.bob"
@@ -24,15 +24,17 @@ async def send(workflow: Workflow, reference: str, event: str, *, by: str = OFFI
 
 
 async def disclosed(workflow: Workflow) -> tuple[str, int]:
-    """A request disclosed to the person at risk and closed; its reference and her party id."""
+    """A request disclosed to the person at risk, her mother told the process has ended, and
+    closed; its reference and the person at risk's party id."""
     view = await workflow.create(new(), actor=OFFICER)
     at_risk = next(p.id for p in view.parties if p.role == "person_at_risk")
     for event in ("complete_initial_checks", "record_meeting", "record_check",
                   "complete_checks"):
         await send(workflow, view.reference, event)
     await send(workflow, view.reference, "record_decision", by=DECIDER,
-               recipient_party_id=at_risk)
+               recipients=[recipient(at_risk)])
     await send(workflow, view.reference, "record_delivery", recipient_party_id=at_risk)
+    await send(workflow, view.reference, "record_notice")
     return view.reference, at_risk
 
 
@@ -47,15 +49,15 @@ async def test_a_reopened_case_keeps_its_first_outcome_on_the_trail(
     assert (view.state, view.outcome) == ("received", None)
     [first] = view.closures
     assert (first.event, first.outcome, first.closed_at) == (
-        "record_delivery", "disclosed_to_person_at_risk", utc("2026-11-06T15:00:00Z")
+        "record_notice", "disclosed_to_person_at_risk", utc("2026-11-06T15:00:00Z")
     )
     assert (first.reopened_at, first.reopen_category, first.reopen_reason) == (
         utc("2026-11-09T10:00:00Z"), "new_information", "A new incident reported by the IDVA"
     )
     trail = await workflow.events(reference)
-    delivery, reopen = trail[-2], trail[-1]
-    assert delivery.payload is not None and reopen.payload is not None
-    assert delivery.payload["outcome"] == "disclosed_to_person_at_risk"
+    closing, reopen = trail[-2], trail[-1]
+    assert closing.payload is not None and reopen.payload is not None
+    assert closing.payload["outcome"] == "disclosed_to_person_at_risk"
     assert (reopen.payload["category"], reopen.payload["previous_outcome"]) == (
         "new_information", "disclosed_to_person_at_risk"
     )
@@ -130,15 +132,17 @@ async def test_a_better_placed_recipient_is_added_at_the_decision(workflow: Work
     after = await workflow.get(view.reference)
     [grandmother] = [p for p in after.parties if p.role == "recipient"]
     assert (grandmother.name, grandmother.relationship) == (
-        "Mary Sample", "grandmother of the person at risk"
+        "Mary Sample", "grandmother and guardian of the person at risk"
     )
     added = (await workflow.events(view.reference))[-1]
     assert added.payload is not None
     assert (added.event, added.payload["party_id"], added.payload["reason"]) == (
         "add_party", grandmother.id, "Better placed to protect her than the applicant"
     )
-    await send(workflow, view.reference, "record_decision", by=DECIDER,
-               recipient_party_id=grandmother.id)
+    await send(workflow, view.reference, "record_decision", by=DECIDER, recipients=[
+        recipient(grandmother.id, rationale="Her guardian, who can protect her",
+                  better_placed_reason="The person at risk is 17 and lives with her"),
+    ])
     assert (await workflow.get(view.reference)).state == "awaiting_delivery"
 
 
@@ -187,5 +191,5 @@ async def test_a_party_of_another_request_cannot_be_amended(workflow: Workflow) 
 async def test_parties_of_a_closed_request_are_not_changed(workflow: Workflow) -> None:
     view = await workflow.create(new(), actor=OFFICER)
     await send(workflow, view.reference, "withdraw")
-    with pytest.raises(EventNotAllowed, match="allowed now: reopen"):
+    with pytest.raises(EventNotAllowed, match="allowed now: record_subject_told, reopen"):
         await send(workflow, view.reference, "amend_party", party_id=view.parties[0].id)

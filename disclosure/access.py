@@ -142,6 +142,11 @@ def require_event(roles: frozenset[str] | set[str], event: str, payload: Any = N
         raise Denied(f"{key} needs one of: {needed}")
 
 
+def trail_scope(roles: frozenset[str] | set[str], area: str) -> str | None:
+    """The area whose trail a person verifies: every area (None) for an admin, else their own."""
+    return None if "admin" in roles else area
+
+
 def sees_personal_data(roles: frozenset[str] | set[str]) -> bool:
     """Whether any of these roles may reach an endpoint that answers with personal data."""
     return any(rule.personal and rule.roles & set(roles) for rule in ENDPOINTS.values())

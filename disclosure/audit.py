@@ -1,21 +1,28 @@
-"""The tamper-evident trail: each event hashed over the one before it."""
+"""The tamper-evident trail: each event a MAC, under a key the database does not hold, over the
+one before it; and the verification of every chain and every row seal."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import msgspec
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from disclosure import reads
-from disclosure.models import Event, Request
+from disclosure import reads, seals
+from disclosure.db import Database
+from disclosure.keys import TrailKeys
+from disclosure.models import Base
 
 GENESIS = "0" * 64
+# The trail's own event: a payload erased for retention, authorised and recorded.
+ERASE = "erase_payload"
+
+EVENTS = Base.metadata.tables["events"]
+REQUESTS = Base.metadata.tables["requests"]
 
 
 def payload_digest(payload: dict[str, Any], salt: str) -> str:
@@ -28,7 +35,7 @@ def new_salt() -> str:
     return secrets.token_hex(16)
 
 
-def link_hash(
+def link_message(
     *,
     prev_hash: str,
     reference: str,
@@ -40,8 +47,8 @@ def link_hash(
     occurred_at: datetime,
     policy_version: str,
     digest: str,
-) -> str:
-    """The hash of one link; it covers the payload only through its digest, so erasure is safe."""
+) -> bytes:
+    """What one link's MAC covers; the payload only through its digest, so erasure is safe."""
     fields = [
         prev_hash,
         reference,
@@ -54,11 +61,16 @@ def link_hash(
         policy_version,
         digest,
     ]
-    return hashlib.sha256(msgspec.json.encode(fields)).hexdigest()
+    return msgspec.json.encode(fields)
+
+
+def link(keys: TrailKeys, **fields: Any) -> tuple[str, str]:
+    """The key id and MAC of a new link under the current key."""
+    return keys.current, keys.sign(link_message(**fields))
 
 
 class Verdict(msgspec.Struct, frozen=True):
-    """The result of checking the trail: ok, or the first broken link."""
+    """The result of checking the trail: ok, or the first broken link or row."""
 
     ok: bool
     requests_checked: int
@@ -67,79 +79,143 @@ class Verdict(msgspec.Struct, frozen=True):
     seq: int | None = None
     problem: str | None = None
     views_checked: int = 0
+    rows_checked: int = 0
+    area: str | None = None
 
 
-def _check(request: Request, events: list[Event]) -> tuple[int | None, str] | None:
-    prev = GENESIS
-    for expected_seq, ev in enumerate(events, start=1):
-        if ev.seq != expected_seq:
-            return expected_seq, f"event {expected_seq} is missing"
-        if ev.prev_hash != prev:
-            return ev.seq, "does not link to the event before it"
-        if ev.payload is not None:
-            if ev.payload_salt is None or payload_digest(ev.payload, ev.payload_salt) != (
-                ev.payload_digest
-            ):
-                return ev.seq, "payload does not match its digest"
-        elif ev.payload_salt is not None:
-            return ev.seq, "payload missing but not erased"
-        recomputed = link_hash(
-            prev_hash=prev,
-            reference=request.reference,
-            seq=ev.seq,
-            event=ev.event,
-            from_state=ev.from_state,
-            to_state=ev.to_state,
-            actor=ev.actor,
-            occurred_at=ev.occurred_at,
-            policy_version=ev.policy_version,
-            digest=ev.payload_digest,
-        )
-        if recomputed != ev.hash:
-            return ev.seq, "event fields do not match its hash"
-        prev = ev.hash
-    if request.version != len(events):
-        return len(events) + 1, f"request is at version {request.version} but has {len(events)}"\
-            " events"
-    if request.last_event_hash != prev:
-        return None, "the request's last hash does not match its trail"
+_CHAIN_COLUMNS = (
+    REQUESTS.c.id, REQUESTS.c.reference, REQUESTS.c.version, REQUESTS.c.last_event_hash,
+    EVENTS.c.seq, EVENTS.c.event, EVENTS.c.from_state, EVENTS.c.to_state, EVENTS.c.actor,
+    EVENTS.c.occurred_at, EVENTS.c.policy_version, EVENTS.c.payload, EVENTS.c.payload_salt,
+    EVENTS.c.payload_digest, EVENTS.c.prev_hash, EVENTS.c.hash, EVENTS.c.key_id,
+)
+
+
+class _Chain:
+    """One request's chain as it streams past: what the rows after it must agree with."""
+
+    __slots__ = ("erased", "erasures", "head", "prev", "reference", "seq", "version")
+
+    def __init__(self, reference: str, version: int, head: str) -> None:
+        self.reference = reference
+        self.version = version
+        self.head = head
+        self.prev = GENESIS
+        self.seq = 0
+        self.erased: set[int] = set()
+        self.erasures: set[int] = set()
+
+    def close(self) -> tuple[int | None, str] | None:
+        unexplained = self.erased - self.erasures
+        if unexplained:
+            seq = min(unexplained)
+            return seq, f"payload of event {seq} was removed without an erasure event"
+        if self.version != self.seq:
+            return self.seq + 1, (
+                f"request is at version {self.version} but has {self.seq} events"
+            )
+        if self.head != self.prev:
+            return None, "the request's last hash does not match its trail"
+        return None
+
+
+def _check_event(keys: TrailKeys, chain: _Chain, row: Any) -> tuple[int, str] | None:
+    (_, reference, _, _, seq, event, from_state, to_state, actor, occurred_at, policy_version,
+     payload, salt, digest, prev_hash, mac, key_id) = row
+    expected = chain.seq + 1
+    if seq != expected:
+        return expected, f"event {expected} is missing"
+    if prev_hash != chain.prev:
+        return seq, "does not link to the event before it"
+    if payload is not None:
+        if salt is None or payload_digest(payload, salt) != digest:
+            return seq, "payload does not match its digest"
+        if event == ERASE:
+            chain.erasures.add(payload.get("seq"))
+    elif salt is not None:
+        return seq, "payload missing but not erased"
+    elif event == ERASE:
+        return seq, "the erasure's own payload is missing"
+    else:
+        chain.erased.add(seq)
+    if key_id is None:
+        return seq, "is not keyed: written before the trail was keyed (see `audit reseal`)"
+    recomputed = keys.mac(key_id, link_message(
+        prev_hash=prev_hash, reference=reference, seq=seq, event=event, from_state=from_state,
+        to_state=to_state, actor=actor, occurred_at=occurred_at, policy_version=policy_version,
+        digest=digest,
+    ))
+    if recomputed is None:
+        return seq, f"is keyed with key {key_id}, which the trail key file does not hold"
+    if recomputed != mac:
+        return seq, "event fields do not match its hash"
+    chain.prev, chain.seq = mac, seq
     return None
 
 
-async def _requests_with_events(
-    session: AsyncSession, reference: str | None
-) -> AsyncIterator[tuple[Request, list[Event]]]:
-    query = select(Request).order_by(Request.id)
+async def verify_chains(
+    conn: AsyncConnection,
+    keys: TrailKeys,
+    *,
+    reference: str | None = None,
+    area: str | None = None,
+) -> Verdict:
+    """Walk every request's event chain in one stream; counts, or the first broken link."""
+    query = (
+        select(*_CHAIN_COLUMNS)
+        .outerjoin(EVENTS, EVENTS.c.request_id == REQUESTS.c.id)
+        .order_by(REQUESTS.c.id, EVENTS.c.seq)
+    )
     if reference is not None:
-        query = query.where(Request.reference == reference)
-    requests = await session.stream_scalars(query.execution_options(yield_per=500))
-    async for batch in requests.partitions():
-        ids = [r.id for r in batch]
-        events = (
-            await session.scalars(
-                select(Event).where(Event.request_id.in_(ids)).order_by(Event.request_id, Event.seq)
+        query = query.where(REQUESTS.c.reference == reference)
+    if area is not None:
+        query = query.where(REQUESTS.c.area == area)
+    requests = events = 0
+    current: int | None = None
+    chain: _Chain | None = None
+
+    def broken(at: _Chain, found: tuple[int | None, str]) -> Verdict:
+        return Verdict(False, requests, events, at.reference, found[0], found[1], area=area)
+
+    async for batch in seals.batches(conn, query):
+        for row in batch:
+            if row[0] != current:
+                if chain is not None and (found := chain.close()) is not None:
+                    return broken(chain, found)
+                current = row[0]
+                chain = _Chain(row[1], row[2], row[3])
+                requests += 1
+            assert chain is not None
+            if row[4] is None:
+                continue
+            if (fault := _check_event(keys, chain, row)) is not None:
+                return broken(chain, fault)
+            events += 1
+    if chain is not None and (found := chain.close()) is not None:
+        return broken(chain, found)
+    return Verdict(True, requests, events, area=area)
+
+
+async def verify(
+    db: Database, *, reference: str | None = None, area: str | None = None
+) -> Verdict:
+    """Check the event chains, the view chains and every row seal (of one request or one area,
+    if given); OK with the counts, or the first thing that does not verify."""
+    async with db.engine.connect() as conn:
+        verdict = await verify_chains(conn, db.keys, reference=reference, area=area)
+        if not verdict.ok:
+            return verdict
+        views, broken_view = await reads.verify(conn, db.keys, reference=reference, area=area)
+        if broken_view is not None:
+            ref, seq, problem = broken_view
+            return msgspec.structs.replace(
+                verdict, ok=False, reference=ref, seq=seq, problem=problem, views_checked=views
             )
-        ).all()
-        by_request: dict[int, list[Event]] = {i: [] for i in ids}
-        for ev in events:
-            by_request[ev.request_id].append(ev)
-        for request in batch:
-            yield request, by_request[request.id]
-
-
-async def verify(session: AsyncSession, *, reference: str | None = None) -> Verdict:
-    """Walk every request's chain (or one request's) and report the first broken link."""
-    requests = 0
-    checked = 0
-    async for request, events in _requests_with_events(session, reference):
-        requests += 1
-        broken = _check(request, events)
-        if broken is not None:
-            seq, problem = broken
-            return Verdict(False, requests, checked, request.reference, seq, problem)
-        checked += len(events)
-    views, broken_view = await reads.verify(session, reference=reference)
-    if broken_view is not None:
-        ref, seq, problem = broken_view
-        return Verdict(False, requests, checked, ref, seq, problem, views_checked=views)
-    return Verdict(True, requests, checked, views_checked=views)
+        verdict = msgspec.structs.replace(verdict, views_checked=views)
+        rows, broken_row = await seals.verify(conn, db.keys, area=area, reference=reference)
+        verdict = msgspec.structs.replace(verdict, rows_checked=rows)
+        if broken_row is not None:
+            return msgspec.structs.replace(
+                verdict, ok=False, reference=broken_row.reference, problem=broken_row.problem
+            )
+        return verdict

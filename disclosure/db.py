@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from disclosure.keys import TrailKeys, trail_keys_for
+from disclosure.settings import Settings
+
 # aiosqlite logs every statement with its parameters at DEBUG, and parameters are names,
 # addresses and decisions: that logger never goes below INFO, whatever the root level.
 _driver_log = logging.getLogger("aiosqlite")
@@ -59,9 +62,11 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 class Database:
-    """The engine and its two session factories: readers and writers."""
+    """The engine, its two session factories (readers and writers), and the trail's keys."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, keys: TrailKeys | None = None) -> None:
+        # The keys come first: a database whose trail cannot be keyed is not opened.
+        self.keys = keys or trail_keys_for(url, Settings().trail_key_file)
         self.engine = create_engine(url)
         self.dialect = self.engine.dialect.name
         self.reader = async_sessionmaker(self.engine, expire_on_commit=False)

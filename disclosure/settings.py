@@ -22,6 +22,16 @@ class Settings:
     policy_file: Path | None = field(
         default_factory=lambda: Path(p) if (p := _env("POLICY_FILE", "")) else None
     )
+    # The trail's secret key file (keys every event, view and row seal). Unset on SQLite: a
+    # `trail.key` beside the database file, made on first use; PostgreSQL refuses to start.
+    trail_key_file: Path | None = field(
+        default_factory=lambda: Path(p) if (p := _env("TRAIL_KEY_FILE", "")) else None
+    )
+    # The Ed25519 key that signs checkpoints. Unset on SQLite: `checkpoint.key` beside the
+    # database file (made by `disclosure audit keygen`).
+    checkpoint_key_file: Path | None = field(
+        default_factory=lambda: Path(p) if (p := _env("CHECKPOINT_KEY_FILE", "")) else None
+    )
     debug: bool = field(default_factory=lambda: _env("DEBUG", "") == "1")
     # Session cookies are Secure unless this is 0 (plain-HTTP development only).
     cookie_secure: bool = field(default_factory=lambda: _env("COOKIE_SECURE", "1") != "0")

@@ -55,8 +55,8 @@ async def test_third_party_application_ends_disclosed_to_person_at_risk(workflow
         "complete_checks", "record_decision", "record_delivery",
     ]
     assert [e.to_state for e in events][-1] == "closed"
+    assert (await audit.verify(workflow.db)).ok
     async with workflow.db.read() as session:
-        assert (await audit.verify(session)).ok
         delivery = await session.scalar(select(Delivery))
         assert delivery is not None and delivery.matches_approved_wording
 

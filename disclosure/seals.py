@@ -1,0 +1,183 @@
+"""Row seals: a keyed MAC over every column of every casework row, written in the transaction
+that writes the row, so that an edit made in SQL behind the service's back is found.
+
+Which tables are sealed is worked out from the schema: `requests` and every table that holds a
+request's rows (a `request_id` column), except the two trails, which are keyed chains of their
+own. The MAC covers whatever columns a table has, so a column added later is covered with no
+change here. A NULL column is left out of the MAC, so adding a nullable column keeps existing
+seals valid; a migration that fills a sealed column for existing rows must reseal them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import msgspec
+from sqlalchemy import Insert, Table, Update, and_, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from disclosure.keys import TrailKeys
+from disclosure.models import Base
+
+CHAINED: Final = frozenset({"events", "views"})
+SEALS: Final = Base.metadata.tables["seals"]
+
+
+def _sealed_tables() -> tuple[Table, ...]:
+    tables = tuple(
+        t for t in Base.metadata.sorted_tables
+        if t.name == "requests" or ("request_id" in t.c and t.name not in CHAINED)
+    )
+    for t in tables:
+        # Seals are keyed by (table, id): every sealed table has a single integer `id`.
+        assert [c.name for c in t.primary_key.columns] == ["id"], t.name
+    return tables
+
+
+SEALED: Final = _sealed_tables()
+SEALED_NAMES: Final = frozenset(t.name for t in SEALED)
+REQUESTS: Final = Base.metadata.tables["requests"]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return value
+
+
+def message(table: str, row_id: int, columns: Sequence[str], values: Sequence[Any]) -> bytes:
+    """What a row's seal is a MAC of: its table, id and every non-NULL column by name."""
+    body = {
+        name: _canonical(value)
+        for name, value in zip(columns, values, strict=True)
+        if value is not None
+    }
+    return msgspec.json.encode([str(table), row_id, body], order="sorted")
+
+
+def _upsert(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(SEALS)
+    return statement.on_conflict_do_update(
+        index_elements=["table_name", "row_id"],
+        set_={"key_id": statement.excluded.key_id, "mac": statement.excluded.mac},
+    )
+
+
+_UPSERTS = {dialect: _upsert(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+class Sealer:
+    """Writes casework rows on a transaction's connection and seals each row it wrote, as the
+    database stored it; `flush` writes the seals, before the transaction commits."""
+
+    def __init__(self, conn: AsyncConnection, keys: TrailKeys) -> None:
+        self.conn = conn
+        self.keys = keys
+        self._pending: list[dict[str, Any]] = []
+
+    async def write(
+        self, statement: Insert | Update, params: dict[str, Any] | list[dict[str, Any]]
+    ) -> Sequence[Any]:
+        """Run an INSERT or UPDATE of a sealed table; the rows written, every column, in the
+        order of `params` for a batch."""
+        table = statement.table
+        assert isinstance(table, Table) and table.name in SEALED_NAMES, table
+        if isinstance(statement, Insert):
+            statement = statement.returning(
+                *table.c, sort_by_parameter_order=isinstance(params, list)
+            )
+        else:
+            statement = statement.returning(*table.c)
+        rows = (await self.conn.execute(statement, params)).all()
+        names = table.c.keys()
+        for row in rows:
+            self._pending.append({
+                "table_name": str(table.name), "row_id": row.id, "key_id": self.keys.current,
+                "mac": self.keys.sign(message(table.name, row.id, names, row)),
+            })
+        return rows
+
+    async def flush(self) -> None:
+        if self._pending:
+            await self.conn.execute(_UPSERTS[self.conn.dialect.name], self._pending)
+            self._pending = []
+
+
+@dataclass(frozen=True)
+class BrokenRow:
+    reference: str | None
+    problem: str
+
+
+def _scoped(table: Table, area: str | None, reference: str | None) -> Any:
+    """The rows of `table` with their seal and request reference, of one area or request if
+    given."""
+    seal = and_(SEALS.c.table_name == table.name, SEALS.c.row_id == table.c.id)
+    if table is REQUESTS:
+        query = select(table, REQUESTS.c.reference.label("_reference"))
+    else:
+        query = select(table, REQUESTS.c.reference.label("_reference")).join(
+            REQUESTS, REQUESTS.c.id == table.c.request_id
+        )
+    query = query.add_columns(SEALS.c.key_id.label("_key_id"), SEALS.c.mac.label("_mac"))
+    query = query.outerjoin(SEALS, seal).order_by(table.c.id)
+    if area is not None:
+        query = query.where(REQUESTS.c.area == area)
+    if reference is not None:
+        query = query.where(REQUESTS.c.reference == reference)
+    return query
+
+
+async def batches(conn: AsyncConnection, query: Any) -> AsyncIterator[Sequence[Any]]:
+    result = await conn.stream(query.execution_options(yield_per=2000))
+    async for batch in result.partitions():
+        yield batch
+        # A long verify over HTTP lets other requests in between batches.
+        await asyncio.sleep(0)
+
+
+async def verify(
+    conn: AsyncConnection, keys: TrailKeys, *, area: str | None = None,
+    reference: str | None = None,
+) -> tuple[int, BrokenRow | None]:
+    """Check every sealed row (of one area or request, if given): the number checked and the
+    first row whose content does not match its seal, that has none, or whose seal has no row
+    (looked for when checking everything)."""
+    checked = 0
+    for table in SEALED:
+        names = table.c.keys()
+        width = len(names)
+        async for batch in batches(conn, _scoped(table, area, reference)):
+            for row in batch:
+                values = row[:width]
+                row_id = values[0]
+                key_id, mac = row[width + 1], row[width + 2]
+                where = f"{table.name} row {row_id}"
+                if mac is None:
+                    return checked, BrokenRow(row[width], f"{where} has no seal")
+                expected = keys.mac(key_id, message(table.name, row_id, names, values))
+                if expected is None:
+                    return checked, BrokenRow(
+                        row[width], f"{where} is sealed with key {key_id}, not in the key file"
+                    )
+                if expected != mac:
+                    return checked, BrokenRow(row[width], f"{where} does not match its seal")
+                checked += 1
+        if area is None and reference is None:
+            # A seal whose row is gone: the row was deleted behind the service's back.
+            orphan = await conn.scalar(
+                select(SEALS.c.row_id)
+                .where(SEALS.c.table_name == table.name)
+                .where(~exists().where(table.c.id == SEALS.c.row_id))
+                .order_by(SEALS.c.row_id)
+                .limit(1)
+            )
+            if orphan is not None:
+                return checked, BrokenRow(None, f"{table.name} row {orphan} was deleted")
+    return checked, None

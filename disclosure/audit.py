@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disclosure import reads, seals
@@ -219,3 +219,113 @@ async def verify(
                 verdict, ok=False, reference=broken_row.reference, problem=broken_row.problem
             )
         return verdict
+
+
+# Keying a trail written before keys ----------------------------------------------------------
+
+
+class Resealed(msgspec.Struct, frozen=True):
+    """What `reseal` did: the requests it keyed and sealed, and those it could not vouch for."""
+
+    requests: int
+    events: int
+    views: int
+    rows: int
+    unverified: list[str]
+
+
+def _legacy(message: bytes) -> str:
+    return hashlib.sha256(message).hexdigest()
+
+
+async def _rekey_chain(
+    conn: AsyncConnection, keys: TrailKeys, table: Any, rid: int, reference: str,
+    message: Any,
+) -> tuple[list[dict[str, Any]], str, str] | None:
+    """One request's unkeyed chain re-linked under the current key, if it verifies under the
+    plain SHA-256 it was written with: the rows' new values, the old head and the new head."""
+    rows = (await conn.execute(
+        select(table).where(table.c.request_id == rid).order_by(table.c.seq)
+    )).mappings().all()
+    prev, new_prev = GENESIS, GENESIS
+    rekeyed = []
+    for expected, row in enumerate(rows, start=1):
+        fields = message(row, reference, prev)
+        if row["seq"] != expected or row["prev_hash"] != prev or _legacy(fields) != row["hash"]:
+            return None
+        mac = keys.sign(message(row, reference, new_prev))
+        rekeyed.append({"_id": row["id"], "prev_hash": new_prev, "hash": mac,
+                        "key_id": keys.current})
+        prev, new_prev = row["hash"], mac
+    return rekeyed, prev, new_prev
+
+
+def _event_message(row: Any, reference: str, prev: str) -> bytes:
+    return link_message(
+        prev_hash=prev, reference=reference, seq=row["seq"], event=row["event"],
+        from_state=row["from_state"], to_state=row["to_state"], actor=row["actor"],
+        occurred_at=row["occurred_at"], policy_version=row["policy_version"],
+        digest=row["payload_digest"],
+    )
+
+
+def _view_message(row: Any, reference: str, prev: str) -> bytes:
+    return reads.link_message(
+        prev_hash=prev, reference=reference, seq=row["seq"], viewer=row["viewer"],
+        endpoint=row["endpoint"], viewed_at=row["viewed_at"],
+    )
+
+
+async def reseal(db: Database) -> Resealed | None:
+    """Key a trail written before the trail was keyed, once, at the upgrade.
+
+    Each request whose event and view chains verify under the plain SHA-256 they were written
+    with is re-linked under the current key, and its rows are sealed as they stand: from now on
+    an edit is found, but an edit made before this cannot be. A request whose chains do not
+    verify is left unkeyed, so `verify` keeps naming it. Once any event is keyed this does
+    nothing (None): it cannot be used later to vouch for rows changed since.
+    """
+    views = Base.metadata.tables["views"]
+    async with db.engine.connect() as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            # Two processes starting at once: the second waits, then finds the trail keyed.
+            await conn.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
+        keyed = await conn.scalar(select(EVENTS.c.id).where(EVENTS.c.key_id.is_not(None)).limit(1))
+        if keyed is not None:
+            return None
+        done = Resealed(0, 0, 0, 0, [])
+        requests = (await conn.execute(
+            select(REQUESTS.c.id, REQUESTS.c.reference, REQUESTS.c.version,
+                   REQUESTS.c.last_event_hash)
+            .order_by(REQUESTS.c.id)
+        )).all()
+        sealer = seals.Sealer(conn, db.keys)
+        for rid, reference, version, head in requests:
+            events = await _rekey_chain(conn, db.keys, EVENTS, rid, reference, _event_message)
+            viewed = await _rekey_chain(conn, db.keys, views, rid, reference, _view_message)
+            if (
+                events is None or viewed is None or events[1] != head
+                or len(events[0]) != version
+            ):
+                done.unverified.append(reference)
+                continue
+            for table, rekeyed in ((EVENTS, events[0]), (views, viewed[0])):
+                if rekeyed:
+                    await conn.execute(
+                        table.update().where(table.c.id == bindparam("_id")), rekeyed
+                    )
+            await sealer.write(
+                REQUESTS.update().where(REQUESTS.c.id == rid), {"last_event_hash": events[2]}
+            )
+            rows = 1
+            for table in seals.SEALED:
+                if table is not REQUESTS:
+                    found = (await conn.execute(
+                        select(table).where(table.c.request_id == rid)
+                    )).all()
+                    sealer.seal(table, found)
+                    rows += len(found)
+            await sealer.flush()
+            done = Resealed(done.requests + 1, done.events + len(events[0]),
+                            done.views + len(viewed[0]), done.rows + rows, done.unverified)
+        return done

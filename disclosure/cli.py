@@ -48,12 +48,38 @@ def _run(
     return asyncio.run(main())
 
 
+def _upgrade(settings: Settings) -> None:
+    """Migrate, then key a trail written before keys (only at that upgrade, see reseal)."""
+    upgrade(settings.database_url)
+    _run(settings, lambda workflow: _reseal(workflow, quiet=True))
+
+
+async def _reseal(workflow: Workflow, *, quiet: bool = False) -> int:
+    done = await audit.reseal(workflow.db)
+    if done is None:
+        if not quiet:
+            print("the trail is already keyed; nothing to reseal")
+        return 0
+    if done.requests or not quiet:
+        print(f"trail keyed: {done.events} events and {done.views} views re-linked,"
+              f" {done.rows} rows sealed, in {done.requests} requests")
+    for reference in done.unverified:
+        print(f"disclosure: {reference}: its trail did not verify as written; left unkeyed,"
+              " `disclosure audit verify` names it", file=sys.stderr)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     # Fail at start-up, naming the key, rather than on the first request.
     load_policy_book(settings.policy_file)
-    upgrade(settings.database_url)
+    keys.trail_keys_for(settings.database_url, settings.trail_key_file)
+    if settings.trail_key_file is None:
+        print("disclosure: the trail key is kept beside the SQLite database (a development"
+              " default); set DISCLOSURE_TRAIL_KEY_FILE to a file the database's"
+              " administrators cannot read", file=sys.stderr)
+    _upgrade(settings)
     if args.demo:
         cmd_demo(argparse.Namespace(requests=args.demo, seed=0, if_empty=True), settings)
     uvicorn.run(
@@ -64,7 +90,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    upgrade(settings.database_url)
+    _upgrade(settings)
     print("database is at the latest schema")
     return 0
 
@@ -75,7 +101,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from disclosure.demo import AREA_NAMES, AREAS, seed
     from disclosure.models import Request
 
-    upgrade(settings.database_url)
+    _upgrade(settings)
 
     async def job(workflow: Workflow) -> int:
         if getattr(args, "if_empty", False):
@@ -146,6 +172,10 @@ def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _run(settings, job)
+
+
+def cmd_audit_reseal(args: argparse.Namespace, settings: Settings) -> int:
+    return _run(settings, _reseal)
 
 
 def cmd_audit_keygen(args: argparse.Namespace, settings: Settings) -> int:
@@ -311,7 +341,7 @@ def _read_password() -> str:
 
 
 def cmd_areas_add(args: argparse.Namespace, settings: Settings) -> int:
-    upgrade(settings.database_url)
+    _upgrade(settings)
 
     async def job(workflow: Workflow) -> int:
         await _users(settings, workflow).add_area(
@@ -334,7 +364,7 @@ def cmd_areas_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
-    upgrade(settings.database_url)
+    _upgrade(settings)
     password = _read_password()
 
     async def job(workflow: Workflow) -> int:
@@ -439,6 +469,9 @@ def parser() -> argparse.ArgumentParser:
     keygen.add_argument("--rotate", action="store_true",
                         help="add a new current trail key, keeping the old ones")
     keygen.set_defaults(handler=cmd_audit_keygen)
+    trail.add_parser(
+        "reseal", help="key a trail written before keys (once, at that upgrade)"
+    ).set_defaults(handler=cmd_audit_reseal)
     erase = trail.add_parser("erase", help="erase one event's payload for retention")
     erase.add_argument("--reference", required=True)
     erase.add_argument("--seq", type=int, required=True)

@@ -95,13 +95,17 @@ class Sealer:
         else:
             statement = statement.returning(*table.c)
         rows = (await self.conn.execute(statement, params)).all()
+        self.seal(table, rows)
+        return rows
+
+    def seal(self, table: Table, rows: Sequence[Any]) -> None:
+        """Seal rows of `table` as read, every column in the table's order."""
         names = table.c.keys()
         for row in rows:
             self._pending.append({
                 "table_name": str(table.name), "row_id": row.id, "key_id": self.keys.current,
                 "mac": self.keys.sign(message(table.name, row.id, names, row)),
             })
-        return rows
 
     async def flush(self) -> None:
         if self._pending:

@@ -70,7 +70,8 @@ def link(keys: TrailKeys, **fields: Any) -> tuple[str, str]:
 
 
 class Verdict(msgspec.Struct, frozen=True):
-    """The result of checking the trail: ok, or the first broken link or row."""
+    """The result of checking the trail: the counts, and what does not verify (the first of it
+    in `reference`, `seq` and `problem`; up to 100 in `problems`)."""
 
     ok: bool
     requests_checked: int
@@ -81,6 +82,7 @@ class Verdict(msgspec.Struct, frozen=True):
     views_checked: int = 0
     rows_checked: int = 0
     area: str | None = None
+    problems: list[seals.Broken] = msgspec.field(default_factory=list)
 
 
 _CHAIN_COLUMNS = (
@@ -94,7 +96,7 @@ _CHAIN_COLUMNS = (
 class _Chain:
     """One request's chain as it streams past: what the rows after it must agree with."""
 
-    __slots__ = ("erased", "erasures", "head", "prev", "reference", "seq", "version")
+    __slots__ = ("broken", "erased", "erasures", "head", "prev", "reference", "seq", "version")
 
     def __init__(self, reference: str, version: int, head: str) -> None:
         self.reference = reference
@@ -104,8 +106,11 @@ class _Chain:
         self.seq = 0
         self.erased: set[int] = set()
         self.erasures: set[int] = set()
+        self.broken = False
 
     def close(self) -> tuple[int | None, str] | None:
+        if self.broken:
+            return None
         unexplained = self.erased - self.erasures
         if unexplained:
             seq = min(unexplained)
@@ -156,11 +161,13 @@ def _check_event(keys: TrailKeys, chain: _Chain, row: Any) -> tuple[int, str] | 
 async def verify_chains(
     conn: AsyncConnection,
     keys: TrailKeys,
+    found: list[seals.Broken],
     *,
     reference: str | None = None,
     area: str | None = None,
-) -> Verdict:
-    """Walk every request's event chain in one stream; counts, or the first broken link."""
+) -> tuple[int, int]:
+    """Walk every request's event chain in one stream, adding the first broken link of each
+    to `found`; the number of requests and of events checked."""
     query = (
         select(*_CHAIN_COLUMNS)
         .outerjoin(EVENTS, EVENTS.c.request_id == REQUESTS.c.id)
@@ -174,51 +181,51 @@ async def verify_chains(
     current: int | None = None
     chain: _Chain | None = None
 
-    def broken(at: _Chain, found: tuple[int | None, str]) -> Verdict:
-        return Verdict(False, requests, events, at.reference, found[0], found[1], area=area)
+    def broken(at: _Chain, fault: tuple[int | None, str]) -> bool:
+        found.append(seals.Broken("events", at.reference, *fault))
+        at.broken = True
+        return len(found) >= seals.LIMIT
 
     async for batch in seals.batches(conn, query):
         for row in batch:
             if row[0] != current:
-                if chain is not None and (found := chain.close()) is not None:
-                    return broken(chain, found)
+                if chain is not None and (fault := chain.close()) and broken(chain, fault):
+                    return requests, events
                 current = row[0]
                 chain = _Chain(row[1], row[2], row[3])
                 requests += 1
             assert chain is not None
             if row[4] is None:
                 continue
-            if (fault := _check_event(keys, chain, row)) is not None:
-                return broken(chain, fault)
             events += 1
-    if chain is not None and (found := chain.close()) is not None:
-        return broken(chain, found)
-    return Verdict(True, requests, events, area=area)
+            if chain.broken:
+                continue
+            if (fault := _check_event(keys, chain, row)) and broken(chain, fault):
+                return requests, events
+    if chain is not None and (fault := chain.close()):
+        broken(chain, fault)
+    return requests, events
 
 
 async def verify(
     db: Database, *, reference: str | None = None, area: str | None = None
 ) -> Verdict:
     """Check the event chains, the view chains and every row seal (of one request or one area,
-    if given); OK with the counts, or the first thing that does not verify."""
+    if given): the counts, and what does not verify."""
+    found: list[seals.Broken] = []
     async with db.engine.connect() as conn:
-        verdict = await verify_chains(conn, db.keys, reference=reference, area=area)
-        if not verdict.ok:
-            return verdict
-        views, broken_view = await reads.verify(conn, db.keys, reference=reference, area=area)
-        if broken_view is not None:
-            ref, seq, problem = broken_view
-            return msgspec.structs.replace(
-                verdict, ok=False, reference=ref, seq=seq, problem=problem, views_checked=views
-            )
-        verdict = msgspec.structs.replace(verdict, views_checked=views)
-        rows, broken_row = await seals.verify(conn, db.keys, area=area, reference=reference)
-        verdict = msgspec.structs.replace(verdict, rows_checked=rows)
-        if broken_row is not None:
-            return msgspec.structs.replace(
-                verdict, ok=False, reference=broken_row.reference, problem=broken_row.problem
-            )
-        return verdict
+        requests, events = await verify_chains(
+            conn, db.keys, found, reference=reference, area=area
+        )
+        views = await reads.verify(conn, db.keys, found, reference=reference, area=area)
+        rows = await seals.verify(conn, db.keys, found, area=area, reference=reference)
+    first = found[0] if found else None
+    return Verdict(
+        ok=not found, requests_checked=requests, events_checked=events,
+        reference=first.reference if first else None, seq=first.seq if first else None,
+        problem=first.problem if first else None, views_checked=views, rows_checked=rows,
+        area=area, problems=found[:seals.LIMIT],
+    )
 
 
 # Keying a trail written before keys ----------------------------------------------------------

@@ -139,10 +139,10 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
                 f"OK: {verdict.events_checked} events in {verdict.requests_checked} requests,"
                 f" {verdict.views_checked} views, {verdict.rows_checked} sealed rows"
             )
-        else:
-            where = f"{verdict.reference}: " if verdict.reference else ""
-            event = f"event {verdict.seq}: " if verdict.seq else ""
-            print(f"BROKEN: {where}{event}{verdict.problem}")
+        for problem in verdict.problems:
+            where = f"{problem.reference}: " if problem.reference else ""
+            event = f"event {problem.seq}: " if problem.trail == "events" and problem.seq else ""
+            print(f"BROKEN: {where}{event}{problem.problem}")
         if public is not None:
             for finding in await checkpoints.verify(workflow.db, args.checkpoints, public):
                 head = finding.head
@@ -152,9 +152,9 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
                         f"OK: extends {finding.path.name} ({head.events.size} events,"
                         f" {head.views.size} views at {taken})"
                     )
-                for problem in finding.problems:
+                for gone in finding.problems:
                     broken = True
-                    print(f"BROKEN: {finding.path.name}: {problem}")
+                    print(f"BROKEN: {finding.path.name}: {gone}")
         return 1 if broken else 0
 
     return _run(settings, job)

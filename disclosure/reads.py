@@ -95,14 +95,37 @@ class ReadLog:
             ]
 
 
+def _view_problem(
+    keys: TrailKeys, prev: str, expected: int, ref: str, seq: int, viewer: str, endpoint: str,
+    viewed_at: datetime, prev_hash: str, mac: str, key_id: str | None,
+) -> tuple[int, str] | None:
+    if seq != expected:
+        return expected, f"view {expected} is missing"
+    if prev_hash != prev:
+        return seq, f"view {seq} does not link to the one before"
+    if key_id is None:
+        return seq, f"view {seq} is not keyed (see `audit reseal`)"
+    recomputed = keys.mac(key_id, link_message(
+        prev_hash=prev, reference=ref, seq=seq, viewer=viewer, endpoint=endpoint,
+        viewed_at=viewed_at,
+    ))
+    if recomputed is None:
+        return seq, f"view {seq} is keyed with key {key_id}, which the trail key file does not hold"
+    if recomputed != mac:
+        return seq, f"view {seq} does not match its hash"
+    return None
+
+
 async def verify(
     conn: AsyncConnection,
     keys: TrailKeys,
+    found: list[seals.Broken],
     *,
     reference: str | None = None,
     area: str | None = None,
-) -> tuple[int, tuple[str, int, str] | None]:
-    """Walk the view chains in one stream; the number checked and the first broken link."""
+) -> int:
+    """Walk the view chains in one stream, adding the first broken link of each to `found`;
+    the number of views checked."""
     query = (
         select(
             VIEWS.c.request_id, REQUESTS.c.reference, VIEWS.c.seq, VIEWS.c.viewer,
@@ -120,26 +143,21 @@ async def verify(
     current: int | None = None
     prev = GENESIS
     expected = 1
+    broken = False
     async for batch in seals.batches(conn, query):
         for rid, ref, seq, viewer, endpoint, viewed_at, prev_hash, mac, key_id in batch:
             if rid != current:
-                current, prev, expected = rid, GENESIS, 1
-            if seq != expected:
-                return checked, (ref, expected, f"view {expected} is missing")
-            if prev_hash != prev:
-                return checked, (ref, seq, f"view {seq} does not link to the one before")
-            if key_id is None:
-                return checked, (ref, seq, f"view {seq} is not keyed (run `disclosure audit"
-                                           " reseal`)")
-            recomputed = keys.mac(key_id, link_message(
-                prev_hash=prev, reference=ref, seq=seq, viewer=viewer, endpoint=endpoint,
-                viewed_at=viewed_at,
-            ))
-            if recomputed is None:
-                return checked, (ref, seq, f"view {seq} is keyed with key {key_id}, which the"
-                                           " trail key file does not hold")
-            if recomputed != mac:
-                return checked, (ref, seq, f"view {seq} does not match its hash")
-            prev, expected = mac, expected + 1
+                current, prev, expected, broken = rid, GENESIS, 1, False
             checked += 1
-    return checked, None
+            if broken:
+                continue
+            problem = _view_problem(keys, prev, expected, ref, seq, viewer, endpoint,
+                                    viewed_at, prev_hash, mac, key_id)
+            if problem is not None:
+                found.append(seals.Broken("views", ref, *problem))
+                if len(found) >= seals.LIMIT:
+                    return checked
+                broken = True
+                continue
+            prev, expected = mac, expected + 1
+    return checked

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -113,9 +112,17 @@ class Sealer:
             self._pending = []
 
 
-@dataclass(frozen=True)
-class BrokenRow:
+# How many problems one verification lists before it stops looking.
+LIMIT: Final = 100
+
+
+class Broken(msgspec.Struct, frozen=True):
+    """One thing that does not verify: in which trail (`events`, `views`, or `rows` for the
+    sealed rows), where (request, event or view number) and what."""
+
+    trail: str
     reference: str | None
+    seq: int | None
     problem: str
 
 
@@ -146,42 +153,50 @@ async def batches(conn: AsyncConnection, query: Any) -> AsyncIterator[Sequence[A
         await asyncio.sleep(0)
 
 
+def _row_problem(keys: TrailKeys, table: Table, names: list[str], row: Any) -> str | None:
+    width = len(names)
+    values = row[:width]
+    key_id, mac = row[width + 1], row[width + 2]
+    where = f"{table.name} row {values[0]}"
+    if mac is None:
+        return f"{where} has no seal"
+    expected = keys.mac(key_id, message(table.name, values[0], names, values))
+    if expected is None:
+        return f"{where} is sealed with key {key_id}, which the trail key file does not hold"
+    if expected != mac:
+        return f"{where} does not match its seal"
+    return None
+
+
 async def verify(
-    conn: AsyncConnection, keys: TrailKeys, *, area: str | None = None,
+    conn: AsyncConnection, keys: TrailKeys, found: list[Broken], *, area: str | None = None,
     reference: str | None = None,
-) -> tuple[int, BrokenRow | None]:
-    """Check every sealed row (of one area or request, if given): the number checked and the
-    first row whose content does not match its seal, that has none, or whose seal has no row
-    (looked for when checking everything)."""
+) -> int:
+    """Check every sealed row (of one area or request, if given), adding to `found` each row
+    whose content does not match its seal or that has none, and (checking everything) each
+    seal whose row is gone; the number of rows checked."""
     checked = 0
     for table in SEALED:
-        names = table.c.keys()
-        width = len(names)
+        names = list(table.c.keys())
         async for batch in batches(conn, _scoped(table, area, reference)):
             for row in batch:
-                values = row[:width]
-                row_id = values[0]
-                key_id, mac = row[width + 1], row[width + 2]
-                where = f"{table.name} row {row_id}"
-                if mac is None:
-                    return checked, BrokenRow(row[width], f"{where} has no seal")
-                expected = keys.mac(key_id, message(table.name, row_id, names, values))
-                if expected is None:
-                    return checked, BrokenRow(
-                        row[width], f"{where} is sealed with key {key_id}, not in the key file"
-                    )
-                if expected != mac:
-                    return checked, BrokenRow(row[width], f"{where} does not match its seal")
                 checked += 1
+                if (problem := _row_problem(keys, table, names, row)) is not None:
+                    found.append(Broken("rows", row[len(names)], None, problem))
+                    if len(found) >= LIMIT:
+                        return checked
         if area is None and reference is None:
             # A seal whose row is gone: the row was deleted behind the service's back.
-            orphan = await conn.scalar(
+            orphans = await conn.scalars(
                 select(SEALS.c.row_id)
                 .where(SEALS.c.table_name == table.name)
                 .where(~exists().where(table.c.id == SEALS.c.row_id))
                 .order_by(SEALS.c.row_id)
-                .limit(1)
+                .limit(LIMIT)
             )
-            if orphan is not None:
-                return checked, BrokenRow(None, f"{table.name} row {orphan} was deleted")
-    return checked, None
+            found.extend(
+                Broken("rows", None, None, f"{table.name} row {o} was deleted") for o in orphans
+            )
+            if len(found) >= LIMIT:
+                return checked
+    return checked

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
@@ -47,17 +48,21 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An engine for the URL; a SQLite file's folder is created if missing."""
+    """An engine for the URL; a SQLite file's folder is created if missing. JSON columns are
+    read with msgspec, which `audit verify` spends much of its time on otherwise."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, hide_parameters=True)
+        engine = create_async_engine(
+            url, hide_parameters=True, json_deserializer=msgspec.json.decode
+        )
         _prepare_sqlite(engine)
         return engine
     # hide_parameters: SQL logging (echo, errors) must never print the personal data bound in.
     return create_async_engine(
-        url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+        url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=True,
+        json_deserializer=msgspec.json.decode,
     )
 
 

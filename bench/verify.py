@@ -14,8 +14,8 @@ import asyncio
 import hashlib
 import time
 import uuid
-from statistics import median
 from datetime import UTC, datetime, timedelta
+from statistics import median
 
 import asyncpg
 import msgspec

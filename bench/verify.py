@@ -95,7 +95,7 @@ async def lean(url: str, keys: TrailKeys) -> tuple[float, int]:
     prev, last, version, head, reference = audit.GENESIS, 0, 0, "", ""
     try:
         async with conn.transaction():
-            async for row in conn.cursor(LEAN_QUERY, prefetch=2000):
+            async for row in conn.cursor(LEAN_QUERY, prefetch=1000):
                 (rid, ref, ver, last_hash, seq, event, from_state, to_state, actor,
                  occurred_at, policy_version, payload, salt, digest, prev_hash, mac,
                  key_id) = row

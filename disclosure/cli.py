@@ -49,7 +49,9 @@ def _run(
 
 
 def _upgrade(settings: Settings) -> None:
-    """Migrate, then key a trail written before keys (only at that upgrade, see reseal)."""
+    """Migrate, then key a trail written before keys (only at that upgrade, see reseal).
+    Without the trail's key nothing is touched."""
+    keys.trail_keys_for(settings.database_url, settings.trail_key_file)
     upgrade(settings.database_url)
     _run(settings, lambda workflow: _reseal(workflow, quiet=True))
 
@@ -74,8 +76,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     # Fail at start-up, naming the key, rather than on the first request.
     load_policy_book(settings.policy_file)
-    keys.trail_keys_for(settings.database_url, settings.trail_key_file)
-    if settings.trail_key_file is None:
+    if settings.trail_key_file is None and settings.is_sqlite:
         print("disclosure: the trail key is kept beside the SQLite database (a development"
               " default); set DISCLOSURE_TRAIL_KEY_FILE to a file the database's"
               " administrators cannot read", file=sys.stderr)

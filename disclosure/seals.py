@@ -146,7 +146,7 @@ def _scoped(table: Table, area: str | None, reference: str | None) -> Any:
 
 
 async def batches(conn: AsyncConnection, query: Any) -> AsyncIterator[Sequence[Any]]:
-    result = await conn.stream(query.execution_options(yield_per=2000))
+    result = await conn.stream(query.execution_options(yield_per=1000))
     async for batch in result.partitions():
         yield batch
         # A long verify over HTTP lets other requests in between batches.

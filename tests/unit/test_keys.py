@@ -8,11 +8,23 @@ from pathlib import Path
 import pytest
 
 from disclosure import keys
+from disclosure.cli import main
 
 
 def test_postgresql_without_a_key_file_is_refused() -> None:
     with pytest.raises(keys.TrailKeyError, match="DISCLOSURE_TRAIL_KEY_FILE is not set"):
         keys.trail_keys_for("postgresql+asyncpg://postgres@db/disclosure", None)
+
+
+def test_commands_refuse_postgresql_without_a_key_file(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DISCLOSURE_DATABASE_URL", "postgresql+asyncpg://postgres@db/disclosure")
+    monkeypatch.delenv("DISCLOSURE_TRAIL_KEY_FILE", raising=False)
+    assert main(["db", "upgrade"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "disclosure: DISCLOSURE_TRAIL_KEY_FILE is not set: on PostgreSQL the trail's key must be"
+    )
 
 
 def test_sqlite_makes_its_key_beside_the_database_readable_by_its_owner(tmp_path: Path) -> None:

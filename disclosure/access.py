@@ -101,6 +101,9 @@ EVENTS: Final[dict[str, frozenset[str]]] = {
     "reopen": frozenset({"decision_maker"}),
 }
 
+# Who may authorise erasing an event's payload for retention (`disclosure audit erase`).
+AUTHORISES_ERASURE: Final = frozenset({"admin"})
+
 # Events no role may send over HTTP: the service's own commands send them.
 SYSTEM_EVENTS: Final = frozenset(key for key, roles in EVENTS.items() if not roles)
 

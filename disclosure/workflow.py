@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from disclosure import audit, clocks, cursors, seals, timeliness
-from disclosure.access import SYSTEM_EVENTS
+from disclosure.access import AUTHORISES_ERASURE, SYSTEM_EVENTS
 from disclosure.db import Database
 from disclosure.errors import IdempotencyMismatch, InvalidInput, NotFound, StaleVersion
 from disclosure.models import (
@@ -355,8 +355,9 @@ class Workflow:
             sealer = seals.Sealer(conn, self.db.keys)
             request = await self._lock(conn, reference)
             roles = (await conn.execute(_ACTIVE_ROLES, {"username": authorised_by})).first()
-            if roles is None or "admin" not in roles[0]:
-                raise InvalidInput("authorised_by", f"{authorised_by} is not an active admin")
+            if roles is None or not AUTHORISES_ERASURE & set(roles[0]):
+                needed = " or ".join(sorted(AUTHORISES_ERASURE))
+                raise InvalidInput("authorised_by", f"{authorised_by} is not an active {needed}")
             target = (
                 await conn.execute(_EVENT_AT, {"rid": request.id, "seq": seq})
             ).first()

@@ -245,6 +245,10 @@ async def test_erasure_needs_an_admin_and_a_payload(workflow: Workflow) -> None:
     with pytest.raises(InvalidInput, match=f"authorised_by: {OFFICER} is not an active admin"):
         await workflow.erase_payload(reference, seq=3, reason="retention",
                                      authorised_by=OFFICER)
+    with pytest.raises(InvalidInput, match="reason: is required"):
+        await workflow.erase_payload(reference, seq=3, reason=" ", authorised_by=ADMIN)
+    with pytest.raises(InvalidInput, match=f"seq: {reference} has no event 9"):
+        await workflow.erase_payload(reference, seq=9, reason="retention", authorised_by=ADMIN)
     await workflow.erase_payload(reference, seq=3, reason="retention", authorised_by=ADMIN)
     with pytest.raises(InvalidInput, match="seq: the payload of event 3 is already erased"):
         await workflow.erase_payload(reference, seq=3, reason="retention", authorised_by=ADMIN)

@@ -357,5 +357,9 @@ class Seal(Base):
 
     table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     row_id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=False)
+    # The request the row belongs to (a request's own seal: itself).
+    request_id: Mapped[int] = mapped_column(Key, index=True)
     key_id: Mapped[str] = mapped_column(String(32))
     mac: Mapped[str] = mapped_column(String(64))
+    # A request's seal only: the digest of its rows' seals, which its MAC covers too.
+    rows: Mapped[str | None] = mapped_column(String(64))

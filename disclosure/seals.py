@@ -11,26 +11,29 @@ seals valid; a migration that fills a sealed column for existing rows must resea
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import Insert, Table, Update, and_, exists, select
+from sqlalchemy import Insert, Table, Update, and_, bindparam, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disclosure.keys import TrailKeys
 from disclosure.models import Base
 
-CHAINED: Final = frozenset({"events", "views"})
+# Tables with a request_id that are not sealed row by row: the two trails, keyed chains of
+# their own, and the seals themselves.
+UNSEALED: Final = frozenset({"events", "views", "seals"})
 SEALS: Final = Base.metadata.tables["seals"]
 
 
 def _sealed_tables() -> tuple[Table, ...]:
     tables = tuple(
         t for t in Base.metadata.sorted_tables
-        if t.name == "requests" or ("request_id" in t.c and t.name not in CHAINED)
+        if t.name == "requests" or ("request_id" in t.c and t.name not in UNSEALED)
     )
     for t in tables:
         # Seals are keyed by (table, id): every sealed table has a single integer `id`.
@@ -49,14 +52,25 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def message(table: str, row_id: int, columns: Sequence[str], values: Sequence[Any]) -> bytes:
-    """What a row's seal is a MAC of: its table, id and every non-NULL column by name."""
+def message(
+    table: str, row_id: int, columns: Sequence[str], values: Sequence[Any],
+    rows: str | None = None,
+) -> bytes:
+    """What a row's seal is a MAC of: its table, id and every non-NULL column by name; for a
+    request, also the digest of its rows' seals."""
     body = {
         name: _canonical(value)
         for name, value in zip(columns, values, strict=True)
         if value is not None
     }
-    return msgspec.json.encode([str(table), row_id, body], order="sorted")
+    covered = [str(table), row_id, body] if rows is None else [str(table), row_id, body, rows]
+    return msgspec.json.encode(covered, order="sorted")
+
+
+def rows_digest(macs: str | None) -> str:
+    """The digest of the seals of a request's rows (comma-separated, in any order): a row
+    deleted together with its seal changes it, and the request's own seal covers it."""
+    return hashlib.sha256(",".join(sorted(macs.split(",") if macs else [])).encode()).hexdigest()
 
 
 def _upsert(dialect: str) -> Any:
@@ -64,21 +78,39 @@ def _upsert(dialect: str) -> Any:
     statement = insert(SEALS)
     return statement.on_conflict_do_update(
         index_elements=["table_name", "row_id"],
-        set_={"key_id": statement.excluded.key_id, "mac": statement.excluded.mac},
+        set_={"key_id": statement.excluded.key_id, "mac": statement.excluded.mac,
+              "rows": statement.excluded.rows},
     )
 
 
 _UPSERTS = {dialect: _upsert(dialect) for dialect in ("postgresql", "sqlite")}
 
 
+def _row_macs(dialect: str, request_id: Any) -> Any:
+    """The seals of a request's rows (not its own), comma-separated in one value."""
+    rows = SEALS.alias("request_rows")
+    join = func.string_agg if dialect == "postgresql" else func.group_concat
+    return (
+        select(join(rows.c.mac, ","))
+        .where(rows.c.request_id == request_id, rows.c.table_name != "requests")
+        .scalar_subquery()
+    )
+
+
+_ROW_MACS = {d: select(_row_macs(d, bindparam("rid"))) for d in ("postgresql", "sqlite")}
+
+
 class Sealer:
     """Writes casework rows on a transaction's connection and seals each row it wrote, as the
-    database stored it; `flush` writes the seals, before the transaction commits."""
+    database stored it; `flush` writes the seals, before the transaction commits. A request's
+    own seal also covers the seals of all its rows, so it is sealed last, in `flush`: every
+    transaction that writes a request's rows writes the request too."""
 
     def __init__(self, conn: AsyncConnection, keys: TrailKeys) -> None:
         self.conn = conn
         self.keys = keys
         self._pending: list[dict[str, Any]] = []
+        self._requests: dict[int, Any] = {}
 
     async def write(
         self, statement: Insert | Update, params: dict[str, Any] | list[dict[str, Any]]
@@ -94,22 +126,39 @@ class Sealer:
         else:
             statement = statement.returning(*table.c)
         rows = (await self.conn.execute(statement, params)).all()
-        self.seal(table, rows)
+        if table is REQUESTS:
+            self._requests.update((row.id, row) for row in rows)
+        else:
+            self.seal(table, rows)
         return rows
 
     def seal(self, table: Table, rows: Sequence[Any]) -> None:
-        """Seal rows of `table` as read, every column in the table's order."""
+        """Seal rows of a request's `table` as read, every column in the table's order."""
         names = table.c.keys()
         for row in rows:
             self._pending.append({
-                "table_name": str(table.name), "row_id": row.id, "key_id": self.keys.current,
+                "table_name": str(table.name), "row_id": row.id, "request_id": row.request_id,
+                "key_id": self.keys.current, "rows": None,
                 "mac": self.keys.sign(message(table.name, row.id, names, row)),
             })
 
     async def flush(self) -> None:
+        upsert = _UPSERTS[self.conn.dialect.name]
         if self._pending:
-            await self.conn.execute(_UPSERTS[self.conn.dialect.name], self._pending)
-            self._pending = []
+            await self.conn.execute(upsert, self._pending)
+        names = REQUESTS.c.keys()
+        sealed = []
+        for rid, row in self._requests.items():
+            macs = await self.conn.scalar(_ROW_MACS[self.conn.dialect.name], {"rid": rid})
+            digest = rows_digest(macs)
+            sealed.append({
+                "table_name": "requests", "row_id": rid, "request_id": rid,
+                "key_id": self.keys.current, "rows": digest,
+                "mac": self.keys.sign(message("requests", rid, names, row, digest)),
+            })
+        if sealed:
+            await self.conn.execute(upsert, sealed)
+        self._pending, self._requests = [], {}
 
 
 # How many problems one verification lists before it stops looking.
@@ -126,7 +175,7 @@ class Broken(msgspec.Struct, frozen=True):
     problem: str
 
 
-def _scoped(table: Table, area: str | None, reference: str | None) -> Any:
+def _scoped(table: Table, dialect: str, area: str | None, reference: str | None) -> Any:
     """The rows of `table` with their seal and request reference, of one area or request if
     given."""
     seal = and_(SEALS.c.table_name == table.name, SEALS.c.row_id == table.c.id)
@@ -137,6 +186,10 @@ def _scoped(table: Table, area: str | None, reference: str | None) -> Any:
             REQUESTS, REQUESTS.c.id == table.c.request_id
         )
     query = query.add_columns(SEALS.c.key_id.label("_key_id"), SEALS.c.mac.label("_mac"))
+    if table is REQUESTS:
+        query = query.add_columns(
+            SEALS.c.rows.label("_rows"), _row_macs(dialect, REQUESTS.c.id).label("_row_macs")
+        )
     query = query.outerjoin(SEALS, seal).order_by(table.c.id)
     if area is not None:
         query = query.where(REQUESTS.c.area == area)
@@ -160,7 +213,12 @@ def _row_problem(keys: TrailKeys, table: Table, names: list[str], row: Any) -> s
     where = f"{table.name} row {values[0]}"
     if mac is None:
         return f"{where} has no seal"
-    expected = keys.mac(key_id, message(table.name, values[0], names, values))
+    digest = None
+    if table is REQUESTS:
+        digest = rows_digest(row[width + 4])
+        if digest != row[width + 3]:
+            return f"{where}: a row of this request was deleted together with its seal"
+    expected = keys.mac(key_id, message(table.name, values[0], names, values, digest))
     if expected is None:
         return f"{where} is sealed with key {key_id}, which the trail key file does not hold"
     if expected != mac:
@@ -178,7 +236,7 @@ async def verify(
     checked = 0
     for table in SEALED:
         names = list(table.c.keys())
-        async for batch in batches(conn, _scoped(table, area, reference)):
+        async for batch in batches(conn, _scoped(table, conn.dialect.name, area, reference)):
             for row in batch:
                 checked += 1
                 if (problem := _row_problem(keys, table, names, row)) is not None:

@@ -104,16 +104,7 @@ async def delete_request(workflow: Workflow, reference: str) -> None:
     async with workflow.db.write() as session, session.begin():
         for table in reversed(Base.metadata.sorted_tables):
             if "request_id" in table.c:
-                ids = list(await session.scalars(
-                    select(table.c.id).where(table.c.request_id == rid)
-                ))
-                await session.execute(delete(Seal).where(
-                    Seal.table_name == table.name, Seal.row_id.in_(ids)
-                ))
                 await session.execute(delete(table).where(table.c.request_id == rid))
-        await session.execute(delete(Seal).where(
-            Seal.table_name == "requests", Seal.row_id == rid
-        ))
         await session.execute(delete(Request).where(Request.id == rid))
 
 
@@ -189,12 +180,24 @@ async def test_casework_row_deleted_in_sql_is_found(workflow: Workflow) -> None:
     assert (found.ok, found.problem) == (False, "decisions row 1 was deleted")
 
 
+async def test_casework_row_deleted_with_its_seal_is_found(workflow: Workflow) -> None:
+    reference = await decided(workflow)
+    async with workflow.db.write() as session, session.begin():
+        await session.execute(delete(Decision))
+        await session.execute(delete(Seal).where(Seal.table_name == "decisions"))
+    found = await audit.verify(workflow.db)
+    assert (found.ok, found.reference) == (False, reference)
+    assert found.problem == (
+        "requests row 1: a row of this request was deleted together with its seal"
+    )
+
+
 async def test_every_casework_row_is_sealed(workflow: Workflow) -> None:
     """Each table holding a request's rows is sealed row by row (the chains key themselves),
     and every row the workflow wrote carries its seal."""
     await decided(workflow)
     holding = {t.name for t in Base.metadata.sorted_tables if "request_id" in t.c}
-    assert {*holding - {"events", "views"}, "requests"} == seals.SEALED_NAMES
+    assert {*holding - {"events", "views", "seals"}, "requests"} == seals.SEALED_NAMES
     rows = 0
     async with workflow.db.read() as session:
         for table in seals.SEALED:

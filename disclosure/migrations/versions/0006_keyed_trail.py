@@ -29,13 +29,18 @@ def upgrade() -> None:
         sa.Column("table_name", sa.String(length=64), nullable=False),
         sa.Column("row_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
                   autoincrement=False, nullable=False),
+        sa.Column("request_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                  nullable=False),
         sa.Column("key_id", sa.String(length=32), nullable=False),
         sa.Column("mac", sa.String(length=64), nullable=False),
+        sa.Column("rows", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("table_name", "row_id"),
     )
+    op.create_index("ix_seals_request_id", "seals", ["request_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_seals_request_id", table_name="seals")
     op.drop_table("seals")
     with op.batch_alter_table("views") as batch:
         batch.drop_column("key_id")

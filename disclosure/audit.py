@@ -322,7 +322,8 @@ async def reseal(db: Database) -> Resealed | None:
                         table.update().where(table.c.id == bindparam("_id")), rekeyed
                     )
             await sealer.write(
-                REQUESTS.update().where(REQUESTS.c.id == rid), {"last_event_hash": events[2]}
+                REQUESTS.update().where(REQUESTS.c.id == rid), {"last_event_hash": events[2]},
+                unsealed=True,
             )
             rows = 1
             for table in seals.SEALED:

@@ -21,6 +21,7 @@ from sqlalchemy import Insert, Table, Update, and_, bindparam, exists, func, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from disclosure.errors import TamperedRecord
 from disclosure.keys import TrailKeys
 from disclosure.models import Base
 
@@ -113,12 +114,21 @@ class Sealer:
         self._requests: dict[int, Any] = {}
 
     async def write(
-        self, statement: Insert | Update, params: dict[str, Any] | list[dict[str, Any]]
+        self, statement: Insert | Update, params: dict[str, Any] | list[dict[str, Any]],
+        *, unsealed: bool = False,
     ) -> Sequence[Any]:
         """Run an INSERT or UPDATE of a sealed table; the rows written, every column, in the
-        order of `params` for a batch."""
+        order of `params` for a batch.
+
+        The rows an UPDATE matches must match their seals first (TamperedRecord if not), so a
+        change made behind the service's back is never sealed over; `unsealed` skips that, for
+        keying rows written before seals existed.
+        """
         table = statement.table
         assert isinstance(table, Table) and table.name in SEALED_NAMES, table
+        if isinstance(statement, Update) and not unsealed:
+            assert isinstance(params, dict)
+            await self._check(table, statement, params)
         if isinstance(statement, Insert):
             statement = statement.returning(
                 *table.c, sort_by_parameter_order=isinstance(params, list)
@@ -131,6 +141,13 @@ class Sealer:
         else:
             self.seal(table, rows)
         return rows
+
+    async def _check(self, table: Table, statement: Update, params: dict[str, Any]) -> None:
+        names = list(table.c.keys())
+        query = _scoped(table, self.conn.dialect.name, None, None).where(statement.whereclause)
+        for row in await self.conn.execute(query, params):
+            if (problem := _row_problem(self.keys, table, names, row)) is not None:
+                raise TamperedRecord(row[len(names)], problem)
 
     def seal(self, table: Table, rows: Sequence[Any]) -> None:
         """Seal rows of a request's `table` as read, every column in the table's order."""

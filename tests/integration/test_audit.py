@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, func, null, select, update
 
 from disclosure import audit, checkpoints, seals
-from disclosure.errors import InvalidInput
+from disclosure.errors import InvalidInput, TamperedRecord
 from disclosure.models import Base, Decision, Event, Party, Request, Seal, View
 from disclosure.reads import ReadLog
 from disclosure.users import Users
@@ -170,6 +170,20 @@ async def test_casework_row_edited_in_sql_is_found(
     found = await audit.verify(workflow.db)
     assert (found.ok, found.reference) == (False, reference)
     assert found.problem == f"{problem} does not match its seal"
+
+
+async def test_no_change_is_sealed_over_a_tampered_row(workflow: Workflow) -> None:
+    """The next event would re-seal an edited request as the service's own: it is refused."""
+    reference = await two_requests(workflow)
+    await edit_row(workflow, Request, reference, summary="Nothing to see")
+    with pytest.raises(TamperedRecord, match=(
+        f"{reference}: requests row 2 does not match its seal; nothing is written over it"
+    )):
+        await workflow.apply(reference, payload("complete_checks"), actor=OFFICER,
+                             expected_version=4)
+    assert (await workflow.get(reference)).version == 4
+    found = await audit.verify(workflow.db)
+    assert (found.ok, found.problem) == (False, "requests row 2 does not match its seal")
 
 
 async def test_casework_row_deleted_in_sql_is_found(workflow: Workflow) -> None:

@@ -15,16 +15,33 @@ from sqlalchemy import delete, func, null, select, update
 
 from disclosure import audit, checkpoints, seals
 from disclosure.errors import InvalidInput, TamperedRecord
-from disclosure.models import Base, Decision, Event, Party, Request, Seal, View
+from disclosure.models import (
+    Base,
+    Check,
+    Decision,
+    DecisionRecipient,
+    Event,
+    Party,
+    Request,
+    Seal,
+    View,
+)
 from disclosure.reads import ReadLog
 from disclosure.users import Users
 from disclosure.workflow import Workflow
-from tests.factories import new, payload
+from tests.conftest import FakeClock
+from tests.factories import new, payload, recipient
 
 OFFICER = "officer.ann"
 DECIDER = "inspector.bob"
 ADMIN = "admin.cat"
 STEPS = ("complete_initial_checks", "record_meeting", "record_check")
+
+
+@pytest.fixture(autouse=True)
+def _after_the_example_dates(clock: FakeClock) -> None:
+    """The factories' events happen up to 7 November; these tests record them after."""
+    clock.advance(days=10)
 
 
 async def two_requests(workflow: Workflow) -> str:
@@ -41,18 +58,21 @@ async def two_requests(workflow: Workflow) -> str:
 
 
 async def decided(workflow: Workflow) -> str:
-    """A request closed with a disclosure: a decision, a delivery, parties and a check."""
+    """A request closed with a disclosure: a decision and its recipient, a delivery, a notice,
+    parties and a check."""
     view = await workflow.create(new(), actor=OFFICER)
     at_risk = next(p.id for p in view.parties if p.role == "person_at_risk")
     steps: list[tuple[str, str, dict[str, Any]]] = [
         ("complete_initial_checks", OFFICER, {}), ("record_meeting", OFFICER, {}),
         ("record_check", OFFICER, {}), ("complete_checks", OFFICER, {}),
-        ("record_decision", DECIDER, {"recipient_party_id": at_risk}),
+        ("record_decision", DECIDER, {"recipients": [recipient(at_risk)]}),
         ("record_delivery", OFFICER, {"recipient_party_id": at_risk}),
+        ("record_notice", OFFICER, {}),
     ]
     for version, (event, actor, fields) in enumerate(steps, start=1):
         await workflow.apply(view.reference, payload(event, **fields), actor=actor,
                              expected_version=version)
+    assert (await workflow.get(view.reference)).state == "closed"
     assert (await audit.verify(workflow.db)).ok
     return view.reference
 
@@ -158,7 +178,9 @@ async def test_deleted_last_event_is_found(workflow: Workflow) -> None:
 
 
 @pytest.mark.parametrize(("table", "values", "problem"), [
-    (Decision, {"wording": "Mark Sample has no convictions."}, "decisions row 1"),
+    (DecisionRecipient, {"wording": "Mark Sample has no convictions."},
+     "decision_recipients row 1"),
+    (Decision, {"decision_maker_role": "Constable"}, "decisions row 1"),
     (Party, {"name": "Someone Else"}, "parties row 1"),
     (Request, {"outcome": "not_disclosed"}, "requests row 1"),
 ])
@@ -189,16 +211,16 @@ async def test_no_change_is_sealed_over_a_tampered_row(workflow: Workflow) -> No
 async def test_casework_row_deleted_in_sql_is_found(workflow: Workflow) -> None:
     await decided(workflow)
     async with workflow.db.write() as session, session.begin():
-        await session.execute(delete(Decision))
+        await session.execute(delete(Check))
     found = await audit.verify(workflow.db)
-    assert (found.ok, found.problem) == (False, "decisions row 1 was deleted")
+    assert (found.ok, found.problem) == (False, "checks row 1 was deleted")
 
 
 async def test_casework_row_deleted_with_its_seal_is_found(workflow: Workflow) -> None:
     reference = await decided(workflow)
     async with workflow.db.write() as session, session.begin():
-        await session.execute(delete(Decision))
-        await session.execute(delete(Seal).where(Seal.table_name == "decisions"))
+        await session.execute(delete(Check))
+        await session.execute(delete(Seal).where(Seal.table_name == "checks"))
     found = await audit.verify(workflow.db)
     assert (found.ok, found.reference) == (False, reference)
     assert found.problem == (

@@ -37,7 +37,7 @@ def sql(url: str, statement: str) -> None:
 
 
 async def seed(url: str) -> list[str]:
-    clock = FakeClock(utc("2026-11-02T12:00:00Z"))
+    clock = FakeClock(utc("2026-11-12T12:00:00Z"))
     workflow = Workflow(Database(url), load_policy_book(None), now=clock)
     references = []
     for _ in range(2):

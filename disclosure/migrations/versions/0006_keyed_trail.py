@@ -1,7 +1,7 @@
 """a keyed trail: the key id of every event and view, and a seal for every casework row
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-21 16:40:00
 
 Rows written before this revision keep a NULL key id and no seal; `disclosure audit verify`
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -20,6 +20,7 @@ from litestar.status_codes import (
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
 
+from api.metrics import refused
 from disclosure.errors import (
     DisclosureError,
     EventNotAllowed,
@@ -55,6 +56,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
 def problem(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> Response[Problem]:
+    refused(status, title)
     return Response(
         Problem(title=title, status=status, detail=detail, **extra),
         status_code=status,

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from disclosure.cli import main
@@ -19,7 +17,7 @@ from disclosure.errors import NotFound
 from disclosure.migrations import upgrade
 from disclosure.policy import load_policy_book
 from disclosure.workflow import Workflow
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, scratch_database
 from tests.factories import new, payload
 
 
@@ -40,16 +38,8 @@ def restore_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     if url.get_backend_name() == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'restored' / 'disclosure.db'}"
         return
-    name = f"disclosure_restore_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(database_url, "disclosure_restore") as url:
+        yield url
 
 
 async def _cli(monkeypatch: pytest.MonkeyPatch, url: str, *argv: str) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Coroutine
@@ -51,18 +52,22 @@ def _run(
     return asyncio.run(main())
 
 
-def _metrics_folder(workers: int) -> None:
+def _metrics_folder(workers: int) -> Path | None:
     """With several workers, each writes its metrics to one folder that /metrics adds up; it
-    is emptied at start, as the Prometheus client requires."""
+    is emptied at start, as the Prometheus client requires. Returns a folder made here (to be
+    removed at exit), if any."""
+    made = None
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder is None:
         if workers == 1:
-            return
+            return None
         folder = tempfile.mkdtemp(prefix="disclosure-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        made = Path(folder)
     Path(folder).mkdir(parents=True, exist_ok=True)
     for stale in Path(folder).glob("*.db"):
         stale.unlink()
+    return made
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -75,12 +80,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(settings.database_url)
     if args.demo:
         cmd_demo(argparse.Namespace(requests=args.demo, seed=0, if_empty=True), settings)
-    _metrics_folder(args.workers)
-    # log_config=None: each worker's create_app sets up the JSON logs, uvicorn's included.
-    uvicorn.run(
-        "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-        log_config=None, access_log=False,
-    )
+    made = _metrics_folder(args.workers)
+    try:
+        # log_config=None: each worker's create_app sets up the JSON logs, uvicorn's included.
+        uvicorn.run(
+            "api.app:create_app", factory=True, host=args.host, port=args.port,
+            workers=args.workers, log_config=None, access_log=False,
+        )
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
     return 0
 
 

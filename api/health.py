@@ -16,14 +16,16 @@ class Alive(msgspec.Struct, kw_only=True):
     status: str
 
 
-@get("/healthz", tags=["operations"])
+# The probes are for the load balancer, not API clients: described in docs/operations.md and
+# left out of the OpenAPI document, whose every operation needs a credential.
+@get("/healthz", include_in_schema=False)
 async def healthz() -> Alive:
     """Liveness: the process answers. Touches no database, so a database outage never gets a
     healthy process restarted."""
     return Alive(status="alive")
 
 
-@get("/readyz", tags=["operations"], responses={})
+@get("/readyz", include_in_schema=False)
 async def readyz(
     workflow: NamedDependency[Workflow], settings: NamedDependency[Settings]
 ) -> Response[Readiness]:

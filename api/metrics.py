@@ -89,7 +89,7 @@ def _process_metrics() -> bytes:
     return generate_latest(REGISTRY)
 
 
-@get("/metrics", tags=["operations"], media_type=CONTENT_TYPE_LATEST, include_in_schema=False)
+@get("/metrics", media_type=CONTENT_TYPE_LATEST, include_in_schema=False)
 async def metrics(workflow: NamedDependency[Workflow]) -> Response[bytes]:
     """Prometheus metrics in the text exposition format."""
     async with workflow.db.report() as session:

@@ -168,3 +168,29 @@ async def test_every_answer_carries_a_request_id_that_every_log_line_names(
     assert "actor" not in access[2] and access[3]["route"] == "unmatched"
     # Every line the service wrote (the test's own HTTP client logs too, outside any request).
     assert all("request_id" in line for line in lines if line["logger"] != "httpx")
+
+
+async def test_an_unreachable_database_answers_503_and_not_ready_but_alive(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # A folder where the database file should be: SQLite cannot open it, as if the server
+    # were down.
+    (tmp_path / "unreachable.db").mkdir()
+    down = Workflow(
+        Database(f"sqlite+aiosqlite:///{tmp_path / 'unreachable.db'}"), load_policy_book(None),
+        now=clock,
+    )
+    try:
+        async with client_for(create_app(settings_for(down), down)) as client:
+            alive = await client.get("/healthz")
+            ready = await client.get("/readyz")
+            work = await client.get("/api/requests",
+                                    headers={"Authorization": "Bearer dsc_any-token"})
+    finally:
+        await down.db.dispose()
+    assert alive.status_code == 200
+    assert ready.status_code == 503
+    assert [c["ok"] for c in ready.json()["checks"]] == [False, False]
+    assert ready.json()["checks"][0]["detail"] == "failed: OperationalError"
+    assert work.status_code == 503 and work.headers["Retry-After"] == "5"
+    assert work.json()["detail"].startswith("the database is not answering")

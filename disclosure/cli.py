@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from disclosure import audit, backups, logs, timeliness
 from disclosure.access import ROLES
 from disclosure.db import Database
@@ -143,10 +145,17 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
-    if not args.force and not asyncio.run(backups.is_empty(settings.database_url)):
-        print("disclosure: the configured database holds data; give --force to replace it",
-              file=sys.stderr)
-        return 2
+    if not args.force:
+        try:
+            empty = asyncio.run(backups.is_empty(settings.database_url))
+        except (OSError, SQLAlchemyError) as exc:
+            print(f"disclosure: cannot reach the configured database ({type(exc).__name__})",
+                  file=sys.stderr)
+            return 2
+        if not empty:
+            print("disclosure: the configured database holds data; give --force to replace it",
+                  file=sys.stderr)
+            return 2
     try:
         backups.restore(settings.database_url, args.backup)
     except backups.BackupError as exc:

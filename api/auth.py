@@ -57,7 +57,9 @@ def _require_scrape_token(connection: ASGIConnection[Any, Any, Any, Any]) -> Non
     if expected is None:
         return
     scheme, _, secret = (connection.headers.get("authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(secret.strip(), expected):
+    # Compared as bytes: compare_digest refuses a str holding anything but ASCII.
+    given = secret.strip().encode("utf-8", "surrogateescape")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given, expected.encode()):
         raise NotAuthorizedException("send the scrape token: Authorization: Bearer <token>",
                                      headers=CHALLENGE)
 

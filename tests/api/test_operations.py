@@ -136,11 +136,13 @@ async def test_metrics_need_the_scrape_token_when_one_is_set(
     async with client_for(app) as client:
         refused = await client.get("/metrics")
         wrong = await client.get("/metrics", headers={"Authorization": "Bearer guess"})
+        odd = await client.get("/metrics",
+                               headers={"Authorization": "Bearer gu\u00e9ss".encode("latin-1")})
         allowed = await client.get("/metrics",
                                    headers={"Authorization": "Bearer scrape-me-please"})
         probe = await client.get("/healthz")
     assert refused.status_code == 401 and "scrape token" in refused.json()["detail"]
-    assert wrong.status_code == 401
+    assert wrong.status_code == 401 and odd.status_code == 401
     assert allowed.status_code == 200 and "disclosure_transitions_total" in allowed.text
     assert probe.status_code == 200
 

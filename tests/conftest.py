@@ -37,7 +37,7 @@ class FakeClock:
         self.current += timedelta(**delta)
 
 
-def require_postgres() -> str:
+def _require_postgres() -> str:
     if POSTGRES_URL:
         return POSTGRES_URL
     if IN_CI:
@@ -64,7 +64,7 @@ def scratch_database(server_url: str, prefix: str = "disclosure_test") -> Iterat
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A throwaway PostgreSQL database for this run, migrated to head."""
-    with scratch_database(require_postgres()) as url:
+    with scratch_database(_require_postgres()) as url:
         upgrade(url)
         yield url
 

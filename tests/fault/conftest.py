@@ -32,7 +32,7 @@ from disclosure.policy import load_policy_book
 from disclosure.users import LoginPolicy, Users
 from disclosure.workflow import Workflow
 from tests.api.conftest import TEST_HASHER
-from tests.conftest import require_postgres, scratch_database
+from tests.conftest import _require_postgres, scratch_database
 
 AREA = "derbyshire"
 OFFICER = "officer.fault"
@@ -142,7 +142,7 @@ async def seed(database_url: str) -> Seeded:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A new, empty PostgreSQL database for one fault test."""
-    with scratch_database(require_postgres(), "disclosure_fault") as url:
+    with scratch_database(_require_postgres(), "disclosure_fault") as url:
         yield url
 
 

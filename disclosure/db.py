@@ -67,9 +67,16 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 class Database:
-    """The engine, its two session factories (readers and writers), and the trail's keys."""
+    """The engine and its session factories: readers, writers, and reports; and the trail's
+    keys.
 
-    def __init__(self, url: str, *, keys: TrailKeys | None = None) -> None:
+    Reports (statistics, oversight) read from `reports_url`, a read replica, when one is given;
+    they tolerate the replica's lag, and casework never reads from it.
+    """
+
+    def __init__(
+        self, url: str, *, reports_url: str | None = None, keys: TrailKeys | None = None
+    ) -> None:
         # The keys come first: a database whose trail cannot be keyed is not opened.
         self.keys = keys or trail_keys_for(url, Settings().trail_key_file)
         self.engine = create_engine(url)
@@ -78,6 +85,10 @@ class Database:
         self.writer = async_sessionmaker(
             self.engine.execution_options(writer=True), expire_on_commit=False
         )
+        self.reports_engine = create_engine(reports_url) if reports_url else None
+        self.reporter = async_sessionmaker(
+            self.reports_engine or self.engine, expire_on_commit=False
+        )
 
     def read(self) -> AsyncSession:
         return self.reader()
@@ -85,5 +96,10 @@ class Database:
     def write(self) -> AsyncSession:
         return self.writer()
 
+    def report(self) -> AsyncSession:
+        return self.reporter()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.reports_engine is not None:
+            await self.reports_engine.dispose()

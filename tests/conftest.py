@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from disclosure.db import Database
+from disclosure.keys import create_trail_key_file
 from disclosure.migrations import upgrade
 from disclosure.models import Base
 from disclosure.policy import load_policy_book
@@ -45,20 +47,38 @@ def _require_postgres() -> str:
     pytest.skip("DISCLOSURE_TEST_POSTGRES_URL not set")
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A throwaway PostgreSQL database for this run, migrated to head."""
-    server = make_url(_require_postgres())
-    name = f"disclosure_test_{uuid.uuid4().hex[:8]}"
+@pytest.fixture(scope="session", autouse=True)
+def trail_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The trail's key for the run, outside every database, as production configures it."""
+    path = tmp_path_factory.mktemp("keys") / "trail.key"
+    create_trail_key_file(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DISCLOSURE_TRAIL_KEY_FILE", str(path))
+        yield path
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str = "disclosure_test") -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server at `server_url`, dropped afterwards."""
+    server = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this run, migrated to head."""
+    with scratch_database(_require_postgres()) as url:
+        upgrade(url)
+        yield url
 
 
 def _truncate(url: str) -> None:

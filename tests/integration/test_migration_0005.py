@@ -1,9 +1,11 @@
 """Migration 0005 carries a trail written before it forward: every event recorded when it
-says it happened, every closing a closure with its outcome, and the chain still sound."""
+says it happened, every closing a closure with its outcome, and, once `audit reseal` has keyed
+the trail at the upgrade, the chain sound and the closures sealed."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -67,11 +69,12 @@ def _write_old_trail(url: str) -> None:
         at = RECEIVED + timedelta(days=seq)
         salt = audit.new_salt()
         digest = audit.payload_digest(payload, salt)
-        link = audit.link_hash(
+        # Before the trail was keyed, a link was the plain SHA-256 of its fields.
+        link = hashlib.sha256(audit.link_message(
             prev_hash=prev, reference="DVDS-2026-000001", seq=seq, event=event,
             from_state=source, to_state=target, actor="officer.ann", occurred_at=at,
             policy_version="dvds-2023", digest=digest,
-        )
+        )).hexdigest()
         events.append({
             "rid": 1, "seq": seq, "event": event, "source": source, "target": target,
             "at": at, "payload": json.dumps(payload), "salt": salt,
@@ -113,8 +116,21 @@ def test_an_old_trail_is_carried_forward(fresh_url: str) -> None:
             assert len(events) == len(STORY)
             assert all(e.recorded_at == e.occurred_at for e in events)
             closures = (await session.scalars(select(Closure).order_by(Closure.seq))).all()
-            assert (await audit.verify(session)).ok
+        resealed = await audit.reseal(db)
+        assert resealed is not None and resealed.unverified == []
+        # The request, its two parties and the two closures the migration made.
+        assert resealed.rows == 5
+        verdict = await audit.verify(db)
+        assert verdict.ok, verdict.problems
+        assert verdict.rows_checked == 5
+        async with db.engine.begin() as conn:
+            await conn.execute(text("UPDATE closures SET outcome = 'withdrawn' WHERE seq = 7"))
+        edited = await audit.verify(db)
         await db.dispose()
+        assert not edited.ok
+        assert [p.problem for p in edited.problems] == [
+            f"closures row {closures[1].id} does not match its seal"
+        ]
         assert [(c.seq, c.event, c.outcome, c.reopened_seq, c.reopen_reason,
                  c.reopen_category) for c in closures] == [
             (2, "withdraw", "withdrawn", 3, "Applicant rang back", None),

@@ -4,7 +4,7 @@ amended while a request is open, each change on the trail with the values it rep
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from disclosure import audit
 from disclosure.errors import EventNotAllowed, GuardRefused, InvalidInput
@@ -73,7 +73,18 @@ async def test_a_reopened_case_keeps_its_first_outcome_on_the_trail(
             .order_by(Closure.outcome)
         )
         assert counted.all() == [("disclosed_to_person_at_risk", 1), ("withdrawn", 1)]
-        assert (await audit.verify(session)).ok
+    assert (await audit.verify(workflow.db)).ok
+    # A closure is sealed like every casework row: an outcome changed in SQL is found.
+    async with workflow.db.engine.begin() as conn:
+        edited = (await conn.execute(text(
+            "UPDATE closures SET outcome = 'withdrawn' WHERE outcome ="
+            " 'disclosed_to_person_at_risk' RETURNING id"
+        ))).scalar_one()
+    verdict = await audit.verify(workflow.db)
+    assert not verdict.ok
+    assert [(p.reference, p.problem) for p in verdict.problems] == [
+        (reference, f"closures row {edited} does not match its seal"),
+    ]
 
 
 async def test_a_reopened_case_gets_a_fresh_clock_that_says_so(
@@ -169,6 +180,29 @@ async def test_an_amendment_keeps_the_old_values_on_the_trail(workflow: Workflow
     )
     assert second.payload["old"]["safe_contact"]["times"] == "after 6pm"
     assert second.payload["new"]["safe_contact"]["times"] == "weekday mornings"
+    # The amended rows are sealed anew with the event that changed them.
+    assert (await audit.verify(workflow.db)).ok
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"kind": "organisation"}, "sex: an organisation has none"),
+    ({"relationship_code": "school"},
+     "relationship_code: school is not a code for a person"),
+    ({"registered_sex_offender": True},
+     "registered_sex_offender: only a subject carries the flag"),
+])
+async def test_an_amendment_meets_the_rules_a_new_party_meets(
+    workflow: Workflow, changes: dict[str, object], problem: str
+) -> None:
+    view = await workflow.create(new(), actor=OFFICER)
+    at_risk = next(p for p in view.parties if p.role == "person_at_risk")
+    with pytest.raises(InvalidInput) as refused:
+        await send(workflow, view.reference, "amend_party", party_id=at_risk.id,
+                   changes=changes)
+    assert str(refused.value) == f"changes: {problem}"
+    after = await workflow.get(view.reference)
+    assert after.version == 1
+    assert next(p for p in after.parties if p.id == at_risk.id) == at_risk
 
 
 async def test_an_amendment_that_changes_nothing_is_refused(workflow: Workflow) -> None:

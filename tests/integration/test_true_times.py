@@ -55,8 +55,7 @@ async def test_an_event_says_when_it_happened_apart_from_when_it_was_recorded(
     )
     assert meeting.recorded_at == utc("2026-11-07T12:00:00Z")
     # The time an event happened is part of its link, and so is when it was recorded.
-    async with workflow.db.read() as session:
-        assert (await audit.verify(session)).ok
+    assert (await audit.verify(workflow.db)).ok
 
 
 async def test_an_event_without_a_time_happened_when_it_is_recorded(

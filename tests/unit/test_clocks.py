@@ -409,7 +409,8 @@ def _is_working_day(day: date, nation: str) -> bool:
     return day.weekday() < 5 and day not in calendar
 
 
-# No deadline: building a year's holiday calendar the first time is slow on a loaded machine.
+# No deadline: tests never assert wall-clock times, and a year's holidays loaded for the first
+# time can take longer than hypothesis's default on a busy machine.
 @settings(deadline=None)
 @given(
     start=st.datetimes(

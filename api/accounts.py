@@ -15,13 +15,14 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_42
 
 from api.auth import CHALLENGE, SESSION_COOKIE
 from api.problems import documented
+from disclosure.schemas import Plain
 from disclosure.settings import Settings
 from disclosure.users import BadCredentials, Issued, Principal, TooManyAttempts, Users, UserView
 
 
 class Login(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+    username: Annotated[Plain, msgspec.Meta(min_length=1, max_length=64)]
+    password: Annotated[Plain, msgspec.Meta(min_length=1, max_length=1024)]
 
 
 class SessionOpened(msgspec.Struct, kw_only=True):

@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import ClientException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
@@ -17,6 +16,7 @@ from api.accounts import close_session, issue_token, list_users, open_session, w
 from api.audit import verify_trail, views
 from api.auth import authorise, provide_actor, provide_principal
 from api.headers import security_headers
+from api.inputs import QueryNames, refuse_bad_input
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
 from api.requests import RequestController
@@ -28,15 +28,6 @@ from disclosure.users import LoginPolicy, Users
 from disclosure.workflow import Workflow
 
 DOCS_PATH = "/schema"
-
-
-async def one_value_per_parameter(request: Request[Any, Any, Any]) -> None:
-    """Refuse a repeated query parameter rather than silently using its first value."""
-    seen: set[str] = set()
-    for key, _ in request.query_params.multi_items():
-        if key in seen:
-            raise ClientException(f"{key}: given more than once")
-        seen.add(key)
 
 
 def create_app(settings: Settings | None = None, workflow: Workflow | None = None) -> Litestar:
@@ -62,7 +53,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
 
         return Provide(provide)
 
-    return Litestar(
+    query_names = QueryNames()
+    app = Litestar(
         route_handlers=[
             RequestController, verify_trail, views, statistics, decisions,
             open_session, close_session, whoami, issue_token, list_users,
@@ -76,7 +68,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "actor": Provide(provide_actor),
         },
         guards=[authorise],
-        before_request=one_value_per_parameter,
+        before_request=refuse_bad_input(query_names),
         middleware=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH)],
         state=State({"users": users}),
         exception_handlers=HANDLERS,
@@ -93,3 +85,5 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         lifespan=[lifespan],
         debug=settings.debug,
     )
+    query_names.learn(app)
+    return app

@@ -18,7 +18,10 @@ from litestar.status_codes import (
     HTTP_412_PRECONDITION_FAILED,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from disclosure.errors import (
     DisclosureError,
@@ -29,8 +32,13 @@ from disclosure.errors import (
     NotFound,
     StaleVersion,
 )
+from disclosure.schemas import NO_NUL
 
 PROBLEM = "application/problem+json"
+# Seconds a client should wait before trying again when the database cannot be reached.
+RETRY_AFTER = "5"
+# Failures to reach the database (refused, dropped, pool exhausted, locked), not bad SQL.
+UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, OSError)
 log = logging.getLogger("disclosure.api")
 
 
@@ -67,6 +75,8 @@ def _field_error(item: Any) -> FieldError:
     if not isinstance(item, dict):
         return FieldError(field="$", message=str(item))
     message = str(item.get("message", ""))
+    if NUL_REFUSED in message:
+        message = "must not contain a NUL character (\\u0000)"
     key = str(item.get("key", ""))
     if key and key != "data":
         return FieldError(field=f"$.{key}", message=message)
@@ -76,6 +86,16 @@ def _field_error(item: Any) -> FieldError:
     if named := re.fullmatch(r"(\w+): (.+)", message, flags=re.S):
         return FieldError(field=f"$.{named[1]}", message=named[2])
     return FieldError(field="$", message=message)
+
+
+NUL_REFUSED = f"matching regex {NO_NUL!r}"
+
+
+def _named(detail: str) -> list[FieldError]:
+    """A 400 whose detail reads "field: why" names its field."""
+    if named := re.fullmatch(r"([\w$.\[\]-]+): (.+)", detail, flags=re.S):
+        return [FieldError(field=named[1], message=named[2])]
+    return []
 
 
 def _field_errors(exc: ValidationException) -> list[FieldError]:
@@ -89,8 +109,21 @@ def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> 
 
 
 def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    detail = str(exc.detail)
+    errors = _named(detail) if exc.status_code == HTTP_400_BAD_REQUEST else []
     return problem(
-        exc.status_code, _title(exc.status_code), str(exc.detail), headers=exc.headers or None
+        exc.status_code, _title(exc.status_code), detail, headers=exc.headers or None,
+        errors=errors,
+    )
+
+
+def on_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    log.warning("database unavailable (%s) on %s %s", type(exc).__name__, request.method,
+                request.url.path)
+    return problem(
+        HTTP_503_SERVICE_UNAVAILABLE, "Service unavailable",
+        "the database cannot be reached; nothing was changed, try again shortly",
+        headers={"Retry-After": RETRY_AFTER},
     )
 
 
@@ -125,6 +158,8 @@ def on_refused(request: Request[Any, Any, Any], exc: GuardRefused) -> Response[P
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    if isinstance(exc, UNAVAILABLE):
+        return on_unavailable(request, exc)
     # Log the type and place only: exception text can carry personal data from the request.
     log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
     return problem(

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ClientException, HTTPException
+from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_428_PRECONDITION_REQUIRED
+from litestar.status_codes import (
+    HTTP_201_CREATED,
+    HTTP_412_PRECONDITION_FAILED,
+    HTTP_428_PRECONDITION_REQUIRED,
+)
 
 from api.auth import require_area, require_event
 from api.problems import documented
@@ -38,17 +43,23 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+STRONG_ETAG = re.compile(r'"(\d{1,18})"')
+
+
 def parse_if_match(value: str | None) -> int:
+    """The version a strong ETag names; a weak or malformed one never matches (RFC 9110 13.1.1)."""
     if value is None:
         raise HTTPException(
             status_code=HTTP_428_PRECONDITION_REQUIRED,
             detail='If-Match is required: send the ETag of the request you acted on, e.g. "3"',
         )
-    text = value.strip()
-    text = text.removeprefix("W/").strip('"')
-    if not text.isdigit():
-        raise ClientException(f"If-Match: expected an ETag such as \"3\", got {value!r}")
-    return int(text)
+    strong = STRONG_ETAG.fullmatch(value.strip())
+    if strong is None:
+        raise HTTPException(
+            status_code=HTTP_412_PRECONDITION_FAILED,
+            detail=f'If-Match: {value!r} matches no version; send the strong ETag, e.g. "3"',
+        )
+    return int(strong[1])
 
 
 class RequestController(Controller):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -18,15 +18,49 @@ StateName = Literal[
 ]
 Channel = Literal["online", "telephone", "in_person", "letter", "partner_agency", "mapp_meeting"]
 PartyRole = Literal["applicant", "subject", "person_at_risk", "child", "referrer", "recipient"]
-Text = Annotated[str, Meta(min_length=1, max_length=4000)]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-Short = Annotated[str, Meta(max_length=200)]
+# PostgreSQL cannot store a NUL character in text (SQLite can): every string that crosses the
+# edge refuses one, so both backends give the same 400 naming the field.
+NO_NUL = r"^[^\x00]*$"
+Plain = Annotated[str, Meta(pattern=NO_NUL)]
+Text = Annotated[Plain, Meta(min_length=1, max_length=4000)]
+Name = Annotated[Plain, Meta(min_length=1, max_length=200)]
+Short = Annotated[Plain, Meta(max_length=200)]
+# The times a request can carry: a clock adds at most a few years to one, within datetime's range.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, tzinfo=UTC)
 Days = Annotated[int, Meta(ge=1, le=365)]
 PartyId = Annotated[int, Meta(ge=1)]
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Strict input: an unknown field is an error, not something silently dropped."""
+    """Strict input: an unknown field is an error, not something silently dropped.
+
+    Every time must carry an offset and lie within the years a clock can count in; subclasses
+    put their cross-field rules in `check`, which runs after that.
+    """
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                _in_range(name, value)
+        self.check()
+
+    def check(self) -> None:
+        """Cross-field rules; each raises ValueError("field: why")."""
+
+
+def _in_range(name: str, value: datetime) -> None:
+    if value.tzinfo is None:
+        raise ValueError(f"{name}: needs a time zone offset, e.g. 2026-04-02T09:30:00Z")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise ValueError(
+            f"{name}: must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} in UTC"
+        )
 
 
 class SafeContact(Input, kw_only=True):
@@ -40,13 +74,13 @@ class PartyIn(Input, kw_only=True):
     role: PartyRole
     name: Name | None = None
     date_of_birth: Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
-    address: Annotated[str, Meta(max_length=500)] | None = None
+    address: Annotated[Plain, Meta(max_length=500)] | None = None
     relationship: Short | None = None
     sex: Literal["female", "male", "other", "not_known"] | None = None
     age_band: Literal["under_18", "18_24", "25_34", "35_44", "45_54", "55_64", "65_plus"] | None = (
         None
     )
-    ethnicity: Annotated[str, Meta(max_length=40)] | None = None
+    ethnicity: Annotated[Plain, Meta(max_length=40)] | None = None
     safe_contact: SafeContact | None = None
 
 
@@ -54,16 +88,14 @@ class NewRequest(Input, kw_only=True):
     scheme: Scheme
     route: Route
     area: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-    division: Annotated[str, Meta(max_length=64)] | None = None
+    division: Annotated[Plain, Meta(max_length=64)] | None = None
     received_at: datetime
     channel: Channel
     summary: Text
     immediate_risk: bool = False
     parties: Annotated[list[PartyIn], Meta(min_length=1, max_length=50)]
 
-    def __post_init__(self) -> None:
-        if self.received_at.tzinfo is None:
-            raise ValueError("received_at: needs a time zone offset, e.g. 2026-04-02T09:30:00Z")
+    def check(self) -> None:
         roles = [p.role for p in self.parties]
         if "subject" not in roles:
             raise ValueError("parties: a request needs a party with role 'subject'")
@@ -78,29 +110,18 @@ class NewRequest(Input, kw_only=True):
             )
 
 
-def _aware(name: str, value: datetime | None) -> None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError(f"{name}: needs a time zone offset")
-
-
 class EventIn(Input, tag_field="event", kw_only=True):
     """Base of every event payload; the `event` field says which one it is."""
-
-    def __post_init__(self) -> None:
-        for name in self.__struct_fields__:
-            value = getattr(self, name)
-            if isinstance(value, datetime):
-                _aware(name, value)
 
 
 class CompleteInitialChecks(EventIn, tag="complete_initial_checks", kw_only=True):
     finding: Literal["in_scope", "out_of_scope", "duplicate", "referred_safeguarding"]
     immediate_risk: bool
-    notes: Annotated[str, Meta(max_length=4000)] = ""
-    duplicate_of: Annotated[str, Meta(max_length=32)] | None = None
+    notes: Annotated[Plain, Meta(max_length=4000)] = ""
+    duplicate_of: Annotated[Plain, Meta(max_length=32)] | None = None
     referred_to: Literal["marac", "childrens_social_care", "mappa", "other"] | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if self.finding == "duplicate" and not self.duplicate_of:
             raise ValueError("duplicate_of: required when the finding is duplicate")
         if self.finding == "referred_safeguarding" and not self.referred_to:
@@ -120,7 +141,7 @@ class RecordMeeting(EventIn, tag="record_meeting", kw_only=True):
     documents_seen: list[IdentityDocument] = []
     proof_of_address: bool = False
     proof_of_relationship: bool = False
-    notes: Annotated[str, Meta(max_length=4000)] = ""
+    notes: Annotated[Plain, Meta(max_length=4000)] = ""
 
 
 CheckSource = Literal[
@@ -151,7 +172,7 @@ class RecordPartnerResponse(EventIn, tag="record_partner_response", kw_only=True
 
 
 class CompleteChecks(EventIn, tag="complete_checks", kw_only=True):
-    summary: Annotated[str, Meta(max_length=4000)] = ""
+    summary: Annotated[Plain, Meta(max_length=4000)] = ""
 
 
 class Answer(Input, kw_only=True):
@@ -172,7 +193,7 @@ class LegalTest(Input, kw_only=True):
 
 class Attendee(Input, kw_only=True):
     name: Name
-    agency: Annotated[str, Meta(min_length=1, max_length=100)]
+    agency: Annotated[Plain, Meta(min_length=1, max_length=100)]
 
 
 SafeguardingAction = Literal[
@@ -190,24 +211,23 @@ class RecordDecision(EventIn, tag="record_decision", kw_only=True):
     decision: Literal["disclose", "no_disclosure"]
     no_disclosure_reason: Literal["no_information", "not_necessary_proportionate"] | None = None
     legal_test: LegalTest
-    wording: Annotated[str, Meta(max_length=4000)] | None = None
+    wording: Annotated[Plain, Meta(max_length=4000)] | None = None
     recipient_party_id: PartyId | None = None
-    recipient_rationale: Annotated[str, Meta(max_length=4000)] | None = None
+    recipient_rationale: Annotated[Plain, Meta(max_length=4000)] | None = None
     discloser: Name | None = None
-    delivery_method: Annotated[str, Meta(max_length=1000)] | None = None
-    others_present: Annotated[str, Meta(max_length=1000)] | None = None
+    delivery_method: Annotated[Plain, Meta(max_length=1000)] | None = None
+    others_present: Annotated[Plain, Meta(max_length=1000)] | None = None
     deliver_by: datetime | None = None
     subject_views_sought: bool
-    subject_views_reason: Annotated[str, Meta(max_length=4000)] | None = None
-    subject_representations: Annotated[str, Meta(max_length=4000)] | None = None
+    subject_views_reason: Annotated[Plain, Meta(max_length=4000)] | None = None
+    subject_representations: Annotated[Plain, Meta(max_length=4000)] | None = None
     subject_to_be_told: bool
     safeguarding_actions: list[SafeguardingAction] = []
-    dissent: Annotated[str, Meta(max_length=4000)] | None = None
-    deviation: Annotated[str, Meta(max_length=4000)] | None = None
-    deviation_justification: Annotated[str, Meta(max_length=4000)] | None = None
+    dissent: Annotated[Plain, Meta(max_length=4000)] | None = None
+    deviation: Annotated[Plain, Meta(max_length=4000)] | None = None
+    deviation_justification: Annotated[Plain, Meta(max_length=4000)] | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def check(self) -> None:
         if self.decision == "disclose":
             for name in ("wording", "recipient_party_id", "recipient_rationale", "discloser",
                          "delivery_method", "deliver_by"):
@@ -233,7 +253,7 @@ class RecordDelivery(EventIn, tag="record_delivery", kw_only=True):
     location: Text
     delivered_by: Name
     recipient_party_id: PartyId
-    others_present: Annotated[str, Meta(max_length=1000)] | None = None
+    others_present: Annotated[Plain, Meta(max_length=1000)] | None = None
     words_used: Text
     confidentiality_explained: bool
     undertaking: Literal["signed", "refused"]
@@ -247,7 +267,7 @@ class RecordNotice(EventIn, tag="record_notice", kw_only=True):
     given_by: Name
     method: Literal["in_person", "telephone", "letter"]
     safety_advice_given: bool
-    notes: Annotated[str, Meta(max_length=4000)] | None = None
+    notes: Annotated[Plain, Meta(max_length=4000)] | None = None
 
 
 class TakeImmediateAction(EventIn, tag="take_immediate_action", kw_only=True):

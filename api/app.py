@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar
@@ -12,14 +14,22 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from api.accounts import close_session, issue_token, list_users, open_session, whoami
+from api.accounts import (
+    close_session,
+    end_other_sessions,
+    issue_token,
+    list_users,
+    open_session,
+    whoami,
+)
 from api.audit import verify_trail, views
-from api.auth import authorise, provide_actor, provide_principal
+from api.auth import authorise, provide_actor, provide_principal, session_cookie
 from api.headers import security_headers
 from api.inputs import QueryNames, refuse_bad_input
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
 from api.requests import RequestController
+from disclosure import jobs
 from disclosure.db import Database
 from disclosure.policy import load_policy_book
 from disclosure.reads import ReadLog
@@ -42,9 +52,19 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        background = None
+        if settings.jobs_minutes > 0:
+            background = asyncio.create_task(jobs.every(
+                timedelta(minutes=settings.jobs_minutes), service.db, users,
+                keep=timedelta(days=settings.prune_after_days),
+            ))
         try:
             yield
         finally:
+            if background is not None:
+                background.cancel()
+                with suppress(asyncio.CancelledError):
+                    await background
             await service.db.dispose()
 
     def constant(value: Any) -> Provide:
@@ -57,7 +77,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
     app = Litestar(
         route_handlers=[
             RequestController, verify_trail, views, statistics, decisions,
-            open_session, close_session, whoami, issue_token, list_users,
+            open_session, close_session, whoami, issue_token, end_other_sessions, list_users,
         ],
         dependencies={
             "workflow": constant(service),
@@ -70,14 +90,14 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         guards=[authorise],
         before_request=refuse_bad_input(query_names),
         middleware=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH)],
-        state=State({"users": users}),
+        state=State({"users": users, "session_cookie": session_cookie(settings)}),
         exception_handlers=HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="disclosure", version="0.1.0", path=DOCS_PATH,
             components=Components(security_schemes={
                 "bearer": SecurityScheme(type="http", scheme="bearer"),
-                "session": SecurityScheme(type="apiKey", name="disclosure_session",
+                "session": SecurityScheme(type="apiKey", name=session_cookie(settings),
                                           security_scheme_in="cookie"),
             }),
             security=[{"bearer": []}, {"session": []}],

@@ -59,6 +59,7 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "issue_token": Rule(frozenset(), public=True),
     "close_session": Rule(ANYONE),
     "whoami": Rule(ANYONE),
+    "end_other_sessions": Rule(ANYONE),
     # Casework.
     "receive": Rule(frozenset({"disclosure_officer", "mapp_coordinator"}), personal=True),
     "list_requests": Rule(CASEWORK | {"auditor"}),

@@ -6,11 +6,11 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from disclosure import audit, timeliness
+from disclosure import audit, jobs, timeliness
 from disclosure.access import ROLES
 from disclosure.db import Database
 from disclosure.errors import StaleVersion
@@ -59,8 +59,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     uvicorn.run(
         "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
         log_level="info", access_log=False,
+        # Which proxies may name the client is the app's setting (DISCLOSURE_TRUSTED_PROXIES).
+        proxy_headers=False,
     )
     return 0
+
+
+def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
+    async def job(workflow: Workflow) -> int:
+        users = Users(workflow.db, policy=LoginPolicy.from_settings(settings))
+        done = await jobs.prune(workflow.db, users,
+                                keep=timedelta(days=settings.prune_after_days))
+        if not done.ran:
+            print("skipped: another process is running the jobs")
+            return 0
+        print(f"pruned {done.login_attempts} sign-in attempts and "
+              f"{done.credentials} ended credentials")
+        return 0
+
+    return _run(settings, job)
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -344,6 +361,13 @@ def parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="migrate to the latest schema").set_defaults(
         handler=cmd_db_upgrade
     )
+
+    job_commands = commands.add_parser("jobs", help="background jobs").add_subparsers(
+        dest="jobs", required=True
+    )
+    job_commands.add_parser(
+        "run", help="run the background jobs once (pruning old sign-in attempts and credentials)"
+    ).set_defaults(handler=cmd_jobs_run)
 
     demo = commands.add_parser("demo", help="seed realistic synthetic requests")
     demo.add_argument("--requests", type=int, default=500)

@@ -24,7 +24,8 @@ from api.accounts import (
 )
 from api.audit import verify_trail, views
 from api.auth import authorise, provide_actor, provide_principal, session_cookie
-from api.headers import security_headers
+from api.docs import LocalSwagger
+from api.headers import path_methods, security_headers
 from api.inputs import QueryNames, refuse_bad_input
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         return Provide(provide)
 
     query_names = QueryNames()
+    allow: dict[str, str] = {}
     app = Litestar(
         route_handlers=[
             RequestController, verify_trail, views, statistics, decisions,
@@ -89,7 +91,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         },
         guards=[authorise],
         before_request=refuse_bad_input(query_names),
-        middleware=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH)],
+        before_send=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH, allow=allow)],
         state=State({"users": users, "session_cookie": session_cookie(settings)}),
         exception_handlers=HANDLERS,
         request_max_body_size=settings.max_body_bytes,
@@ -101,9 +103,11 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
                                           security_scheme_in="cookie"),
             }),
             security=[{"bearer": []}, {"session": []}],
+            render_plugins=[LocalSwagger()],
         ),
         lifespan=[lifespan],
         debug=settings.debug,
     )
     query_names.learn(app)
+    allow.update(path_methods(app))
     return app

@@ -29,6 +29,7 @@ from api.headers import path_methods, security_headers
 from api.inputs import QueryNames, refuse_bad_input
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
+from api.reading import read_trail
 from api.requests import RequestController
 from disclosure import jobs
 from disclosure.db import Database
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         },
         guards=[authorise],
         before_request=refuse_bad_input(query_names),
+        middleware=[read_trail(reads)],
         before_send=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH, allow=allow)],
         state=State({"users": users, "session_cookie": session_cookie(settings)}),
         exception_handlers=HANDLERS,

@@ -43,7 +43,8 @@ class Rule:
 
     `public` endpoints take no credential (signing in). `scoped` endpoints address one request:
     a request of another area answers 404, as if it did not exist. `personal` marks endpoints
-    whose answers carry personal data.
+    whose answers carry personal data (names, addresses or free text): every such answer is put
+    on the read trail (api/reading.py), and no oversight role may call them.
     """
 
     roles: frozenset[str]
@@ -65,9 +66,9 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "list_requests": Rule(CASEWORK | {"auditor"}),
     "read": Rule(CASEWORK, scoped=True, personal=True),
     "timeline": Rule(CASEWORK, scoped=True, personal=True),
-    "clock": Rule(CASEWORK, scoped=True),
+    "clock": Rule(CASEWORK, scoped=True, personal=True),
     "actions": Rule(CASEWORK, scoped=True),
-    "send": Rule(CASEWORK, scoped=True, personal=True),
+    "send": Rule(CASEWORK, scoped=True),
     # Oversight.
     "statistics": Rule(CASEWORK | OVERSIGHT),
     "decisions": Rule(frozenset({"decision_maker", "smb_member", "lay_adviser", "auditor"})),

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from disclosure.models import Decision, Request
+from disclosure.models import Decision, Division, Request
 
 
 class Count(msgspec.Struct, kw_only=True):
@@ -27,7 +27,12 @@ class Statistics(msgspec.Struct, kw_only=True):
 
 
 class AnonymisedDecision(msgspec.Struct, kw_only=True):
-    """A decision record with no names, addresses, wording or free-text reasoning."""
+    """A decision record with no names, addresses, wording or free-text reasoning.
+
+    Every field is a code from a fixed vocabulary, a flag, a count or a time: never text someone
+    typed. The decision-maker's role and the attendees' agencies are typed text today, so they
+    are left out; a division is shown only when it is one of the area's registered divisions.
+    """
 
     decision_id: int
     scheme: str
@@ -38,8 +43,7 @@ class AnonymisedDecision(msgspec.Struct, kw_only=True):
     outcome: str | None
     forum: str
     decided_at: datetime
-    decision_maker_role: str
-    attendee_agencies: list[str]
+    attendees: int
     decision: str
     no_disclosure_reason: str | None
     legal_test: dict[str, bool]
@@ -83,8 +87,10 @@ async def decisions(
     session: AsyncSession, *, area: str, limit: int, before: int | None = None
 ) -> DecisionPage:
     query = (
-        select(Decision, Request)
+        select(Decision, Request, Division.code)
         .join(Request, Request.id == Decision.request_id)
+        .outerjoin(Division, and_(Division.area == Request.area,
+                                  Division.code == Request.division))
         .where(Request.area == area)
         .order_by(Decision.id.desc())
         .limit(limit + 1)
@@ -94,19 +100,16 @@ async def decisions(
     rows = (await session.execute(query)).all()
     items = [
         AnonymisedDecision(
-            decision_id=d.id, scheme=r.scheme, route=r.route, area=r.area, division=r.division,
+            decision_id=d.id, scheme=r.scheme, route=r.route, area=r.area, division=division,
             state=r.state, outcome=r.outcome, forum=d.forum, decided_at=d.decided_at,
-            decision_maker_role=d.decision_maker_role,
-            attendee_agencies=sorted(
-                {str(a.get("agency")) for a in d.attendees if a.get("agency")}
-            ),
-            decision=d.decision, no_disclosure_reason=d.no_disclosure_reason,
+            attendees=len(d.attendees), decision=d.decision,
+            no_disclosure_reason=d.no_disclosure_reason,
             legal_test=_answers(d.legal_test), subject_views_sought=d.subject_views_sought,
             subject_to_be_told=d.subject_to_be_told,
             safeguarding_actions=[str(a) for a in d.safeguarding_actions],
             dissent_recorded=bool(d.dissent), deviation_recorded=bool(d.deviation),
         )
-        for d, r in rows[:limit]
+        for d, r, division in rows[:limit]
     ]
     more = len(rows) > limit
     return DecisionPage(items=items, next_before=items[-1].decision_id if more and items else None)

@@ -88,7 +88,7 @@ class NewRequest(Input, kw_only=True):
     scheme: Scheme
     route: Route
     area: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-    division: Annotated[Plain, Meta(max_length=64)] | None = None
+    division: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")] | None = None
     received_at: datetime
     channel: Channel
     summary: Text

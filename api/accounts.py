@@ -16,13 +16,15 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_429_TOO_MANY_REQUESTS
 
 from api.auth import CHALLENGE, session_cookie
-from api.problems import documented
+from api.problems import WITH_BODY, documented
 from disclosure.schemas import Plain
 from disclosure.settings import Settings
 from disclosure.users import BadCredentials, Issued, Principal, TooManyAttempts, Users, UserView
 
 
 class Login(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A username and password; nothing else is accepted."""
+
     username: Annotated[Plain, msgspec.Meta(min_length=1, max_length=64)]
     password: Annotated[Plain, msgspec.Meta(min_length=1, max_length=1024)]
 
@@ -108,7 +110,7 @@ async def _login(
 
 
 @post("/api/session", status_code=HTTP_201_CREATED, tags=["session"],
-      responses=documented(400, 413, 429))
+      responses=documented(*WITH_BODY, 429))
 async def open_session(
     request: Request[Any, Any, Any],
     data: JSONBody[Login],
@@ -160,7 +162,7 @@ async def whoami(principal: NamedDependency[Principal]) -> Me:
 
 
 @post("/api/tokens", status_code=HTTP_201_CREATED, tags=["session"],
-      responses=documented(400, 413, 429))
+      responses=documented(*WITH_BODY, 429))
 async def issue_token(
     request: Request[Any, Any, Any],
     data: JSONBody[Login],

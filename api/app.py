@@ -24,6 +24,7 @@ from api.accounts import (
 )
 from api.audit import verify_trail, views
 from api.auth import authorise, provide_actor, provide_principal, session_cookie
+from api.contract import StrictStructSchema
 from api.docs import LocalSwagger
 from api.headers import path_methods, security_headers
 from api.inputs import QueryNames, refuse_bad_input
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         },
         guards=[authorise],
         before_request=refuse_bad_input(query_names),
+        plugins=[StrictStructSchema()],
         middleware=[read_trail(reads)],
         before_send=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH, allow=allow)],
         state=State({"users": users, "session_cookie": session_cookie(settings)}),

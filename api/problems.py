@@ -174,11 +174,18 @@ def _title(status: int) -> str:
         return "Error"
 
 
+# Any endpoint can answer these: an unknown query parameter (400), no or a bad credential (401),
+# a role that may not (403), and the database away (503, with Retry-After).
+EVERYWHERE = (400, 401, 403, 503)
+# And one that takes a JSON body these: too large (413), not application/json (415).
+WITH_BODY = (413, 415)
+
+
 def documented(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses a handler can give, besides 401 and 403."""
+    """OpenAPI entries for the problem responses a handler can give, besides EVERYWHERE's."""
     return {
         status: ResponseSpec(data_container=Problem, media_type=PROBLEM, description=_title(status))
-        for status in (401, 403, *statuses)
+        for status in sorted({*EVERYWHERE, *statuses})
     }
 
 

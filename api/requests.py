@@ -16,7 +16,7 @@ from litestar.status_codes import (
 )
 
 from api.auth import require_area, require_event
-from api.problems import documented
+from api.problems import WITH_BODY, documented
 from disclosure.policy import Stage
 from disclosure.schemas import (
     Actions,
@@ -65,7 +65,7 @@ class RequestController(Controller):
     path = "/api/requests"
     tags = ("requests",)
 
-    @post("/", status_code=HTTP_201_CREATED, responses=documented(400, 413, 422))
+    @post("/", status_code=HTTP_201_CREATED, responses=documented(*WITH_BODY, 422))
     async def receive(
         self,
         data: JSONBody[NewRequest],
@@ -152,7 +152,7 @@ class RequestController(Controller):
 
     @post(
         "/{reference:str}/events", status_code=200,
-        responses=documented(400, 404, 409, 412, 413, 428),
+        responses=documented(*WITH_BODY, 404, 409, 412, 428),
     )
     async def send(
         self,
@@ -161,7 +161,11 @@ class RequestController(Controller):
         workflow: NamedDependency[Workflow],
         actor: NamedDependency[str],
         principal: NamedDependency[Principal],
-        if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None,
+        if_match: Annotated[str | None, HeaderParameter(
+            name="If-Match", required=True,
+            description='The strong ETag of the version acted on, e.g. "3": missing is 428; stale,'
+            " weak (W/) or malformed is 412.",
+        )] = None,
     ) -> Response[Transitioned]:
         """Send one lifecycle event; If-Match must carry the version it was decided on."""
         require_event(principal, data)

@@ -85,6 +85,11 @@ class PartyIn(Input, kw_only=True):
 
 
 class NewRequest(Input, kw_only=True):
+    """A new request. Rules across fields: `parties` includes a `subject`; a right-to-ask
+    request has an `applicant` and a right-to-know request has none; a DVDS request has a
+    `person_at_risk` and a CSODS request a `child`. Every time carries an offset and lies between
+    1900-01-01 and 2999-12-31 in UTC; no string holds a NUL character."""
+
     scheme: Scheme
     route: Route
     area: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -115,6 +120,9 @@ class EventIn(Input, tag_field="event", kw_only=True):
 
 
 class CompleteInitialChecks(EventIn, tag="complete_initial_checks", kw_only=True):
+    """Initial checks done. `duplicate_of` is required when the finding is `duplicate`, and
+    `referred_to` when it is `referred_safeguarding`."""
+
     finding: Literal["in_scope", "out_of_scope", "duplicate", "referred_safeguarding"]
     immediate_risk: bool
     notes: Annotated[Plain, Meta(max_length=4000)] = ""
@@ -202,6 +210,12 @@ SafeguardingAction = Literal[
 
 
 class RecordDecision(EventIn, tag="record_decision", kw_only=True):
+    """The decision. To `disclose` needs `wording`, `recipient_party_id`,
+    `recipient_rationale`, `discloser`, `delivery_method` and `deliver_by`, and no
+    `no_disclosure_reason`; `no_disclosure` needs a `no_disclosure_reason` and no wording or
+    recipient. `subject_views_reason` is required when `subject_views_sought` is false, and
+    `deviation_justification` when a `deviation` is recorded."""
+
     forum: Literal["police", "dvds_panel", "marac", "mapp_level_2", "mapp_level_3"]
     decided_at: datetime
     chair: Name

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
 from litestar import Litestar, Request
-from litestar.exceptions import ClientException, HTTPException
+from litestar.exceptions import ClientException, HTTPException, ValidationException
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
@@ -73,6 +74,23 @@ async def check_body(request: Request[Any, Any, Any]) -> None:
         raise ClientException(f"body: not valid UTF-8 (byte {exc.start})") from exc
     if depth(body) > MAX_DEPTH:
         raise ClientException(f"body: JSON nested more than {MAX_DEPTH} deep")
+    strictly(body, request.route_handler.parsed_fn_signature.parameters["data"].annotation)
+
+
+def strictly(body: bytes, kind: Any) -> None:
+    """Decode the body as the schema says, without the coercions Litestar allows parameters
+    (0 for false, "1" for 1): a body the contract calls invalid is refused, naming the field."""
+    try:
+        msgspec.json.decode(body, type=kind, strict=True)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).rpartition(" - at `")
+        path = where.rstrip("`")
+        key = path.removeprefix("$").removeprefix(".") if message else ""
+        raise ValidationException(
+            detail="invalid body", extra=[{"message": message or str(exc), "key": key}]
+        ) from exc
+    except msgspec.DecodeError as exc:
+        raise ClientException(f"body: not valid JSON ({exc})") from exc
 
 
 def refuse_bad_input(names: QueryNames) -> Any:

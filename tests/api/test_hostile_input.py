@@ -136,3 +136,12 @@ async def test_sign_in_only_takes_json(client: httpx.AsyncClient, people: People
         headers={"Content-Type": "text/plain"},
     )
     assert session.status_code == 415
+
+
+async def test_a_body_is_decoded_as_strictly_as_its_schema_says(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    body = factories.new_request(immediate_risk=0)
+    answer = await client.post("/api/requests", json=body, headers=people.bearer(OFFICER))
+    assert answer.status_code == 400, answer.text
+    assert _fields(answer) == ["$.immediate_risk"]

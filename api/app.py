@@ -25,14 +25,17 @@ from api.accounts import (
 from api.audit import verify_trail, views
 from api.auth import authorise, provide_actor, provide_principal, session_cookie
 from api.contract import StrictStructSchema
+from api.correlation import correlate
 from api.docs import LocalSwagger
 from api.headers import path_methods, security_headers
+from api.health import healthz, readyz
 from api.inputs import QueryNames, refuse_bad_input
+from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
 from api.reading import read_trail
 from api.requests import RequestController
-from disclosure import jobs
+from disclosure import jobs, logs
 from disclosure.db import Database
 from disclosure.policy import load_policy_book
 from disclosure.reads import ReadLog
@@ -46,9 +49,12 @@ DOCS_PATH = "/schema"
 def create_app(settings: Settings | None = None, workflow: Workflow | None = None) -> Litestar:
     """Build the app; tests pass their own workflow (and so their own database and clock)."""
     settings = settings or Settings()
+    logs.configure(settings.log_level)
     if workflow is None:
         policy = load_policy_book(settings.policy_file)
-        workflow = Workflow(Database(settings.database_url), policy)
+        workflow = Workflow(
+            Database(settings.database_url, reports_url=settings.reports_database_url), policy
+        )
     service = workflow
     users = Users(service.db, now=service.now, policy=LoginPolicy.from_settings(settings))
     reads = ReadLog(service.db, now=service.now)
@@ -82,6 +88,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         route_handlers=[
             RequestController, verify_trail, views, statistics, decisions,
             open_session, close_session, whoami, issue_token, end_other_sessions, list_users,
+            healthz, readyz, metrics,
         ],
         dependencies={
             "workflow": constant(service),
@@ -94,9 +101,10 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         guards=[authorise],
         before_request=refuse_bad_input(query_names),
         plugins=[StrictStructSchema()],
-        middleware=[read_trail(reads)],
+        middleware=[read_trail(reads), HTTP.middleware],
         before_send=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH, allow=allow)],
-        state=State({"users": users, "session_cookie": session_cookie(settings)}),
+        state=State({"users": users, "session_cookie": session_cookie(settings),
+                     "scrape_token": _scrape_token(settings)}),
         exception_handlers=HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -111,7 +119,21 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         ),
         lifespan=[lifespan],
         debug=settings.debug,
+        # Logging is set up by disclosure.logs, for every logger of the process.
+        logging_config=None,
     )
     query_names.learn(app)
     allow.update(path_methods(app))
+    # Outermost, around routing too, so that even an unknown path's answer has a request id.
+    app.asgi_handler = correlate(app.asgi_handler)
     return app
+
+
+def _scrape_token(settings: Settings) -> str | None:
+    """The token /metrics asks for, read once at start-up (missing file: start-up fails)."""
+    if settings.metrics_token_file is None:
+        return None
+    token = settings.metrics_token_file.read_text().strip()
+    if not token:
+        raise ValueError(f"DISCLOSURE_METRICS_TOKEN_FILE: {settings.metrics_token_file} is empty")
+    return token

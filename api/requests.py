@@ -16,6 +16,7 @@ from litestar.status_codes import (
 )
 
 from api.auth import require_area, require_event
+from api.metrics import TRANSITIONS
 from api.problems import WITH_BODY, documented
 from disclosure.policy import Stage
 from disclosure.schemas import (
@@ -173,4 +174,5 @@ class RequestController(Controller):
         result = await workflow.apply(
             reference, data, actor=actor, expected_version=expected, area=principal.area
         )
+        TRANSITIONS.labels(event=result.event).inc()
         return Response(result, headers={"ETag": etag(result.version)})

@@ -1,7 +1,7 @@
 """sign-in and sessions: when a credential was last used (idle timeout), attempts pruned by age
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-21 17:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

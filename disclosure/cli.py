@@ -188,8 +188,14 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
         print(f"disclosure: {exc}", file=sys.stderr)
         return 2
     print(f"restored {args.backup}; verifying the audit trail")
-    # The restored database must prove itself: the same verification as `audit verify`.
-    return cmd_audit_verify(argparse.Namespace(reference=None), settings)
+    # The restored database must prove itself: the same verification as `audit verify`, and
+    # with --checkpoints, that it extends every signed checkpoint taken before the backup.
+    return cmd_audit_verify(
+        argparse.Namespace(
+            reference=None, checkpoints=args.checkpoints, public_key=args.public_key
+        ),
+        settings,
+    )
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -521,6 +527,10 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("backup", type=Path, metavar="FILE")
     load.add_argument("--force", action="store_true",
                       help="replace a database that already holds data")
+    load.add_argument("--checkpoints", type=Path, default=None, metavar="DIR",
+                      help="also prove the restored trail extends every checkpoint in DIR")
+    load.add_argument("--public-key", type=Path, default=None, metavar="FILE",
+                      help="the checkpoints' public key (default: the configured key's .pub)")
     load.set_defaults(handler=cmd_restore)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)

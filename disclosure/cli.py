@@ -206,7 +206,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     print(f"restored {args.backup}; verifying the audit trail")
     # The restored database must prove itself: the same verification as `audit verify`, and
-    # with --checkpoints, that it holds everything the latest checkpoints saw.
+    # with --checkpoints, that it extends every signed checkpoint taken before the backup.
     return cmd_audit_verify(
         argparse.Namespace(
             reference=None, checkpoints=args.checkpoints, public_key=args.public_key
@@ -545,8 +545,8 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("--force", action="store_true",
                       help="replace a database that already holds data")
     load.add_argument("--checkpoints", type=Path, default=None, metavar="DIR",
-                      help="prove the restored trail extends every checkpoint in DIR")
-    load.add_argument("--public-key", type=Path, default=None,
+                      help="also prove the restored trail extends every checkpoint in DIR")
+    load.add_argument("--public-key", type=Path, default=None, metavar="FILE",
                       help="the checkpoints' public key (default: the configured key's .pub)")
     load.set_defaults(handler=cmd_restore)
 

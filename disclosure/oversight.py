@@ -1,4 +1,7 @@
-"""What the Strategic Management Board sees: counts, and decisions with every person taken out."""
+"""What the Strategic Management Board sees: decisions with every person taken out.
+
+Its counts of requests are kept by `disclosure.statistics`.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +9,10 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disclosure.models import Decision, Request
-
-
-class Count(msgspec.Struct, kw_only=True):
-    scheme: str
-    route: str
-    state: str
-    outcome: str | None
-    requests: int
-
-
-class Statistics(msgspec.Struct, kw_only=True):
-    area: str
-    total: int
-    counts: list[Count]
 
 
 class AnonymisedDecision(msgspec.Struct, kw_only=True):
@@ -53,22 +42,6 @@ class AnonymisedDecision(msgspec.Struct, kw_only=True):
 class DecisionPage(msgspec.Struct, kw_only=True):
     items: list[AnonymisedDecision]
     next_before: int | None = None
-
-
-async def statistics(session: AsyncSession, *, area: str) -> Statistics:
-    """Requests in an area counted by scheme, route, state and outcome."""
-    rows = (
-        await session.execute(
-            select(Request.scheme, Request.route, Request.state, Request.outcome, func.count())
-            .where(Request.area == area)
-            .group_by(Request.scheme, Request.route, Request.state, Request.outcome)
-            .order_by(Request.scheme, Request.route, Request.state, Request.outcome)
-        )
-    ).all()
-    counts = [
-        Count(scheme=s, route=r, state=st, outcome=o, requests=n) for s, r, st, o, n in rows
-    ]
-    return Statistics(area=area, total=sum(c.requests for c in counts), counts=counts)
 
 
 def _answers(legal_test: dict[str, Any]) -> dict[str, bool]:

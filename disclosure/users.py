@@ -27,6 +27,13 @@ MIN_PASSWORD_LENGTH = 12
 
 DEFAULT_HASHER = PasswordHash((Argon2Hasher(),))
 
+# How long a process trusts a credential it found live without looking it up again: revoking a
+# credential or disabling its user takes effect in every other process within this bound (at
+# once in the process that did it). Never longer than the credential's own expiry.
+CREDENTIAL_CACHE = timedelta(seconds=5)
+# The most credentials a process remembers; beyond it, the oldest are forgotten first.
+CREDENTIAL_CACHE_SIZE = 10_000
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -132,6 +139,8 @@ class Users:
         self.policy = policy or LoginPolicy()
         self.hasher = hasher
         self._dummy_hash: str | None = None
+        # (kind, SHA-256 of the secret) -> the principal and until when it is trusted.
+        self._trusted: dict[tuple[str, str], tuple[Principal, datetime]] = {}
 
     def _dummy(self) -> str:
         # Unknown usernames are checked against this, so a miss costs as much as a wrong password.
@@ -211,6 +220,7 @@ class Users:
                 .where(Credential.user_id == user.id, Credential.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+        self._trusted.clear()
 
     async def list(self, *, area: str | None = None) -> list[UserView]:
         query = select(User).order_by(User.area, User.username)
@@ -300,16 +310,22 @@ class Users:
         """The principal behind a live credential of this kind, or None."""
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
+        key = (kind, digest(secret))
+        now = self.now()
+        if (trusted := self._trusted.get(key)) is not None:
+            if now < trusted[1]:
+                return trusted[0]
+            del self._trusted[key]
         async with self.db.read() as session:
             row = (
                 await session.execute(
                     select(Credential, User)
                     .join(User, User.id == Credential.user_id)
                     .where(
-                        Credential.secret_hash == digest(secret),
+                        Credential.secret_hash == key[1],
                         Credential.kind == kind,
                         Credential.revoked_at.is_(None),
-                        Credential.expires_at > self.now(),
+                        Credential.expires_at > now,
                         User.disabled_at.is_(None),
                     )
                 )
@@ -317,11 +333,15 @@ class Users:
         if row is None:
             return None
         credential, user = row
-        return Principal(
+        principal = Principal(
             username=user.username, display_name=user.display_name, area=user.area,
             roles=frozenset(user.roles), credential_id=credential.id, kind=kind,
             csrf_hash=credential.csrf_hash,
         )
+        while len(self._trusted) >= CREDENTIAL_CACHE_SIZE:
+            del self._trusted[next(iter(self._trusted))]
+        self._trusted[key] = (principal, min(now + CREDENTIAL_CACHE, credential.expires_at))
+        return principal
 
     async def revoke(self, credential_id: int) -> None:
         async with self.db.write() as session, session.begin():
@@ -330,3 +350,4 @@ class Users:
                 .where(Credential.id == credential_id, Credential.revoked_at.is_(None))
                 .values(revoked_at=self.now())
             )
+        self._trusted.clear()

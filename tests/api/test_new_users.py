@@ -11,9 +11,11 @@ import pytest
 from litestar import Litestar
 
 from disclosure import cli
+from disclosure.users import CREDENTIAL_CACHE
 from disclosure.workflow import Workflow
 from tests import factories
 from tests.api.conftest import client_for
+from tests.conftest import FakeClock
 
 OFFICER_PASSWORD = "officer-passphrase-4471"
 DECIDER_PASSWORD = "decider-passphrase-9902"
@@ -52,7 +54,7 @@ async def send(
 
 async def test_officer_and_decision_maker_walk_a_request_to_delivery(
     monkeypatch: pytest.MonkeyPatch, database_url: str, workflow: Workflow, app: Litestar,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], clock: FakeClock,
 ) -> None:
     assert await arun_cli(monkeypatch, database_url,
                    ["areas", "add", "derbyshire", "--name", "Derbyshire Constabulary",
@@ -107,8 +109,10 @@ async def test_officer_and_decision_maker_walk_a_request_to_delivery(
         assert actors["complete_checks"] == "pc.jones"
         assert actors["record_decision"] == "di.khan"
 
-    # Disabling an account ends its tokens at once.
+    # Disabling an account from the command line ends its tokens in the app within the bound
+    # of the app's credential cache.
     assert await arun_cli(monkeypatch, database_url, ["users", "disable", "pc.jones"]) == 0
+    clock.advance(seconds=CREDENTIAL_CACHE.total_seconds())
     async with client_for(app) as client:
         assert (await client.get("/api/requests", headers=officer)).status_code == 401
 

@@ -56,9 +56,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     upgrade(settings.database_url)
     if args.demo:
         cmd_demo(argparse.Namespace(requests=args.demo, seed=0, if_empty=True), settings)
+    # uvloop and httptools: chosen by `python -m bench.servers` (docs/benchmarks.md).
     uvicorn.run(
         "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-        log_level="info", access_log=False,
+        loop="uvloop", http="httptools", log_level="info", access_log=False,
     )
     return 0
 

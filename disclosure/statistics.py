@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure.models import RequestCount
+from disclosure.models import Decision, DecisionRecipient, Request, RequestCount
 
 
 def _table() -> Table:
@@ -51,6 +51,9 @@ class Statistics(msgspec.Struct, kw_only=True):
     area: str
     total: int
     counts: list[Count]
+    # Disclosures delivered, one per recipient: by the forum's decision and urgent ones.
+    disclosures_delivered: int
+    urgent_disclosures_delivered: int
 
 
 def _upsert(dialect: str) -> Any:
@@ -97,4 +100,15 @@ async def read(session: AsyncSession, *, area: str) -> Statistics:
         Count(scheme=s, route=r, state=st, outcome=o or None, requests=n)
         for s, r, st, o, n in rows
     ]
-    return Statistics(area=area, total=sum(c.requests for c in counts), counts=counts)
+    delivered = dict((await session.execute(
+        select(Decision.urgent, func.count())
+        .join(DecisionRecipient, DecisionRecipient.decision_id == Decision.id)
+        .join(Request, Request.id == Decision.request_id)
+        .where(Request.area == area, DecisionRecipient.settlement == "delivered")
+        .group_by(Decision.urgent)
+    )).tuples().all())
+    return Statistics(
+        area=area, total=sum(c.requests for c in counts), counts=counts,
+        disclosures_delivered=delivered.get(False, 0),
+        urgent_disclosures_delivered=delivered.get(True, 0),
+    )

@@ -106,7 +106,7 @@ async def read(session: AsyncSession, *, area: str) -> Statistics:
         .join(Request, Request.id == Decision.request_id)
         .where(Request.area == area, DecisionRecipient.settlement == "delivered")
         .group_by(Decision.urgent)
-    )).tuples().all())
+    )).all())
     return Statistics(
         area=area, total=sum(c.requests for c in counts), counts=counts,
         disclosures_delivered=delivered.get(False, 0),

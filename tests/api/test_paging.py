@@ -22,6 +22,7 @@ from disclosure.workflow import Workflow
 from tests.api.conftest import OWN, People
 from tests.conftest import FakeClock
 from tests.factories import new, payload
+from tests.factories import recipient as decided_for
 
 OFFICER = "officer.ann"
 DECIDER = "inspector.bob"
@@ -78,8 +79,13 @@ async def make(workflow: Workflow, scheme: str, route: str, state: str, risk: bo
     if state in ("awaiting_decision", "awaiting_delivery"):
         steps += [("record_check", OFFICER, {}), ("complete_checks", OFFICER, {})]
     if state == "awaiting_delivery":
-        recipient = next(p.id for p in view.parties if p.role in ("person_at_risk", "child"))
-        steps.append(("record_decision", DECIDER, {"recipient_party_id": recipient}))
+        # CSODS discloses to the parent who asked; DVDS to the person at risk.
+        role = "applicant" if scheme == "csods" else "person_at_risk"
+        recipient = next(p.id for p in view.parties if p.role == role)
+        decision: dict[str, Any] = {"recipients": [decided_for(recipient)]}
+        if scheme == "csods":
+            decision["presumption_applies"] = True
+        steps.append(("record_decision", DECIDER, decision))
     version = view.version
     for event, actor, fields in steps:
         result = await workflow.apply(

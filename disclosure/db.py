@@ -112,7 +112,8 @@ class Database:
         )
         self.reports_engine = create_engine(reports_url) if reports_url else None
         self.reporter = async_sessionmaker(
-            self.reports_engine or self.engine, expire_on_commit=False
+            self.reports_engine or self.engine, expire_on_commit=False,
+            sync_session_class=_ReadSession,
         )
 
     def read(self) -> AsyncSession:

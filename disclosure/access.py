@@ -114,6 +114,9 @@ EVENTS: Final[dict[str, frozenset[str]]] = {
     "reopen": frozenset({"decision_maker"}),
 }
 
+# Who may authorise erasing an event's payload for retention (`disclosure audit erase`).
+AUTHORISES_ERASURE: Final = frozenset({"admin"})
+
 # Events no role may send over HTTP: the service's own commands send them.
 SYSTEM_EVENTS: Final = frozenset(key for key, roles in EVENTS.items() if not roles)
 
@@ -158,6 +161,11 @@ def require_event(roles: frozenset[str] | set[str], event: str, payload: Any = N
         key = event_key(event, payload)
         needed = ", ".join(sorted(EVENTS.get(key, frozenset()))) or "no role"
         raise Denied(f"{key} needs one of: {needed}")
+
+
+def trail_scope(roles: frozenset[str] | set[str], area: str) -> str | None:
+    """The area whose trail a person verifies: every area (None) for an admin, else their own."""
+    return None if "admin" in roles else area
 
 
 def sees_personal_data(roles: frozenset[str] | set[str]) -> bool:

@@ -44,8 +44,10 @@ class Rule:
 
     `public` endpoints take no credential (signing in, the probes). `scoped` endpoints address
     one request: a request of another area answers 404, as if it did not exist. `personal`
-    marks endpoints whose answers carry personal data. `scrape` endpoints are public unless the
-    deployment sets a scrape token (DISCLOSURE_METRICS_TOKEN_FILE); then they need that token.
+    marks endpoints whose answers carry personal data (names, addresses or free text): every such
+    answer is put on the read trail (api/reading.py), and no oversight role may call them.
+    `scrape` endpoints are public unless the deployment sets a scrape token
+    (DISCLOSURE_METRICS_TOKEN_FILE); then they need that token.
     """
 
     roles: frozenset[str]
@@ -62,14 +64,15 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "issue_token": Rule(frozenset(), public=True),
     "close_session": Rule(ANYONE),
     "whoami": Rule(ANYONE),
+    "end_other_sessions": Rule(ANYONE),
     # Casework.
     "receive": Rule(frozenset({"disclosure_officer", "mapp_coordinator"}), personal=True),
     "list_requests": Rule(CASEWORK | {"auditor"}),
     "read": Rule(CASEWORK, scoped=True, personal=True),
     "timeline": Rule(CASEWORK, scoped=True, personal=True),
-    "clock": Rule(CASEWORK, scoped=True),
+    "clock": Rule(CASEWORK, scoped=True, personal=True),
     "actions": Rule(CASEWORK, scoped=True),
-    "send": Rule(CASEWORK, scoped=True, personal=True),
+    "send": Rule(CASEWORK, scoped=True),
     # Oversight.
     "statistics": Rule(CASEWORK | OVERSIGHT),
     "decisions": Rule(frozenset({"decision_maker", "smb_member", "lay_adviser", "auditor"})),

@@ -114,9 +114,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     made = _metrics_folder(args.workers)
     try:
         # log_config=None: each worker's create_app sets up the JSON logs, uvicorn's included.
+        # uvloop and httptools: chosen by `python -m bench.servers` (docs/benchmarks.md).
         uvicorn.run(
             "api.app:create_app", factory=True, host=args.host, port=args.port,
-            workers=args.workers, log_config=None, access_log=False,
+            workers=args.workers, loop="uvloop", http="httptools", log_config=None,
+            access_log=False,
             # Which proxies may name the client is the app's setting (DISCLOSURE_TRUSTED_PROXIES).
             proxy_headers=False,
         )

@@ -189,7 +189,9 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     print(f"restored {args.backup}; verifying the audit trail")
     # The restored database must prove itself: the same verification as `audit verify`.
-    return cmd_audit_verify(argparse.Namespace(reference=None), settings)
+    return cmd_audit_verify(
+        argparse.Namespace(reference=None, checkpoints=None, public_key=None), settings
+    )
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:

@@ -106,7 +106,8 @@ async def test_a_backup_edited_after_it_was_taken_fails_verification(
         edited.execute("UPDATE events SET actor = 'someone.else' WHERE seq = 2")
     target = f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}"
     assert await _cli(monkeypatch, target, "restore", str(saved)) == 1
-    assert f"BROKEN: {first}: event 2: event fields do not match its hash" in capsys.readouterr().out
+    broken = f"BROKEN: {first}: event 2: event fields do not match its hash"
+    assert broken in capsys.readouterr().out
 
 
 async def test_restore_refuses_a_file_that_is_not_a_backup(

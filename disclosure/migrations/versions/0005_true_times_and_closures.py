@@ -1,7 +1,7 @@
 """events say when they were recorded apart from when they happened; closures are kept
 
 Revision ID: 0005
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-21 16:45:00.000000
 
 Until now an event's `occurred_at` was when it was entered, so existing events get that as their
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

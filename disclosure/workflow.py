@@ -290,7 +290,7 @@ class Workflow:
         `continued_from` is the right-to-ask request it carries on, if any."""
         sealer = seals.Sealer(conn, self.db.keys)
         now = self.now()
-        received_at = _utc("received_at", new.received_at)
+        received_at = new.received_at.astimezone(UTC)
         if received_at > now:
             raise InvalidInput("received_at", "is in the future")
         try:
@@ -470,7 +470,7 @@ class Workflow:
         closed.
         """
         for path, value in _times(payload):
-            at = _utc(path, value)
+            at = value.astimezone(UTC)
             if at > now and path.rpartition(".")[2] not in DUE_DATES:
                 raise InvalidInput(path, "is in the future")
             if at < request.received_at:
@@ -488,7 +488,7 @@ class Workflow:
                     "occurred_at",
                     f"differs from {payload.when}; give one time for when it happened",
                 )
-        at = now if given is None else _utc(field, given)
+        at = now if given is None else given.astimezone(UTC)
         if request.state == to_state == "closed":
             return at
         entered = await conn.scalar(_ENTERED, {"rid": request.id})
@@ -1125,11 +1125,3 @@ def _times(value: Any, path: str = "") -> Iterator[tuple[str, datetime]]:
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             yield from _times(item, f"{path}[{index}]")
-
-
-def _utc(field: str, value: datetime) -> datetime:
-    """An aware time in UTC; one the conversion would carry past the calendar is refused."""
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise InvalidInput(field, "is out of range") from None

@@ -33,6 +33,7 @@ PERSONAL = [SUBJECT, AT_RISK, APPLICANT, ADDRESS, PHONE, CHAIR, ATTENDEE, "Quart
 
 def distinctive_request() -> dict[str, Any]:
     body = factories.new_request(area=OWN)
+    body["division"] = "north"
     body["summary"] = "Concern raised about a new partner"
     body["parties"] = [
         {"role": "subject", "name": SUBJECT, "sex": "male", "age_band": "35_44",

@@ -148,7 +148,7 @@ async def test_parties_are_amended_by_casework_roles_only(
          "received_at: no csods policy was in force on 2010-07-31; its earliest version starts "
          "2010-08-01"),
         ({"received_at": "9999-12-31T23:59:59-01:00"}, "$.received_at",
-         "received_at: is out of range"),
+         "$.received_at: must lie between 1900-01-01 and 2999-12-31 in UTC"),
         ({"division": "east"}, "$.division",
          "division: 'east' is not a division of derbyshire; its divisions are north, south"),
     ],

@@ -123,8 +123,6 @@ async def test_a_meeting_entered_on_friday_starts_the_checks_clock_on_tuesday(
          "is before the request was received (2026-11-02T09:00:00+00:00)"),
         ("record_partner_request", {"due_at": "2026-10-30T10:00:00Z"}, "due_at",
          "is before the request was received (2026-11-02T09:00:00+00:00)"),
-        ("take_immediate_action", {"taken_at": "9999-12-31T23:59:59-01:00"}, "taken_at",
-         "is out of range"),
         ("take_immediate_action", {"taken_at": "2026-11-02T13:00:00Z",
                                    "occurred_at": "2026-11-02T14:00:00Z"}, "occurred_at",
          "differs from taken_at; give one time for when it happened"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
 import msgspec
@@ -220,3 +220,12 @@ HANDLERS: dict[type[Exception] | int, Any] = {
     DisclosureError: on_domain,
     Exception: on_unexpected,
 }
+
+
+def answer(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    """The problem answer an exception gets, for a part of the app that cannot raise it."""
+    for kind in type(exc).__mro__:
+        if kind in HANDLERS:
+            respond: Any = HANDLERS[kind]
+            return cast(Response[Problem], respond(request, exc))
+    return on_unexpected(request, exc)

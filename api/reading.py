@@ -5,11 +5,14 @@ new endpoint cannot forget to. A read that cannot be logged is not answered."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import problems
 from disclosure import access
 from disclosure.reads import ReadLog
 from disclosure.users import Principal
@@ -35,14 +38,30 @@ def read_trail(reads: ReadLog) -> Callable[[ASGIApp], ASGIApp]:
                 await app(scope, receive, send)
                 return
 
+            refused = False
+
             async def send_after_logging(message: Message) -> None:
+                nonlocal refused
+                if refused:
+                    return
                 if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
                     principal = scope.get("user")
                     reference = _reference(scope, message)
                     if not isinstance(principal, Principal) or reference is None:
                         raise RuntimeError("a personal answer with no viewer or request to log")
-                    await reads.record(reference, viewer=principal.username,
-                                       endpoint=handler.handler_name)
+                    try:
+                        await reads.record(reference, viewer=principal.username,
+                                           endpoint=handler.handler_name)
+                    except Exception as exc:
+                        # Nothing of the answer has left: the failure to log it is the answer
+                        # (503 when the database is away), and the personal answer is dropped.
+                        refused = True
+                        request: Request[Any, Any, Any] = Request(scope)
+                        refusal = problems.answer(request, exc)
+                        await refusal.to_asgi_response(None, request)(
+                            scope, receive, send
+                        )
+                        return
                 await send(message)
 
             await app(scope, receive, send_after_logging)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from disclosure import access
 from disclosure.models import View
+from disclosure.reads import ReadLog
 from disclosure.workflow import Workflow
 from tests import factories
 from tests.api.conftest import OWN, People
@@ -84,3 +87,18 @@ async def test_the_views_are_paged(
     assert seen == [1, 2, 3, 4, 5]
     forged = await client.get(f"/api/requests/{reference}/views?cursor=bm9wZQ", headers=auditor)
     assert forged.status_code == 400
+
+
+async def test_a_read_that_cannot_be_logged_answers_503_when_the_database_is_away(
+    client: httpx.AsyncClient, people: People, workflow: Workflow,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reference = (await workflow.create(factories.new(area=OWN), actor="seed")).reference
+
+    async def database_away(self: ReadLog, *args: object, **kwargs: object) -> None:
+        raise OperationalError("INSERT INTO views", {}, ConnectionRefusedError())
+
+    monkeypatch.setattr(ReadLog, "record", database_away)
+    answer = await client.get(f"/api/requests/{reference}", headers=people.bearer(OFFICER))
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    assert "parties" not in answer.text

@@ -14,15 +14,20 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.accounts import close_session, issue_token, list_users, open_session, whoami
+from api.alerts import list_alerts, review_alert
 from api.audit import verify_trail, views
 from api.auth import authorise, provide_actor, provide_principal
 from api.headers import security_headers
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
 from api.requests import RequestController
+from api.search import list_searches, search
+from disclosure.alerts.service import Alerts
 from disclosure.db import Database
 from disclosure.policy import load_policy_book
 from disclosure.reads import ReadLog
+from disclosure.search.matching import FindingPolicy
+from disclosure.search.service import Finder
 from disclosure.settings import Settings
 from disclosure.users import LoginPolicy, Users
 from disclosure.workflow import Workflow
@@ -44,10 +49,12 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
     settings = settings or Settings()
     if workflow is None:
         policy = load_policy_book(settings.policy_file)
-        workflow = Workflow(Database(settings.database_url), policy)
+        workflow = Workflow(Database(settings.database_url), policy, finding=FindingPolicy())
     service = workflow
     users = Users(service.db, now=service.now, policy=LoginPolicy.from_settings(settings))
     reads = ReadLog(service.db, now=service.now)
+    finder = Finder(service.db, service.finding, now=service.now)
+    alerts = Alerts(service)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -66,11 +73,14 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         route_handlers=[
             RequestController, verify_trail, views, statistics, decisions,
             open_session, close_session, whoami, issue_token, list_users,
+            search, list_searches, list_alerts, review_alert,
         ],
         dependencies={
             "workflow": constant(service),
             "users": constant(users),
             "reads": constant(reads),
+            "finder": constant(finder),
+            "alerts": constant(alerts),
             "settings": constant(settings),
             "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),

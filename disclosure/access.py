@@ -67,10 +67,15 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "clock": Rule(CASEWORK, scoped=True),
     "actions": Rule(CASEWORK, scoped=True),
     "send": Rule(CASEWORK, scoped=True, personal=True),
+    # Finding people: every search is logged, its terms visible to auditors only.
+    "search": Rule(CASEWORK, personal=True),
+    "list_alerts": Rule(CASEWORK),
+    "review_alert": Rule(CASEWORK, scoped=True, personal=True),
     # Oversight.
     "statistics": Rule(CASEWORK | OVERSIGHT),
     "decisions": Rule(frozenset({"decision_maker", "smb_member", "lay_adviser", "auditor"})),
     "views": Rule(frozenset({"auditor"}), scoped=True),
+    "list_searches": Rule(frozenset({"auditor"}), personal=True),
     "verify_trail": Rule(frozenset({"auditor", "admin"})),
     # Accounts.
     "list_users": Rule(frozenset({"admin"})),
@@ -99,6 +104,13 @@ EVENTS: Final[dict[str, frozenset[str]]] = {
     "withdraw": PREPARE,
     "close_no_engagement": PREPARE,
     "reopen": frozenset({"decision_maker"}),
+}
+
+# The two outcomes of a repeat-subject alert's review, keyed by event. Starting a right-to-know
+# request is receiving one; deciding that no action is needed is a decision-maker's call too.
+ALERT_EVENTS: Final[dict[str, frozenset[str]]] = {
+    "start_right_to_know": PREPARE | {"decision_maker"},
+    "record_no_action": PREPARE | {"decision_maker"},
 }
 
 # Events no role may send over HTTP: the service's own commands send them.
@@ -140,6 +152,15 @@ def require_event(roles: frozenset[str] | set[str], event: str, payload: Any = N
         key = event_key(event, payload)
         needed = ", ".join(sorted(EVENTS.get(key, frozenset()))) or "no role"
         raise Denied(f"{key} needs one of: {needed}")
+
+
+def may_review(roles: frozenset[str] | set[str], event: str) -> bool:
+    return bool(ALERT_EVENTS.get(event, frozenset()) & set(roles))
+
+
+def review_refusal(event: str) -> str:
+    needed = ", ".join(sorted(ALERT_EVENTS.get(event, frozenset()))) or "no role"
+    return f"{event} needs one of: {needed}"
 
 
 def sees_personal_data(roles: frozenset[str] | set[str]) -> bool:

@@ -12,7 +12,7 @@ from disclosure.errors import InvalidInput
 MAX_ID = 2**62
 
 
-def encode(*key: bool | int | str) -> str:
+def encode(*key: bool | int | float | str) -> str:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
 

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from disclosure.search import names
+
 # aiosqlite logs every statement with its parameters at DEBUG, and parameters are names,
 # addresses and decisions: that logger never goes below INFO, whatever the root level.
 _driver_log = logging.getLogger("aiosqlite")
@@ -33,6 +35,11 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # pg_trgm's similarity(), so SQLite ranks the candidates its FTS5 index finds as
+        # PostgreSQL does.
+        dbapi_connection.create_function(
+            "trgm_similarity", 2, names.similarity, deterministic=True
+        )
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:

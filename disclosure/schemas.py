@@ -8,7 +8,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from disclosure.alerts.repeats import AlertBrief
 from disclosure.policy import Limit
+from disclosure.search.duplicates import PossibleDuplicate
+from disclosure.search.links import LinkView
 
 Scheme = Literal["dvds", "csods", "mappa"]
 Route = Literal["right_to_ask", "right_to_know"]
@@ -16,7 +19,10 @@ StateName = Literal[
     "received", "awaiting_meeting", "checks", "awaiting_decision", "awaiting_delivery",
     "awaiting_notice", "closed",
 ]
-Channel = Literal["online", "telephone", "in_person", "letter", "partner_agency", "mapp_meeting"]
+Channel = Literal[
+    "online", "telephone", "in_person", "letter", "partner_agency", "mapp_meeting",
+    "repeat_subject_review",
+]
 PartyRole = Literal["applicant", "subject", "person_at_risk", "child", "referrer", "recipient"]
 Text = Annotated[str, Meta(min_length=1, max_length=4000)]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -345,6 +351,11 @@ class RequestView(msgspec.Struct, kw_only=True):
     overdue: bool
     version: int
     parties: list[PartyView]
+    # Other requests of the area naming the same subject or person at risk (policy in
+    # docs/search.md), requests linked to this one, and the repeat-subject alerts it is on.
+    possible_duplicates: list[PossibleDuplicate]
+    links: list[LinkView]
+    alerts: list[AlertBrief]
 
 
 class RequestSummary(msgspec.Struct, kw_only=True):

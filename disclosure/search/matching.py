@@ -69,7 +69,7 @@ class FindingPolicy:
         default_factory=lambda: float(_env("SAME_PERSON_WITH_DOB", "0.4")))
     # ... or a name at least this similar, where the dates of birth do not differ.
     same_person_name: float = field(
-        default_factory=lambda: float(_env("SAME_PERSON_NAME", "0.6")))
+        default_factory=lambda: float(_env("SAME_PERSON_NAME", "0.7")))
     # A repeat subject: named in this many requests within the window ...
     repeat_requests: int = field(default_factory=lambda: int(_env("REPEAT_REQUESTS", "3")))
     # ... about at least this many different persons at risk (or children).

@@ -68,13 +68,26 @@ def fold(text: str) -> str:
 
 
 def name(text: str) -> str:
-    """A person's name as the index keeps it: `PRICE, Daniel` and `Danny Price` both give
-    `daniel price`; hyphens and accents are gone, so `Zoë Smith-Jones` is `zoe smith jones`."""
+    """A person's name as the index keeps it: `PRICE, Daniel`, `Danny Price` and `Daniel Pryce`
+    all give `daniel price`; hyphens and accents are gone, so `Zoë Smith-Jones` is
+    `zoe smith jones`."""
     if "," in text:
         surname, _, forenames = text.partition(",")
         text = f"{forenames} {surname}"
     words = fold(text).split()
-    return " ".join(NICKNAMES.get(w, w) for w in words)
+    return " ".join(_sound(NICKNAMES.get(w, w)) for w in words)
+
+
+_DOUBLED = re.compile(r"([a-z])\1+")
+
+
+def _sound(word: str) -> str:
+    """A few English spellings of one sound written one way: `Pryce` and `Price`, `Smyth` and
+    `Smith`, `Phillips` and `Filips`. Cheap, and it keeps near-homophones apart from names
+    that only share letters (`Prentice`)."""
+    word = word[:1] + word[1:].replace("y", "i")
+    word = word.replace("ph", "f").replace("ck", "k")
+    return _DOUBLED.sub(r"\1", word)
 
 
 def organisation(text: str) -> str:

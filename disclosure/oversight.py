@@ -9,7 +9,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from disclosure.models import Decision, Request
+from disclosure.models import Alert, Decision, Request
 
 
 class Count(msgspec.Struct, kw_only=True):
@@ -20,10 +20,20 @@ class Count(msgspec.Struct, kw_only=True):
     requests: int
 
 
+class AlertCount(msgspec.Struct, kw_only=True):
+    """Repeat-subject alerts by state and by how their review ended."""
+
+    kind: str
+    state: str
+    review: str | None
+    alerts: int
+
+
 class Statistics(msgspec.Struct, kw_only=True):
     area: str
     total: int
     counts: list[Count]
+    alerts: list[AlertCount]
 
 
 class AnonymisedDecision(msgspec.Struct, kw_only=True):
@@ -68,7 +78,18 @@ async def statistics(session: AsyncSession, *, area: str) -> Statistics:
     counts = [
         Count(scheme=s, route=r, state=st, outcome=o, requests=n) for s, r, st, o, n in rows
     ]
-    return Statistics(area=area, total=sum(c.requests for c in counts), counts=counts)
+    alerts = (
+        await session.execute(
+            select(Alert.kind, Alert.state, Alert.review, func.count())
+            .where(Alert.area == area)
+            .group_by(Alert.kind, Alert.state, Alert.review)
+            .order_by(Alert.kind, Alert.state, Alert.review)
+        )
+    ).all()
+    return Statistics(
+        area=area, total=sum(c.requests for c in counts), counts=counts,
+        alerts=[AlertCount(kind=k, state=st, review=rv, alerts=n) for k, st, rv, n in alerts],
+    )
 
 
 def _answers(legal_test: dict[str, Any]) -> dict[str, bool]:

@@ -133,3 +133,9 @@ async def test_three_women_one_man_becomes_a_right_to_know_review(
                               headers={**officer, "If-Match": '"2"'})
     assert again.status_code == 409
     assert "not allowed while the alert is reviewed" in again.json()["detail"]
+
+    # The board counts alerts and how their reviews ended, and sees nobody in them.
+    stats = (await client.get("/api/stats", headers=people.bearer("lay_adviser"))).json()
+    assert stats["alerts"] == [
+        {"kind": "repeat_subject", "state": "reviewed", "review": "right_to_know_started",
+         "alerts": 1}]

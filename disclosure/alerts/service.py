@@ -181,12 +181,12 @@ class Alerts:
             select(Request)
             .join(AlertRequest, AlertRequest.request_id == Request.id)
             .where(AlertRequest.alert_id == alert.id)
-            .order_by(Request.received_at.desc(), Request.id.desc())
+            .order_by(Request.received_at, Request.id)
         )).all()
-        newest = requests[0]
+        newest = requests[-1]
         parties = (await session.scalars(
             select(Party).where(Party.request_id.in_([r.id for r in requests]))
-            .order_by(Party.request_id.desc(), Party.id)
+            .order_by(Party.request_id, Party.id)
         )).all()
         at_risk_role = {"dvds": "person_at_risk", "csods": "child"}.get(newest.scheme)
         subject = next(p for p in parties if p.request_id == newest.id and p.role == "subject")

@@ -61,9 +61,9 @@ class FindingPolicy:
     Each has a DISCLOSURE_<NAME> environment variable.
     """
 
-    # Lowest similarity a search shows (pg_trgm's own default).
+    # Lowest similarity a search shows.
     search_threshold: float = field(
-        default_factory=lambda: float(_env("SEARCH_THRESHOLD", "0.3")))
+        default_factory=lambda: float(_env("SEARCH_THRESHOLD", "0.4")))
     # The same person: a name at least this similar and the same date of birth ...
     same_person_with_dob: float = field(
         default_factory=lambda: float(_env("SAME_PERSON_WITH_DOB", "0.4")))

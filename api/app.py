@@ -49,7 +49,10 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
     settings = settings or Settings()
     if workflow is None:
         policy = load_policy_book(settings.policy_file)
-        workflow = Workflow(Database(settings.database_url), policy, finding=FindingPolicy())
+        workflow = Workflow(
+            Database(settings.database_url), policy,
+            finding=FindingPolicy.from_settings(settings),
+        )
     service = workflow
     users = Users(service.db, now=service.now, policy=LoginPolicy.from_settings(settings))
     reads = ReadLog(service.db, now=service.now)

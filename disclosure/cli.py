@@ -17,6 +17,7 @@ from disclosure.errors import StaleVersion
 from disclosure.migrations import upgrade
 from disclosure.policy import LONDON, PolicyError, PolicySettings, load_policy_book
 from disclosure.schemas import RecomputeClock
+from disclosure.search.matching import FindingPolicy
 from disclosure.settings import Settings
 from disclosure.users import LoginPolicy, UserError, Users
 from disclosure.workflow import Workflow
@@ -26,7 +27,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def _workflow(settings: Settings, policy: PolicySettings | None = None) -> Workflow:
     return Workflow(
-        Database(settings.database_url), policy or load_policy_book(settings.policy_file)
+        Database(settings.database_url), policy or load_policy_book(settings.policy_file),
+        finding=FindingPolicy.from_settings(settings),
     )
 
 

@@ -9,9 +9,8 @@ emails are equal-or-not, over a B-tree index.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 from sqlalchemy import (
@@ -35,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from disclosure.models import Party, Request, SearchTerm
 from disclosure.search import names
 from disclosure.search.index import FUZZY_FIELDS
+from disclosure.settings import Settings
 
 
 class Named(Protocol):
@@ -50,33 +50,22 @@ class Named(Protocol):
     def date_of_birth(self) -> str | None: ...
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"DISCLOSURE_{name}", default)
-
-
 @dataclass(frozen=True)
 class FindingPolicy:
-    """How close is close enough, and what makes a repeat subject. Defaults in docs/search.md.
-
-    Each has a DISCLOSURE_<NAME> environment variable.
-    """
+    """How close is close enough, and what makes a repeat subject. The defaults, and why, are
+    in docs/search.md; each is a setting (DISCLOSURE_<NAME>)."""
 
     # Lowest similarity a search shows.
-    search_threshold: float = field(
-        default_factory=lambda: float(_env("SEARCH_THRESHOLD", "0.4")))
+    search_threshold: float = 0.4
     # The same person: a name at least this similar and the same date of birth ...
-    same_person_with_dob: float = field(
-        default_factory=lambda: float(_env("SAME_PERSON_WITH_DOB", "0.4")))
+    same_person_with_dob: float = 0.4
     # ... or a name at least this similar, where the dates of birth do not differ.
-    same_person_name: float = field(
-        default_factory=lambda: float(_env("SAME_PERSON_NAME", "0.7")))
-    # A repeat subject: named in this many requests within the window ...
-    repeat_requests: int = field(default_factory=lambda: int(_env("REPEAT_REQUESTS", "3")))
+    same_person_name: float = 0.7
+    # A repeat subject: named in this many requests of the area within the window ...
+    repeat_requests: int = 3
     # ... about at least this many different persons at risk (or children).
-    repeat_persons_at_risk: int = field(
-        default_factory=lambda: int(_env("REPEAT_PERSONS_AT_RISK", "2")))
-    repeat_window_days: int = field(
-        default_factory=lambda: int(_env("REPEAT_WINDOW_DAYS", "365")))
+    repeat_persons_at_risk: int = 2
+    repeat_window_days: int = 365
 
     def __post_init__(self) -> None:
         for name in ("search_threshold", "same_person_with_dob", "same_person_name"):
@@ -85,6 +74,10 @@ class FindingPolicy:
         for name in ("repeat_requests", "repeat_persons_at_risk", "repeat_window_days"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DISCLOSURE_{name.upper()}: must be at least 1")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FindingPolicy:
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
     @property
     def candidate_threshold(self) -> float:

@@ -11,6 +11,7 @@ import pytest
 from disclosure.alerts.service import Alerts, RecordNoAction, StartRightToKnow
 from disclosure.errors import EventNotAllowed, InvalidInput, NotFound, StaleVersion
 from disclosure.schemas import NewRequest, RequestView
+from disclosure.search.matching import FindingPolicy
 from disclosure.workflow import Workflow
 from tests.conftest import FakeClock
 from tests.factories import new_request, payload
@@ -224,3 +225,11 @@ async def test_after_a_review_new_information_raises_a_fresh_alert(
                            received_at=(clock.current - timedelta(hours=1)).isoformat())
     assert [a.state for a in fourth.alerts] == ["open"]
     assert fourth.alerts[0].id != alert_id
+
+
+async def test_a_force_may_alert_on_the_second_application(workflow: Workflow) -> None:
+    strict = Workflow(workflow.db, workflow.policy, now=workflow.now,
+                      finding=FindingPolicy(repeat_requests=2))
+    await receive(strict, "Daniel Price", at_risk="Emma Walker")
+    second = await receive(strict, "Daniel Price", at_risk="Kerry Holt")
+    assert [a.state for a in second.alerts] == ["open"]

@@ -1,8 +1,8 @@
 """Raising repeat-subject alerts when a request is received, and the alerts a request is on.
 
-Policy (`FindingPolicy`, from the settings): a subject named in `repeat_requests` requests of the area received
-within `repeat_window_days`, about at least `repeat_persons_at_risk` different persons at risk
-or children, raises an alert. While an alert about the subject is open, further requests join
+Policy (`FindingPolicy`, from the settings): a subject named in `repeat_requests` requests of
+the area received within `repeat_window_days`, about at least `repeat_persons_at_risk` different
+persons at risk or children, raises an alert. While an alert about the subject is open, further requests join
 it instead of raising another. Requests started by a review are never counted.
 """
 

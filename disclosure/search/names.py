@@ -7,10 +7,11 @@ functions, so `PRICE, Daniel`, `Daniel  Price` and `Danny Price` meet on the sam
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
+
+from anyascii import anyascii
 
 from disclosure.errors import InvalidInput
 
@@ -61,10 +62,9 @@ _PHONE = re.compile(r"^\+?[\d\s().-]{7,}$")
 
 
 def fold(text: str) -> str:
-    """Casefolded, accents stripped, every run of other characters one space."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _NOT_ALNUM.sub(" ", bare).strip()
+    """Latin letters without accents (`Zoë` → `zoe`, `Łukasz` → `lukasz`, `Мария` →
+    `mariya`), casefolded, every run of other characters one space."""
+    return _NOT_ALNUM.sub(" ", anyascii(text).casefold()).strip()
 
 
 def name(text: str) -> str:

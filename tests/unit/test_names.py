@@ -20,6 +20,8 @@ def test_hyphens_and_accents_fold_away() -> None:
     assert names.name("Zoë Smith-Jones") == names.name("Zoe Smith Jones") == "zoe smith jones"
     assert names.name("SMITH-JONES, Zoë") == "zoe smith jones"
     assert names.name("Siân O'Brien") == "sian o brien"
+    assert names.name("Łukasz Wójcik") == names.name("Lukasz Wojcik") == "lukasz wojcik"
+    assert names.name("Мария Иванова") == names.name("Maria Ivanova") == "maria ivanova"
     assert names.name("Zoe Smyth-Phillips") == "zoe smith filips"
 
 

@@ -2,8 +2,8 @@
 
 Policy (`FindingPolicy`, from the settings): a subject named in `repeat_requests` requests of
 the area received within `repeat_window_days`, about at least `repeat_persons_at_risk` different
-persons at risk or children, raises an alert. While an alert about the subject is open, further requests join
-it instead of raising another. Requests started by a review are never counted.
+persons at risk or children, raises an alert. While an alert about the subject is open, further
+requests join it instead of raising another. Requests started by a review are never counted.
 """
 
 from __future__ import annotations

@@ -213,6 +213,16 @@ def cmd_clocks_recompute(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, job, policy=policy)
 
 
+def cmd_search_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from disclosure.search import index
+
+    async def job(workflow: Workflow) -> int:
+        print(f"reindexed {await index.reindex(workflow.db)} parties")
+        return 0
+
+    return _run(settings, job)
+
+
 def cmd_diagrams(args: argparse.Namespace, settings: Settings) -> int:
     from statemachines import diagrams
 
@@ -402,6 +412,12 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--label", default="issued with the CLI")
     token.set_defaults(handler=cmd_users_token)
 
+    search = commands.add_parser("search", help="the search index").add_subparsers(
+        dest="search", required=True
+    )
+    search.add_parser(
+        "reindex", help="rewrite every party's search terms (after a change to normalisation)"
+    ).set_defaults(handler=cmd_search_reindex)
     diagrams = commands.add_parser("diagrams", help="draw the lifecycles into docs/")
     diagrams.add_argument("--check", action="store_true", help="fail if docs/ is out of date")
     diagrams.set_defaults(handler=cmd_diagrams)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from disclosure.models import SearchTerm
+from disclosure.db import Database
+from disclosure.models import Party, Request, SearchTerm
 from disclosure.search import names
 
 # The fields matched by similarity rather than equality.
@@ -54,3 +55,35 @@ async def index_parties(
     ]
     if rows:
         await conn.execute(insert(SearchTerm), rows)
+
+
+async def reindex(db: Database, *, batch: int = 1000) -> int:
+    """Rewrite every party's terms, a batch of requests per transaction; the parties indexed.
+
+    For after a change to the normalisation: the index then matches what searches look for.
+    """
+    columns = (Party.id, Party.role, Party.name, Party.date_of_birth, Party.safe_contact)
+    done = 0
+    last = 0
+    while True:
+        async with db.write() as session, session.begin():
+            conn = await session.connection()
+            requests = (await conn.execute(
+                select(Request.id, Request.area).where(Request.id > last)
+                .order_by(Request.id).limit(batch)
+            )).all()
+            if not requests:
+                return done
+            rows = await conn.execute(
+                select(Party.request_id, *columns)
+                .where(Party.request_id.in_([r.id for r in requests]))
+            )
+            by_request: dict[int, list[dict[str, Any]]] = {}
+            for row in rows.mappings():
+                by_request.setdefault(row["request_id"], []).append(dict(row))
+            for request in requests:
+                parties = by_request.get(request.id, [])
+                await index_parties(conn, request_id=request.id, area=request.area,
+                                    parties=parties)
+                done += len(parties)
+            last = requests[-1].id

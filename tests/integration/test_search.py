@@ -7,10 +7,10 @@ from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 
 from disclosure.errors import InvalidInput
-from disclosure.models import Party
+from disclosure.models import Party, SearchTerm
 from disclosure.references import request_id
 from disclosure.schemas import NewRequest, RequestView
 from disclosure.search import index, names
@@ -201,3 +201,13 @@ async def test_a_party_written_again_is_found_by_its_new_name_only(workflow: Wor
         )
     assert refs(await find(workflow, "Robert Walsh")) == [request.reference]
     assert refs(await find(workflow, "Daniel Price")) == []
+
+
+async def test_reindex_rewrites_every_partys_terms(workflow: Workflow) -> None:
+    requests = [await receive(workflow, name) for name in ("Daniel Price", "Zoë Smith-Jones")]
+    async with workflow.db.write() as session, session.begin():
+        await session.execute(delete(SearchTerm))
+    assert refs(await find(workflow, "Daniel Price")) == []
+    assert await index.reindex(workflow.db, batch=1) == 6
+    assert refs(await find(workflow, "Daniel Price")) == [requests[0].reference]
+    assert refs(await find(workflow, "zoe smith jones")) == [requests[1].reference]

@@ -39,7 +39,7 @@ from disclosure.db import Database
 from disclosure.migrations import upgrade
 from disclosure.models import Request
 from disclosure.policy import load_policy_book
-from disclosure.schemas import PAYLOADS, EventIn, NewRequest
+from disclosure.schemas import PAYLOADS, EventIn, NewRequest, RecordDecision, RecordDelivery
 from disclosure.users import Users
 from disclosure.workflow import Workflow
 from tests.factories import body, new_request
@@ -54,7 +54,6 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("record_decision", DECIDER),
     ("record_delivery", OFFICER),
 )
-TO_RECIPIENT = frozenset({"record_decision", "record_delivery"})
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -131,16 +130,17 @@ def _expect(response: httpx.Response, status: int) -> None:
 
 def _new() -> NewRequest:
     received = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    return msgspec.convert(new_request(received_at=received), NewRequest)
+    request = new_request(received_at=received)
+    # The person at risk applies, so the delivery closes the request: no notice is owed.
+    for party in request["parties"]:
+        if party["role"] == "applicant":
+            party |= {"relationship": "self", "relationship_code": "self"}
+    return msgspec.convert(request, NewRequest)
 
 
 def _payloads() -> dict[str, EventIn]:
     """One payload per step; the recipient is filled in per request by `_walk`."""
-    return {
-        event: msgspec.convert(body(event, recipient_party_id=1 if event in TO_RECIPIENT else None),
-                               PAYLOADS[event])
-        for event, _ in STEPS
-    }
+    return {event: msgspec.convert(body(event), PAYLOADS[event]) for event, _ in STEPS}
 
 
 # Running ---------------------------------------------------------------------------------
@@ -175,7 +175,11 @@ async def _walk(
     version = opened.version
     for event, actor in STEPS:
         payload = payloads[event]
-        if event in TO_RECIPIENT:
+        if isinstance(payload, RecordDecision):
+            payload = msgspec.structs.replace(payload, recipients=[
+                msgspec.structs.replace(r, party_id=opened.at_risk) for r in payload.recipients
+            ])
+        elif isinstance(payload, RecordDelivery):
             payload = msgspec.structs.replace(payload, recipient_party_id=opened.at_risk)
         begun = time.perf_counter()
         version = await walker.send(

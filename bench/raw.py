@@ -18,18 +18,19 @@ from disclosure import audit, clocks, timeliness
 from disclosure.db import Database
 from disclosure.errors import EventNotAllowed, GuardRefused, NotFound, StaleVersion
 from disclosure.models import Party, UtcDateTime
-from disclosure.outcomes import outcome_of
+from disclosure.outcomes import decided_outcome, outcome_of
 from disclosure.policy import PolicySettings
 from disclosure.schemas import (
     CompleteChecks,
     CompleteInitialChecks,
     EventIn,
     NewRequest,
+    RecipientIn,
     RecordCheck,
     RecordDecision,
     RecordDelivery,
 )
-from disclosure.workflow import _same_words
+from statemachines.lifecycle import PREPARING, same_words
 
 
 class Opened(NamedTuple):
@@ -72,13 +73,21 @@ LOCK = (
 WHEN = {"received_at": UtcDateTime()}
 COUNT_CHECKS = text("SELECT count(*) FROM checks WHERE request_id = :rid")
 PARTIES = text("SELECT id, role FROM parties WHERE request_id = :rid")
-CHECKS_COMPLETED_BY = text(
-    "SELECT actor FROM events WHERE request_id = :rid AND event = 'complete_checks'"
-    " ORDER BY seq DESC LIMIT 1"
+PREPARED_BY = text(
+    "SELECT actor, min(seq), event FROM events WHERE request_id = :rid AND event IN"
+    f" ({', '.join(repr(e) for e in PREPARING)}) GROUP BY actor, event ORDER BY min(seq)"
 )
 LATEST_DECISION = text(
-    "SELECT recipient_party_id, wording, no_disclosure_reason FROM decisions"
-    " WHERE request_id = :rid ORDER BY id DESC LIMIT 1"
+    "SELECT id, decision, no_disclosure_reason, decided_at FROM decisions"
+    " WHERE request_id = :rid AND urgent = false ORDER BY id DESC LIMIT 1"
+)
+RECIPIENTS = text(
+    "SELECT r.party_id, r.wording, r.settlement, p.role FROM decision_recipients r"
+    " JOIN parties p ON p.id = r.party_id WHERE r.decision_id = :decision"
+)
+SETTLE = text(
+    "UPDATE decision_recipients SET settlement = 'delivered', settled_at = :at, settled_by = :by"
+    " WHERE decision_id = :decision AND party_id = :party"
 )
 INSERT_CHECK = text(
     "INSERT INTO checks (request_id, source, information_held, summary, checked_at, recorded_by)"
@@ -122,11 +131,18 @@ def _insert(table: str, columns: list[str]) -> Any:
     return text(f"INSERT INTO {table} ({names}) VALUES ({values})")
 
 
-DECISION_COLUMNS = ["request_id", "recorded_by", *RecordDecision.__struct_fields__]
+DECISION_COLUMNS = [
+    "request_id", "recorded_by", "decision_maker",
+    *(f for f in RecordDecision.__struct_fields__ if f != "recipients"),
+]
+RECIPIENT_COLUMNS = ["decision_id", "request_id", *RecipientIn.__struct_fields__]
 DELIVERY_COLUMNS = [
     "request_id", "recorded_by", "matches_approved_wording", *RecordDelivery.__struct_fields__
 ]
-INSERT_DECISION = _insert("decisions", DECISION_COLUMNS)
+INSERT_DECISION = text(
+    _insert("decisions", DECISION_COLUMNS).text + " RETURNING id"
+)
+INSERT_RECIPIENT = _insert("decision_recipients", RECIPIENT_COLUMNS)
 INSERT_DELIVERY = _insert("deliveries", DELIVERY_COLUMNS)
 
 
@@ -206,7 +222,7 @@ class RawLifecycle:
             if to_state is None:
                 raise EventNotAllowed(event, state, ())
             now = datetime.now(UTC)
-            recipient_role = await self._stage(conn, rid, payload, actor=actor)
+            decided = await self._stage(conn, rid, payload, actor=actor)
             seq: int = request.version + 1
             link = self._link(
                 reference=reference, seq=seq, prev_hash=request.last_event_hash,
@@ -218,9 +234,7 @@ class RawLifecycle:
                     "at": self._when(now), "version": seq, "hash": link["hash"]}
             bump |= await self._clock(conn, request, to_state)
             if to_state == "closed":
-                outcome = outcome_of(
-                    payload, recipient_role=recipient_role, no_disclosure_reason=None
-                )
+                outcome = outcome_of(payload, decided=decided)
                 bumped = await conn.execute(CLOSE, bump | {
                     "outcome": outcome, "closed_at": self._when(now)
                 })
@@ -237,7 +251,7 @@ class RawLifecycle:
     async def _stage(
         self, conn: AsyncConnection, rid: int, payload: EventIn, *, actor: str
     ) -> str | None:
-        """Check the guards and write the stage record; the role of a delivery's recipient."""
+        """Check the guards and write the stage record; what a delivery's decision came to."""
         params = {"request_id": rid, "recorded_by": actor}
         match payload:
             case RecordCheck():
@@ -246,22 +260,43 @@ class RawLifecycle:
                 if (await conn.execute(COUNT_CHECKS, {"rid": rid})).scalar_one() < 1:
                     raise GuardRefused("complete_checks", "needs at least one recorded check")
             case RecordDecision():
-                completed_by = (await conn.execute(CHECKS_COMPLETED_BY, {"rid": rid})).scalar()
+                prepared = {a for a, _, _ in await conn.execute(PREPARED_BY, {"rid": rid})}
                 parties = await self._parties(conn, rid)
-                if parties.get(payload.recipient_party_id or 0) in (None, "subject", "referrer"):
-                    raise GuardRefused("record_decision", "the recipient must be a party")
-                if completed_by == actor:
-                    raise GuardRefused("record_decision", "decided by who completed the checks")
-                await conn.execute(INSERT_DECISION, params | self._fields(payload))
+                for recipient in payload.recipients:
+                    if parties.get(recipient.party_id) in (None, "subject", "referrer", "child"):
+                        raise GuardRefused("record_decision", "the recipient must be eligible")
+                if actor in prepared:
+                    raise GuardRefused("record_decision", "decided by who prepared it")
+                fields = self._fields(payload)
+                del fields["recipients"]
+                decision_id = (await conn.execute(
+                    INSERT_DECISION, params | fields | {"decision_maker": actor}
+                )).scalar_one()
+                for recipient in payload.recipients:
+                    await conn.execute(INSERT_RECIPIENT, {
+                        "decision_id": decision_id, "request_id": rid,
+                    } | {k: self._column(v) for k, v in msgspec.structs.asdict(recipient).items()})
             case RecordDelivery():
                 decision = (await conn.execute(LATEST_DECISION, {"rid": rid})).first()
-                parties = await self._parties(conn, rid)
-                if decision is None or payload.recipient_party_id != decision.recipient_party_id:
-                    raise GuardRefused("record_delivery", "not the decided recipient")
+                if decision is None:
+                    raise GuardRefused("record_delivery", "no decision")
+                recipients = (await conn.execute(RECIPIENTS, {"decision": decision.id})).all()
+                pending = {r.party_id: r.wording for r in recipients if r.settlement is None}
+                if payload.recipient_party_id not in pending:
+                    raise GuardRefused("record_delivery", "not a recipient awaiting delivery")
                 await conn.execute(INSERT_DELIVERY, params | self._fields(payload) | {
-                    "matches_approved_wording": _same_words(payload.words_used, decision.wording),
+                    "matches_approved_wording": same_words(
+                        payload.words_used, pending[payload.recipient_party_id]),
                 })
-                return parties.get(payload.recipient_party_id)
+                await conn.execute(SETTLE, {
+                    "at": self._when(payload.delivered_at), "by": payload.delivered_by,
+                    "decision": decision.id, "party": payload.recipient_party_id,
+                })
+                delivered = {r.party_id: r.role for r in recipients if r.settlement}
+                delivered[payload.recipient_party_id] = next(
+                    r.role for r in recipients if r.party_id == payload.recipient_party_id)
+                return decided_outcome("disclose", no_disclosure_reason=None,
+                                       delivered_to=delivered.values())
         return None
 
     async def _parties(self, conn: AsyncConnection, rid: int) -> dict[int, str]:

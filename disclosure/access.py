@@ -23,7 +23,8 @@ ROLES: Final[tuple[Role, ...]] = get_args(Role)
 ROLE_DESCRIPTIONS: Final[dict[Role, str]] = {
     "disclosure_officer": "prepares cases: receives requests, meets applicants, runs checks,"
     " delivers disclosures and notices",
-    "decision_maker": "decides: the only role that may record a decision to disclose, and reopen",
+    "decision_maker": "decides: the only role that may record a decision, stop a disclosure,"
+    " and reopen; never on a request they prepared",
     "mapp_coordinator": "runs MAPP meetings: receives MAPPA right-to-know requests and prepares"
     " them like an officer",
     "smb_member": "Strategic Management Board: statistics and anonymised decisions only",
@@ -91,17 +92,23 @@ EVENTS: Final[dict[str, frozenset[str]]] = {
     "record_partner_request": PREPARE,
     "record_partner_response": PREPARE,
     "complete_checks": PREPARE,
-    # Four eyes: only a decision-maker decides to disclose (and the lifecycle refuses the one
-    # who completed the checks); recording that nothing will be disclosed is casework.
+    # Four eyes: only a decision-maker decides, whatever the decision, and the lifecycle
+    # refuses anyone who prepared the request, whatever roles they hold.
     "record_decision:disclose": frozenset({"decision_maker"}),
-    "record_decision:no_disclosure": PREPARE | {"decision_maker"},
+    "record_decision:no_disclosure": frozenset({"decision_maker"}),
+    "record_decision:refer": frozenset({"decision_maker"}),
     "record_delivery": PREPARE,
+    "record_non_delivery": PREPARE,
+    # Only a decision-maker stops a disclosure that was decided.
+    "record_non_delivery:stopped": frozenset({"decision_maker"}),
     "record_notice": PREPARE,
+    "record_subject_told": PREPARE | {"decision_maker"},
     "take_immediate_action": CASEWORK,
     "extend_deadline": PREPARE | {"decision_maker"},
     # Only `disclosure clocks recompute` sends it, after a policy change; no one over HTTP.
     "recompute_clock": frozenset(),
     "withdraw": PREPARE,
+    "continue_as_right_to_know": PREPARE,
     "close_no_engagement": PREPARE,
     "reopen": frozenset({"decision_maker"}),
 }
@@ -121,13 +128,18 @@ class Denied(Exception):
     """The caller's roles do not allow this."""
 
 
+def _field(payload: Any, name: str) -> Any:
+    if isinstance(payload, dict):
+        return payload.get(name)
+    return getattr(payload, name, None)
+
+
 def event_key(event: str, payload: Any = None) -> str:
     """The EVENTS row an event falls under, given its payload."""
     if event == "record_decision":
-        decision = getattr(payload, "decision", None)
-        if decision is None and isinstance(payload, dict):
-            decision = payload.get("decision")
-        return f"record_decision:{decision or 'disclose'}"
+        return f"record_decision:{_field(payload, 'decision') or 'disclose'}"
+    if event == "record_non_delivery" and _field(payload, "reason") == "stopped":
+        return "record_non_delivery:stopped"
     return event
 
 

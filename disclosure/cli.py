@@ -74,7 +74,7 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import func, select
 
-    from disclosure.demo import AREA_NAMES, AREAS, seed
+    from disclosure.demo import AREAS, seed
     from disclosure.models import Request
 
     upgrade(settings.database_url)
@@ -85,9 +85,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 if await session.scalar(select(func.count()).select_from(Request)):
                     print("demo data: the database already holds requests; left as it is")
                     return 0
-        users = _users(settings, workflow)
-        for code, divisions in AREAS.items():
-            await users.add_area(code, name=AREA_NAMES[code], divisions=divisions)
         summary = await seed(workflow, requests=args.requests, seed=args.seed)
         print(f"demo data: {args.requests} requests in areas {', '.join(AREAS)}")
         for name, counts in (

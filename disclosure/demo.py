@@ -9,19 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import msgspec
 from sqlalchemy import select
 
-from disclosure.models import PartnerRequest, Request
+from disclosure.models import PartnerRequest, Request, User
 from disclosure.outcomes import OUTCOMES
 from disclosure.policy import LONDON
+from disclosure.recipients import eligibility
 from disclosure.schemas import (
     Answer,
     Attendee,
@@ -30,28 +32,37 @@ from disclosure.schemas import (
     CloseNoEngagement,
     CompleteChecks,
     CompleteInitialChecks,
+    ContinueAsRightToKnow,
     EventIn,
     ExtendDeadline,
     IdentityDocument,
     LegalTest,
     NewRequest,
+    NonDeliveryReason,
     PartyIn,
     PartyRole,
     PartyView,
+    RecipientIn,
     RecordCheck,
     RecordDecision,
     RecordDelivery,
     RecordMeeting,
+    RecordNonDelivery,
     RecordNotice,
     RecordPartnerRequest,
     RecordPartnerResponse,
+    RecordSubjectTold,
+    ReferredTo,
     Reopen,
     Route,
     SafeContact,
     Scheme,
     TakeImmediateAction,
+    UrgentDisclosure,
     Withdraw,
 )
+from disclosure.users import Users
+from disclosure.vocabularies import Agency, Rank, Relationship
 from disclosure.workflow import Workflow
 from statemachines.lifecycle import ROUTE_STATES
 
@@ -93,13 +104,15 @@ MIX: dict[tuple[Scheme, Route], int] = {
 # How requests end, per 100: DVDS right to ask discloses ≈ 40%, right to know ≈ 50%, CSODS ≈ 10%.
 ENDINGS: dict[tuple[Scheme, Route], dict[str, int]] = {
     ("dvds", "right_to_ask"): {
-        "disclosed_to_person_at_risk": 37, "disclosed_to_other": 3, "no_information": 17,
+        "disclosed_to_person_at_risk": 36, "disclosed_to_other": 3,
+        "disclosure_not_delivered": 1, "no_information": 17,
         "not_necessary_proportionate": 10, "withdrawn": 8, "no_engagement": 8,
         "identity_not_verified": 4, "not_progressed_criteria": 6, "not_progressed_duplicate": 3,
         "referred_safeguarding": 2, "immediate_action": 2,
     },
     ("dvds", "right_to_know"): {
-        "disclosed_to_person_at_risk": 48, "disclosed_to_other": 2, "no_information": 12,
+        "disclosed_to_person_at_risk": 46, "disclosed_to_other": 2,
+        "disclosure_not_delivered": 2, "no_information": 12,
         "not_necessary_proportionate": 18, "no_engagement": 7, "not_progressed_criteria": 4,
         "not_progressed_duplicate": 4, "referred_safeguarding": 3, "immediate_action": 2,
     },
@@ -123,7 +136,7 @@ INITIAL_FINDINGS: dict[str, Finding] = {
     "not_progressed_duplicate": "duplicate",
     "referred_safeguarding": "referred_safeguarding",
 }
-DISCLOSED = ("disclosed_to_person_at_risk", "disclosed_to_other")
+DISCLOSED = ("disclosed_to_person_at_risk", "disclosed_to_other", "disclosure_not_delivered")
 NOT_DISCLOSED = ("no_information", "not_necessary_proportionate")
 
 FEMALE = ("Amelia", "Bethany", "Chloe", "Danielle", "Emma", "Gemma", "Hannah", "Jade", "Kirsty",
@@ -156,10 +169,28 @@ DECIDERS = (("di.hart", "DI Hart"), ("di.moss", "DI Moss"), ("dci.west", "DCI We
 CONTACT = ("contact.kaur", "contact.lamb", "contact.nash")
 MAPPA_COORDINATOR = "mappa.coordinator"
 PARENT_AGE_BANDS: dict[AgeBand, int] = {"35_44": 30, "45_54": 40, "55_64": 25, "65_plus": 5}
-# Applicants who may themselves take a disclosure meant to protect someone close to them.
-BEST_PLACED = frozenset({"mother", "father", "sibling", "grandparent"})
-RECIPIENTS = {"dvds": "mother of the person at risk", "csods": "mother of the children",
-              "mappa": "employer"}
+RELATIONSHIP_CODES: dict[str, Relationship] = {
+    "self": "self", "mother": "parent", "father": "parent", "friend": "friend",
+    "sibling": "sibling", "grandparent": "grandparent", "aunt": "other_relative",
+    "neighbour": "neighbour",
+}
+# Someone better placed to protect, made a party when the applicant is not eligible.
+RECIPIENTS = {"dvds": "mother of the person at risk", "csods": "mother of the children"}
+# MAPP meetings name organisations as often as people.
+MAPPA_RECIPIENTS: dict[Relationship, int] = {
+    "employer": 35, "accommodation_provider": 15, "landlord": 10, "sports_club": 10,
+    "college": 10, "faith_group": 5, "school": 5, "partner": 10,
+}
+MAPPA_ORGANISATIONS = {
+    "employer": "Peak Valley Logistics Ltd", "accommodation_provider": "Approved premises",
+    "landlord": "Moorside Housing Association", "sports_club": "Dale Amateur Boxing Club",
+    "college": "North Derbyshire College", "faith_group": "St Alban's Church",
+    "school": "Hillside Primary School",
+}
+RSO_SHARE = {"csods": 0.35, "mappa": 0.5}
+NON_DELIVERY: dict[NonDeliveryReason, int] = {
+    "declined": 45, "not_found": 35, "undertaking_refused": 20,
+}
 SUBJECT_RELATIONSHIPS: dict[str, dict[str, int]] = {
     "dvds": {"partner": 70, "ex-partner": 30},
     "csods": {"mother's partner": 45, "neighbour": 20, "family friend": 20, "relative": 15},
@@ -233,14 +264,16 @@ WORDING = {
     "mappa": ("{subject} is managed under MAPPA because of offences of violence.",
               "{subject} has convictions that mean he poses a risk to children."),
 }
-ATTENDEES: dict[Forum, tuple[str, ...]] = {
+ATTENDEES: dict[Forum, tuple[Agency, ...]] = {
     "police": (),
     "dvds_panel": ("idva_service", "childrens_social_care"),
     "marac": ("idva_service", "health", "housing"),
     "mapp_level_2": ("probation", "childrens_social_care"),
     "mapp_level_3": ("probation", "prisons", "childrens_social_care", "health"),
 }
-ROLES = {"di": "Detective Inspector", "dci": "Detective Chief Inspector"}
+RANKS: dict[str, Rank] = {"di": "inspector", "dci": "chief_inspector"}
+REFERRED_TO: tuple[ReferredTo, ...] = ("marac", "mash", "childrens_social_care", "mappa")
+NoDisclosureReason = Literal["no_information", "not_necessary_proportionate"]
 
 
 class DemoSummary(msgspec.Struct, kw_only=True):
@@ -254,6 +287,8 @@ class DemoSummary(msgspec.Struct, kw_only=True):
     by_outcome: dict[str, int]
     by_area: dict[str, int]
     reopened: int
+    # Right-to-ask requests carried on as right to know open a request each, beyond `requests`.
+    continued: int
 
 
 @dataclass(frozen=True)
@@ -266,6 +301,7 @@ class _Fate:
     stall: str | None = None  # an open state the request gets stuck in
     reopened: bool = False  # closed once for lack of engagement, then reopened
     urgent: bool = False  # urgent safeguarding first, then the scheme goes on
+    continued: bool = False  # the applicant goes, the risk stays: carried on as right to know
 
 
 @dataclass(frozen=True)
@@ -297,6 +333,8 @@ def _coverage() -> list[_Fate]:
         _Fate("dvds", "right_to_know", "disclosed_to_person_at_risk", urgent=True),
         _Fate("csods", "right_to_ask", "disclosed_to_other"),
         _Fate("mappa", "right_to_know", "disclosed_to_other"),
+        _Fate("dvds", "right_to_ask", "withdrawn", continued=True),
+        _Fate("dvds", "right_to_know", "disclosed_to_person_at_risk", urgent=True),
     ]
 
 
@@ -311,6 +349,7 @@ def _random_fate(rng: random.Random, received_at: datetime, today: datetime) -> 
         stall=rng.choice(OPEN_STATES[route]) if stuck else None,
         reopened=progressed and rng.random() < 0.02,
         urgent=progressed and rng.random() < 0.04,
+        continued=route == "right_to_ask" and outcome in LEAVINGS[route] and rng.random() < 0.2,
     )
 
 
@@ -361,14 +400,15 @@ class _Case:
     division: str
     officer: tuple[str, str]
     decider: tuple[str, str]
+    received: datetime
     reference: str = ""
     version: int = 0
     state: str = "received"
     outcome: str | None = None
     parties: list[PartyView] = field(default_factory=list)
-    recipient: int = 0
-    wording: str = ""
+    recipients: list[RecipientIn] = field(default_factory=list)
     reopened: bool = False
+    continued: bool = False
 
     def actor(self, who: tuple[str, str]) -> str:
         return f"{self.area}.{who[0]}"
@@ -397,12 +437,28 @@ class _Case:
                                          expected_version=self.version)
         self.version, self.state, self.outcome = done.version, done.state, done.outcome
         self.reopened |= event == "reopen"
+        self.continued |= event == "continue_as_right_to_know"
 
     def party(self, role: str) -> int:
         return next(p.id for p in self.parties if p.role == role)
 
     def has(self, role: str) -> bool:
         return any(p.role == role for p in self.parties)
+
+    def authoriser(self) -> str:
+        """A decision-maker of the area, by username, to authorise what cannot wait."""
+        return self.actor(self.decider)
+
+    def eligible(self) -> list[PartyView]:
+        """The parties the scheme's rule allows to receive, the person at risk first."""
+        rule = eligibility(self.fate.scheme, self.received)
+        return [p for p in self.parties if p.role not in rule.never and (
+            p.role in rule.by_role or p.relationship_code in rule.relationships)]
+
+    def exceptional(self, party: PartyView) -> bool:
+        rule = eligibility(self.fate.scheme, self.received)
+        return party.role not in rule.by_role and bool(
+            rule.relationships.get(party.relationship_code or ""))
 
 
 async def seed(
@@ -417,6 +473,7 @@ async def seed(
         raise ValueError("requests: cannot be negative")
     today = (today or workflow.now()).astimezone(UTC)
     rng = random.Random(seed)
+    await _accounts(workflow)
     driven = Workflow(workflow.db, workflow.policy, now=_NOW.get, finding=workflow.finding)
     cases = [_new_case(driven, today, plan) for plan in _plans(rng, requests, today)]
     limit = asyncio.Semaphore(STORIES_AT_ONCE)
@@ -439,16 +496,36 @@ async def seed(
     def count(values: Sequence[str | None]) -> dict[str, int]:
         return dict(sorted(Counter(v for v in values if v is not None).items()))
 
+    continued = sum(c.continued for c in cases)
     return DemoSummary(
         requests=len(cases),
-        events=sum(c.version for c in cases),
+        # Each request carried on as right to know has its receipt on its own trail.
+        events=sum(c.version for c in cases) + continued,
         by_scheme=count([c.fate.scheme for c in cases]),
         by_route=count([c.fate.route for c in cases]),
         by_state=count([c.state for c in cases]),
         by_outcome=count([c.outcome for c in cases]),
         by_area=count([c.area for c in cases]),
         reopened=sum(c.reopened for c in cases),
+        continued=continued,
     )
+
+
+async def _accounts(workflow: Workflow) -> None:
+    """The demo's areas, and its decision-makers as accounts: an urgent disclosure names one
+    as its authoriser. Their passwords are random and never shown; nobody signs in as them."""
+    users = Users(workflow.db, now=workflow.now)
+    for code, divisions in AREAS.items():
+        await users.add_area(code, name=AREA_NAMES[code], divisions=list(divisions))
+    async with workflow.db.read() as session:
+        existing = set(await session.scalars(select(User.username)))
+    for area in AREAS:
+        for who, name in DECIDERS:
+            username = f"{area}.{who}"
+            if username not in existing:
+                await users.add(username, password=secrets.token_urlsafe(24), area=area,
+                                roles=["decision_maker"], display_name=name,
+                                created_by="demo")
 
 
 def _new_case(workflow: Workflow, today: datetime, plan: _Plan) -> _Case:
@@ -457,7 +534,7 @@ def _new_case(workflow: Workflow, today: datetime, plan: _Plan) -> _Case:
     return _Case(
         workflow=workflow, today=today, rng=rng, fate=plan.fate,
         at=plan.received_at, area=area, division=rng.choice(list(AREAS[area])),
-        officer=rng.choice(OFFICERS), decider=rng.choice(DECIDERS),
+        officer=rng.choice(OFFICERS), decider=rng.choice(DECIDERS), received=plan.received_at,
     )
 
 
@@ -474,20 +551,35 @@ async def _story(case: _Case, previous: str | None) -> None:
         )
     if fate.urgent or fate.outcome == "immediate_action":
         leaves = fate.outcome == "immediate_action"
-        urgent_disclosure = not leaves and rng.random() < 0.5
         taken_at = case.later(hours=rng.uniform(0.5, 6))
+        urgent = None
+        eligible = case.eligible()
+        if not leaves and eligible and rng.random() < 0.5:
+            to = eligible[0]
+            subject = next(p.name for p in case.parties if p.role == "subject")
+            urgent = UrgentDisclosure(
+                recipient_party_id=to.id, wording=rng.choice(WORDING[fate.scheme]).format(
+                    subject=subject),
+                better_placed_reason="No one else could be reached in time"
+                if case.exceptional(to) else None,
+                delivered_by=case.officer[1], delivered_at=taken_at + timedelta(minutes=40),
+                authorised_by=case.authoriser(), authoriser_rank=RANKS[
+                    case.decider[0].split(".")[0]],
+            )
         await case.step(TakeImmediateAction(
             action=("Subject arrested; handled as a criminal investigation" if leaves
                     else "Officers attended and a safety plan was put in place"),
-            taken_at=taken_at, leaves_scheme=leaves, urgent_disclosure=urgent_disclosure,
-            authorised_by="Supt Redfern" if urgent_disclosure else None,
-        ), by=case.officer, at=taken_at)
+            taken_at=taken_at, leaves_scheme=leaves, urgent_disclosure=urgent,
+        ), by=case.officer, at=taken_at + timedelta(hours=1))
         if leaves:
             return
     finding = INITIAL_FINDINGS.get(fate.outcome, "in_scope")
     if finding == "duplicate" and previous is None:
         # The area's first request has nothing before it to duplicate.
         finding = "out_of_scope"
+    # Half the referrals are made at the initial checks, half once the full checks are in.
+    if finding == "referred_safeguarding" and rng.random() < 0.5:
+        finding = "in_scope"
     await _initial_checks(case, finding, duplicate_of=previous)
     if finding != "in_scope":
         return
@@ -502,17 +594,47 @@ async def _story(case: _Case, previous: str | None) -> None:
         if leaving or fate.outcome == "identity_not_verified":
             return
     await _checks(case)
-    await _decision(case)
+    # Right to know: the person at risk cannot be reached before the decision is made.
     if fate.outcome == "no_engagement":
         await _leave(case, fate.outcome)
-    elif fate.outcome in DISCLOSED:
-        await _delivery(case)
-    elif fate.route == "right_to_ask":
-        given_at = case.later(working_days=rng.randint(1, 5))
-        await case.step(RecordNotice(
-            given_at=given_at, given_by=case.officer[1],
-            method=rng.choice(("in_person", "in_person", "telephone")), safety_advice_given=True,
-        ), by=case.officer, at=given_at)
+        return
+    await _decision(case)
+    if fate.outcome in DISCLOSED:
+        await _deliveries(case)
+    if case.state == "awaiting_notice":
+        await _notice(case)
+    if case.recipients and case.fate.scheme == "mappa" and rng.random() < 0.7:
+        told_at = case.later(working_days=rng.randint(1, 10))
+        await case.step(RecordSubjectTold(
+            told_at=told_at, told_by=case.officer[1], method="via_offender_manager",
+            what="That the MAPP meeting shared information about his offending with "
+                 + ", ".join(sorted({_named(case, r.party_id) for r in case.recipients})),
+        ), by=case.officer, at=told_at)
+
+
+def _named(case: _Case, party: int) -> str:
+    found = next(p for p in case.parties if p.id == party)
+    return found.name if found.kind == "organisation" and found.name else found.role.replace(
+        "_", " ")
+
+
+async def _notice(case: _Case) -> None:
+    """The applicant told the process has ended: a third party nothing more, as forces'
+    guidance says; a person at risk who applied is told there is nothing to disclose."""
+    rng = case.rng
+    third_party = any(p.role == "applicant" and p.relationship_code != "self"
+                      for p in case.parties)
+    given_at = case.later(working_days=rng.randint(1, 5))
+    await case.step(RecordNotice(
+        given_at=given_at, given_by=case.officer[1],
+        method=rng.choice(("in_person", "in_person", "telephone")),
+        told="process_ended" if third_party else "outcome", safety_advice_given=True,
+        safety_advice=rng.choice((
+            "How to call 999 and the local IDVA service; a safety plan was offered",
+            "Signposted to the National Domestic Abuse Helpline and local support",
+            "Advice on keeping children safe and the NSPCC helpline",
+        )),
+    ), by=case.officer, at=given_at)
 
 
 async def _receive(case: _Case) -> None:
@@ -531,6 +653,7 @@ async def _receive(case: _Case) -> None:
         actor = rng.choice(CONTACT) if fate.route == "right_to_ask" else case.officer[0]
     view = await case.workflow.create(new, actor=f"{case.area}.{actor}")
     case.reference, case.version, case.parties = view.reference, view.version, view.parties
+
 
 
 async def _initial_checks(
@@ -564,8 +687,15 @@ async def _meeting(case: _Case) -> None:
 
 
 async def _leave(case: _Case, outcome: str) -> None:
-    """The applicant withdraws, or stops answering."""
+    """The applicant withdraws, or stops answering; where the risk remains, the case is
+    carried on as right to know."""
     rng = case.rng
+    if case.fate.continued and case.state != "awaiting_delivery":
+        await case.step(ContinueAsRightToKnow(
+            reason="applicant_withdrew" if outcome == "withdrawn" else "no_engagement",
+            risk="The subject's history and the current relationship still put her at risk",
+        ), by=case.officer, at=case.later(working_days=rng.randint(1, 10)))
+        return
     if outcome == "withdrawn":
         await case.step(Withdraw(reason=rng.choice((
             "Applicant asked for the application to stop",
@@ -627,47 +757,74 @@ async def _latest_partner_request(case: _Case) -> int:
 
 
 async def _decision(case: _Case) -> None:
-    """The forum decides; the decision-maker is never the officer who did the checks."""
+    """The forum decides; the decision-maker never prepared the request."""
     rng, fate = case.rng, case.fate
-    discloses = fate.outcome not in NOT_DISCLOSED
+    discloses = fate.outcome in DISCLOSED
     decided_at = case.later(working_days=rng.randint(2, 8))
     forum: Forum = (
         rng.choice(("mapp_level_2", "mapp_level_2", "mapp_level_3")) if fate.scheme == "mappa"
         else "police" if fate.scheme == "csods"
         else _pick(rng, {"dvds_panel": 70, "police": 20, "marac": 10})
     )
-    subject = next(p.name for p in case.parties if p.role == "subject")
-    fields: dict[str, Any] = {}
+    # Half the referrals are made once the full checks are in, not at the initial checks.
+    decision: Literal["disclose", "no_disclosure", "refer"] = (
+        "disclose" if discloses else "refer" if fate.outcome == "referred_safeguarding"
+        else "no_disclosure")
+    reason: NoDisclosureReason | None = None
+    if decision == "no_disclosure":
+        reason = "no_information" if fate.outcome == "no_information" else (
+            "not_necessary_proportionate")
     if discloses:
-        case.recipient = case.party("person_at_risk" if fate.outcome != "disclosed_to_other"
-                                    else "recipient" if case.has("recipient") else "applicant")
-        case.wording = rng.choice(WORDING[fate.scheme]).format(subject=subject)
-        fields = {
-            "wording": case.wording,
-            "recipient_party_id": case.recipient,
-            "recipient_rationale": "The person at risk" if fate.outcome != "disclosed_to_other"
-            else "Best placed to protect the person at risk",
-            "discloser": case.officer[1],
-            "delivery_method": rng.choice(("In person at home, with an IDVA",
-                                           "In person at the police station")),
-            "deliver_by": decided_at + timedelta(days=rng.randint(5, 14)),
-            "safeguarding_actions": ["childrens_social_care"] if fate.scheme == "csods"
-            else ["idva"],
-        }
-    else:
-        fields["no_disclosure_reason"] = fate.outcome
+        case.recipients = _recipients(case, decided_at)
+    subject = next(p for p in case.parties if p.role == "subject")
     await case.step(RecordDecision(
         forum=forum, decided_at=decided_at, chair=case.decider[1],
         attendees=[Attendee(name=f"{a.replace('_', ' ').capitalize()} representative", agency=a)
                    for a in ATTENDEES[forum]],
-        decision_maker=case.decider[1], decision_maker_role=ROLES[case.decider[0].split(".")[0]],
-        decision="disclose" if discloses else "no_disclosure",
-        legal_test=_legal_test(fate.outcome if not discloses else "disclose"),
+        decision_maker_role=RANKS[case.decider[0].split(".")[0]],
+        decision=decision,
+        no_disclosure_reason=reason,
+        referred_to=rng.choice(REFERRED_TO) if decision == "refer" else None,
+        legal_test=_legal_test(reason or decision),
+        presumption_applies=bool(subject.registered_sex_offender) if fate.scheme == "csods"
+        else None,
+        recipients=case.recipients,
         subject_views_sought=fate.scheme == "mappa",
         subject_views_reason=None if fate.scheme == "mappa"
         else "Seeking them would alert the subject and put the person at risk in danger",
-        subject_to_be_told=fate.scheme == "mappa", **fields,
+        subject_to_be_told=fate.scheme == "mappa",
+        safeguarding_actions=(["childrens_social_care"] if fate.scheme == "csods" else ["idva"])
+        if discloses else [],
     ), by=case.decider, at=decided_at)
+
+
+def _recipients(case: _Case, decided_at: datetime) -> list[RecipientIn]:
+    """Who the forum names: the person at risk, or the one better placed; now and then both."""
+    rng, fate = case.rng, case.fate
+    eligible = case.eligible()
+    at_risk = [p for p in eligible if p.role == "person_at_risk"]
+    others = [p for p in eligible if p.role != "person_at_risk"]
+    if fate.outcome == "disclosed_to_person_at_risk" or not others:
+        chosen = at_risk[:1] + (others[:1] if others and rng.random() < 0.15 else [])
+    else:
+        chosen = others[:1] + (at_risk[:1] if at_risk and rng.random() < 0.15 else [])
+    subject = next(p.name for p in case.parties if p.role == "subject")
+    return [
+        RecipientIn(
+            party_id=p.id,
+            rationale="The person at risk" if p.role == "person_at_risk"
+            else "Best placed to protect the person at risk",
+            better_placed_reason="The person at risk is young and lives with her; she is"
+            " best placed to keep her safe" if case.exceptional(p) else None,
+            wording=rng.choice(WORDING[fate.scheme]).format(subject=subject),
+            discloser=case.officer[1],
+            method=rng.choice(("In person at home, with an IDVA",
+                               "In person at the police station"))
+            if p.kind == "person" else "In person to the manager responsible for safeguarding",
+            deliver_by=decided_at + timedelta(days=rng.randint(5, 14)),
+        )
+        for p in chosen
+    ]
 
 
 def _legal_test(basis: str) -> LegalTest:
@@ -678,6 +835,7 @@ def _legal_test(basis: str) -> LegalTest:
         "disclose": "Recent relevant offending and current access to the person at risk",
         "no_information": "Nothing held that shows a risk",
         "not_necessary_proportionate": "What is held is old and unlike the present concern",
+        "refer": "The risk is better met by a multi-agency plan",
     }[basis]
     met = basis == "disclose"
     return LegalTest(
@@ -691,21 +849,41 @@ def _legal_test(basis: str) -> LegalTest:
     )
 
 
-async def _delivery(case: _Case) -> None:
+async def _deliveries(case: _Case) -> None:
+    """Each recipient settled: delivered, or now and then not; a disclosure meant to be lost
+    is lost for every recipient."""
     rng = case.rng
-    delivered_at = case.later(working_days=rng.randint(1, 6))
-    await case.step(RecordDelivery(
-        delivered_at=delivered_at, location=rng.choice(("At home", "The police station",
-                                                        "The IDVA service office")),
-        delivered_by=case.officer[1], recipient_party_id=case.recipient,
-        others_present="IDVA" if rng.random() < 0.6 else None,
-        # Now and then the words used drift from the approved wording, as reviews find.
-        words_used=case.wording if rng.random() < 0.9 else f"In short: {case.wording}",
-        confidentiality_explained=True,
-        undertaking="signed" if rng.random() < 0.92 else "refused",
-        safety_plan_made=True,
-        referrals=["childrens_social_care"] if case.fate.scheme == "csods" else ["idva"],
-    ), by=case.officer, at=delivered_at)
+    lost = case.fate.outcome == "disclosure_not_delivered"
+    for number, recipient in enumerate(case.recipients):
+        at = case.later(working_days=rng.randint(1, 6))
+        # A second recipient now and then declines, or cannot be found.
+        if lost or (number and rng.random() < 0.25):
+            reason = _pick(rng, NON_DELIVERY)
+            await case.step(RecordNonDelivery(
+                recipient_party_id=recipient.party_id, reason=reason,
+                at=at, decided_by=case.decider[1] if reason == "undertaking_refused" else None,
+                notes={"declined": "Did not want to hear what the police hold",
+                       "not_found": "Moved away; no forwarding address found",
+                       "undertaking_refused": "Would not keep it confidential; not told"}[reason],
+            ), by=case.officer, at=at)
+            continue
+        drifted = rng.random() < 0.1
+        refused = rng.random() < 0.08
+        await case.step(RecordDelivery(
+            delivered_at=at, location=rng.choice(("At home", "The police station",
+                                                  "The IDVA service office")),
+            delivered_by=case.officer[1], recipient_party_id=recipient.party_id,
+            others_present="IDVA" if rng.random() < 0.6 else None,
+            # Now and then the words used drift from the approved wording, as reviews find.
+            words_used=f"In short: {recipient.wording}" if drifted else recipient.wording,
+            different_words_reason="The recipient asked for it in plain words" if drifted
+            else None,
+            confidentiality_explained=True,
+            undertaking="refused" if refused else "signed",
+            undertaking_decided_by=case.decider[1] if refused else None,
+            safety_plan_made=True,
+            referrals=["childrens_social_care"] if case.fate.scheme == "csods" else ["idva"],
+        ), by=case.officer, at=at)
 
 
 def _channel(rng: random.Random, fate: _Fate) -> Channel:
@@ -735,8 +913,13 @@ def _parties(case: _Case) -> tuple[list[PartyIn], str | None]:
     home = f"{rng.randint(1, 120)} {rng.choice(STREETS)}, {AREAS[case.area][case.division]}"
     subject_sex: Sex = "male" if rng.random() < (0.88 if fate.scheme == "dvds" else 0.96) else (
         "female")
-    parties = [_person(rng, "subject", subject_sex, _pick(rng, AGE_BANDS), on,
-                       relationship=_pick(rng, SUBJECT_RELATIONSHIPS[fate.scheme]))]
+    subject = _person(rng, "subject", subject_sex, _pick(rng, AGE_BANDS), on,
+                      relationship=_pick(rng, SUBJECT_RELATIONSHIPS[fate.scheme]))
+    # The CSODS return counts applications about registered sex offenders.
+    if fate.scheme != "dvds":
+        subject = msgspec.structs.replace(
+            subject, registered_sex_offender=rng.random() < RSO_SHARE[fate.scheme])
+    parties = [subject]
     family, kin = rng.choice(SURNAMES), _pick(rng, ETHNICITY)
     if fate.scheme == "csods":
         parties += [_person(rng, "child", rng.choice(("female", "male")), "under_18", on,
@@ -758,10 +941,23 @@ def _parties(case: _Case) -> tuple[list[PartyIn], str | None]:
     else:
         name, agency = _referrer(rng, fate, case.officer[1])
         parties.append(PartyIn(role="referrer", name=name, relationship=agency))
-    if fate.outcome == "disclosed_to_other" and relationship not in BEST_PLACED:
-        parties.append(_person(rng, "recipient", "female", _pick(rng, PARENT_AGE_BANDS), on,
-                               surname=family, address=home, ethnicity=kin,
-                               relationship=RECIPIENTS[fate.scheme]))
+    rule = eligibility(fate.scheme, case.at)
+    code = RELATIONSHIP_CODES.get(relationship or "")
+    if fate.outcome in ("disclosed_to_other", "disclosure_not_delivered") and (
+        code not in rule.relationships
+    ):
+        if fate.scheme == "mappa":
+            named = _pick(rng, MAPPA_RECIPIENTS)
+            parties.append(
+                _person(rng, "recipient", "female", _pick(rng, AGE_BANDS), on,
+                        relationship="new partner", code=named) if named == "partner"
+                else PartyIn(role="recipient", kind="organisation", relationship_code=named,
+                             name=MAPPA_ORGANISATIONS[named],
+                             relationship=named.replace("_", " ")))
+        else:
+            parties.append(_person(rng, "recipient", "female", _pick(rng, PARENT_AGE_BANDS), on,
+                                   surname=family, address=home, ethnicity=kin,
+                                   relationship=RECIPIENTS[fate.scheme], code="parent"))
     return parties, relationship
 
 
@@ -769,7 +965,8 @@ def _applicant(
     rng: random.Random, relationship: str, at_risk: PartyIn, family: str, kin: str, on: date
 ) -> PartyIn:
     if relationship == "self":
-        applicant = msgspec.structs.replace(at_risk, role="applicant", relationship="self")
+        applicant = msgspec.structs.replace(at_risk, role="applicant", relationship="self",
+                                            relationship_code="self")
     else:
         sex: Sex = ("female" if relationship in ("mother", "grandparent", "aunt")
                     else "male" if relationship == "father" else rng.choice(("female", "male")))
@@ -779,6 +976,7 @@ def _applicant(
         # A relative shares the family's name, home and ethnicity; a friend or neighbour not.
         applicant = _person(
             rng, "applicant", sex, band, on, relationship=relationship,
+            code=RELATIONSHIP_CODES[relationship],
             surname=family if related else None,
             address=at_risk.address if related else None, ethnicity=kin if related else None,
         )
@@ -789,7 +987,7 @@ def _applicant(
 def _person(
     rng: random.Random, role: PartyRole, sex: Sex, age_band: AgeBand, on: date, *,
     surname: str | None = None, relationship: str | None = None, address: str | None = None,
-    ethnicity: str | None = None,
+    ethnicity: str | None = None, code: Relationship | None = None,
 ) -> PartyIn:
     low, high = AGE_RANGE[age_band]
     born = on - timedelta(days=rng.randint(low * 365 + 1, high * 365 + 364))
@@ -797,7 +995,7 @@ def _person(
     return PartyIn(
         role=role, name=f"{first} {surname or rng.choice(SURNAMES)}",
         date_of_birth=born.isoformat(), address=address, relationship=relationship, sex=sex,
-        age_band=age_band, ethnicity=ethnicity or _pick(rng, ETHNICITY),
+        age_band=age_band, ethnicity=ethnicity or _pick(rng, ETHNICITY), relationship_code=code,
     )
 
 

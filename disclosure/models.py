@@ -81,6 +81,8 @@ class Request(Base):
     last_event_hash: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     idempotency_digest: Mapped[str | None] = mapped_column(String(64))
+    # The right-to-ask request this right-to-know request carries on, if any.
+    continued_from_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
 
     __table_args__ = (
         Index("ix_requests_queue", "state", "due_at"),
@@ -90,7 +92,7 @@ class Request(Base):
 
 
 class Party(Base):
-    """A person in a request, in one role; personal data lives here and nowhere else."""
+    """A person or organisation in a request, in one role; personal data lives here only."""
 
     __tablename__ = "parties"
 
@@ -105,6 +107,9 @@ class Party(Base):
     age_band: Mapped[str | None] = mapped_column(String(16))
     ethnicity: Mapped[str | None] = mapped_column(String(40))
     safe_contact: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    kind: Mapped[str] = mapped_column(String(16), default="person")
+    relationship_code: Mapped[str | None] = mapped_column(String(32))
+    registered_sex_offender: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Check(Base):
@@ -138,37 +143,60 @@ class PartnerRequest(Base):
 
 
 class Decision(Base):
-    """The necessity-and-proportionality decision, field by field."""
+    """The necessity-and-proportionality decision, field by field; or an urgent disclosure
+    made outside the forum, marked `urgent`, so that both are listed and counted together."""
 
     __tablename__ = "decisions"
 
     id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     forum: Mapped[str] = mapped_column(String(20))
     decided_at: Mapped[datetime]
     chair: Mapped[str] = mapped_column(String(200))
     attendees: Mapped[list[Any]] = mapped_column(JSON)
+    # The username of the decision-maker who signed in and sent it (or who authorised it).
     decision_maker: Mapped[str] = mapped_column(String(200))
+    # A rank code from disclosure/vocabularies.py.
     decision_maker_role: Mapped[str] = mapped_column(String(100))
     decision: Mapped[str] = mapped_column(String(16))
     no_disclosure_reason: Mapped[str | None] = mapped_column(String(40))
+    referred_to: Mapped[str | None] = mapped_column(String(40))
     legal_test: Mapped[dict[str, Any]] = mapped_column(JSON)
-    wording: Mapped[str | None] = mapped_column(Text)
-    recipient_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
-    recipient_rationale: Mapped[str | None] = mapped_column(Text)
-    discloser: Mapped[str | None] = mapped_column(String(200))
-    delivery_method: Mapped[str | None] = mapped_column(Text)
-    others_present: Mapped[str | None] = mapped_column(Text)
-    deliver_by: Mapped[datetime | None]
-    subject_views_sought: Mapped[bool] = mapped_column(Boolean)
+    presumption_applies: Mapped[bool | None] = mapped_column(Boolean)
+    subject_views_sought: Mapped[bool | None] = mapped_column(Boolean)
     subject_views_reason: Mapped[str | None] = mapped_column(Text)
     subject_representations: Mapped[str | None] = mapped_column(Text)
-    subject_to_be_told: Mapped[bool] = mapped_column(Boolean)
+    subject_to_be_told: Mapped[bool | None] = mapped_column(Boolean)
     safeguarding_actions: Mapped[list[Any]] = mapped_column(JSON)
     dissent: Mapped[str | None] = mapped_column(Text)
     deviation: Mapped[str | None] = mapped_column(Text)
     deviation_justification: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class DecisionRecipient(Base):
+    """One recipient of a decision to disclose, and how it was settled: delivered, or a
+    recorded non-delivery (declined, not_found, undertaking_refused, stopped)."""
+
+    __tablename__ = "decision_recipients"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    rationale: Mapped[str] = mapped_column(Text)
+    better_placed_reason: Mapped[str | None] = mapped_column(Text)
+    wording: Mapped[str] = mapped_column(Text)
+    discloser: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(Text)
+    others_present: Mapped[str | None] = mapped_column(Text)
+    deliver_by: Mapped[datetime | None]
+    settlement: Mapped[str | None] = mapped_column(String(24))
+    settled_at: Mapped[datetime | None]
+    # Who delivered it, or who decided a refused undertaking stopped it.
+    settled_by: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
 
 
 class Delivery(Base):
@@ -185,8 +213,11 @@ class Delivery(Base):
     others_present: Mapped[str | None] = mapped_column(Text)
     words_used: Mapped[str] = mapped_column(Text)
     matches_approved_wording: Mapped[bool] = mapped_column(Boolean)
+    different_words_reason: Mapped[str | None] = mapped_column(Text)
     confidentiality_explained: Mapped[bool] = mapped_column(Boolean)
+    confidentiality_reason: Mapped[str | None] = mapped_column(Text)
     undertaking: Mapped[str] = mapped_column(String(16))
+    undertaking_decided_by: Mapped[str | None] = mapped_column(String(200))
     safety_plan_made: Mapped[bool] = mapped_column(Boolean)
     referrals: Mapped[list[Any]] = mapped_column(JSON)
     subject_informed_at: Mapped[datetime | None]
@@ -203,8 +234,25 @@ class Notice(Base):
     given_at: Mapped[datetime]
     given_by: Mapped[str] = mapped_column(String(200))
     method: Mapped[str] = mapped_column(String(40))
+    # What the applicant was told: by default only that the process has ended.
+    told: Mapped[str] = mapped_column(String(16), default="process_ended")
     safety_advice_given: Mapped[bool] = mapped_column(Boolean)
+    safety_advice: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class SubjectTold(Base):
+    """The subject told that a disclosure was made about them."""
+
+    __tablename__ = "subject_told"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    told_at: Mapped[datetime]
+    told_by: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(40))
+    what: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(64))
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from disclosure.schemas import (
     CloseNoEngagement,
     CompleteInitialChecks,
+    ContinueAsRightToKnow,
     EventIn,
     RecordDecision,
     RecordDelivery,
     RecordMeeting,
+    RecordNonDelivery,
     RecordNotice,
     TakeImmediateAction,
     Withdraw,
@@ -25,6 +29,7 @@ OUTCOMES = (
     "not_necessary_proportionate",
     "disclosed_to_person_at_risk",
     "disclosed_to_other",
+    "disclosure_not_delivered",
     "referred_safeguarding",
 )
 _FINDINGS = {
@@ -32,15 +37,38 @@ _FINDINGS = {
     "duplicate": "not_progressed_duplicate",
     "referred_safeguarding": "referred_safeguarding",
 }
+# A right-to-ask request carried on as right to know closes for the reason its applicant went.
+_CONTINUED = {
+    "applicant_withdrew": "withdrawn",
+    "identity_not_verified": "identity_not_verified",
+    "no_engagement": "no_engagement",
+}
 
 
-def outcome_of(
-    payload: EventIn, *, recipient_role: str | None, no_disclosure_reason: str | None
+def decided_outcome(
+    decision: str, *, no_disclosure_reason: str | None, delivered_to: Iterable[str] = ()
 ) -> str:
+    """The outcome a decision leads to once it is settled.
+
+    `delivered_to` is the roles of the parties a disclosure was delivered to: the person at
+    risk first, anyone else next; a disclosure delivered to no one was not made.
+    """
+    if decision == "no_disclosure" and no_disclosure_reason is not None:
+        return no_disclosure_reason
+    if decision == "refer":
+        return "referred_safeguarding"
+    roles = set(delivered_to)
+    if "person_at_risk" in roles:
+        return "disclosed_to_person_at_risk"
+    return "disclosed_to_other" if roles else "disclosure_not_delivered"
+
+
+def outcome_of(payload: EventIn, *, decided: str | None) -> str:
     """The outcome of a request closed by this event.
 
-    recipient_role is the role of the party a delivery went to; no_disclosure_reason comes from
-    the decision a notice reports.
+    `decided` is what the request's decision came to (`decided_outcome`), for the events that
+    close a request on its decision: the decision itself, the last delivery or non-delivery,
+    the notice.
     """
     match payload:
         case CompleteInitialChecks(finding=finding):
@@ -51,14 +79,12 @@ def outcome_of(
             return "immediate_action"
         case Withdraw():
             return "withdrawn"
+        case ContinueAsRightToKnow(reason=reason):
+            return _CONTINUED[reason]
         case CloseNoEngagement():
             return "no_engagement"
-        case RecordDecision(no_disclosure_reason=reason) if reason is not None:
-            return reason
-        case RecordNotice() if no_disclosure_reason is not None:
-            return no_disclosure_reason
-        case RecordDelivery():
-            if recipient_role == "person_at_risk":
-                return "disclosed_to_person_at_risk"
-            return "disclosed_to_other"
+        case RecordDecision() | RecordNotice() | RecordDelivery() | RecordNonDelivery() if (
+            decided is not None
+        ):
+            return decided
     raise ValueError(f"{type(payload).__name__} does not close a request")

@@ -9,7 +9,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from disclosure.models import Alert, Decision, Request
+from disclosure.models import Alert, Decision, DecisionRecipient, Request
 
 
 class Count(msgspec.Struct, kw_only=True):
@@ -33,11 +33,18 @@ class Statistics(msgspec.Struct, kw_only=True):
     area: str
     total: int
     counts: list[Count]
+    # Disclosures delivered, one per recipient: by the forum's decision and urgent ones.
+    disclosures_delivered: int
+    urgent_disclosures_delivered: int
     alerts: list[AlertCount]
 
 
 class AnonymisedDecision(msgspec.Struct, kw_only=True):
-    """A decision record with no names, addresses, wording or free-text reasoning."""
+    """A decision record with no names, addresses, wording or free-text reasoning.
+
+    Ranks and agencies are codes of disclosure/vocabularies.py; an urgent disclosure made
+    outside the forum is listed too, with forum `urgent`.
+    """
 
     decision_id: int
     scheme: str
@@ -46,15 +53,20 @@ class AnonymisedDecision(msgspec.Struct, kw_only=True):
     division: str | None
     state: str
     outcome: str | None
+    urgent: bool
     forum: str
     decided_at: datetime
     decision_maker_role: str
     attendee_agencies: list[str]
     decision: str
     no_disclosure_reason: str | None
+    referred_to: str | None
+    presumption_applies: bool | None
     legal_test: dict[str, bool]
-    subject_views_sought: bool
-    subject_to_be_told: bool
+    recipients: int
+    delivered: int
+    subject_views_sought: bool | None
+    subject_to_be_told: bool | None
     safeguarding_actions: list[str]
     dissent_recorded: bool
     deviation_recorded: bool
@@ -86,8 +98,17 @@ async def statistics(session: AsyncSession, *, area: str) -> Statistics:
             .order_by(Alert.kind, Alert.state, Alert.review)
         )
     ).all()
+    delivered = dict((await session.execute(
+        select(Decision.urgent, func.count())
+        .join(DecisionRecipient, DecisionRecipient.decision_id == Decision.id)
+        .join(Request, Request.id == Decision.request_id)
+        .where(Request.area == area, DecisionRecipient.settlement == "delivered")
+        .group_by(Decision.urgent)
+    )).tuples().all())
     return Statistics(
         area=area, total=sum(c.requests for c in counts), counts=counts,
+        disclosures_delivered=delivered.get(False, 0),
+        urgent_disclosures_delivered=delivered.get(True, 0),
         alerts=[AlertCount(kind=k, state=st, review=rv, alerts=n) for k, st, rv, n in alerts],
     )
 
@@ -103,9 +124,21 @@ def _answers(legal_test: dict[str, Any]) -> dict[str, bool]:
 async def decisions(
     session: AsyncSession, *, area: str, limit: int, before: int | None = None
 ) -> DecisionPage:
+    settled = (
+        select(
+            DecisionRecipient.decision_id,
+            func.count().label("recipients"),
+            func.count(DecisionRecipient.settled_at).filter(
+                DecisionRecipient.settlement == "delivered"
+            ).label("delivered"),
+        )
+        .group_by(DecisionRecipient.decision_id)
+        .subquery()
+    )
     query = (
-        select(Decision, Request)
+        select(Decision, Request, settled.c.recipients, settled.c.delivered)
         .join(Request, Request.id == Decision.request_id)
+        .outerjoin(settled, settled.c.decision_id == Decision.id)
         .where(Request.area == area)
         .order_by(Decision.id.desc())
         .limit(limit + 1)
@@ -116,18 +149,21 @@ async def decisions(
     items = [
         AnonymisedDecision(
             decision_id=d.id, scheme=r.scheme, route=r.route, area=r.area, division=r.division,
-            state=r.state, outcome=r.outcome, forum=d.forum, decided_at=d.decided_at,
+            state=r.state, outcome=r.outcome, urgent=d.urgent, forum=d.forum,
+            decided_at=d.decided_at,
             decision_maker_role=d.decision_maker_role,
             attendee_agencies=sorted(
                 {str(a.get("agency")) for a in d.attendees if a.get("agency")}
             ),
             decision=d.decision, no_disclosure_reason=d.no_disclosure_reason,
-            legal_test=_answers(d.legal_test), subject_views_sought=d.subject_views_sought,
+            referred_to=d.referred_to, presumption_applies=d.presumption_applies,
+            legal_test=_answers(d.legal_test), recipients=recipients or 0,
+            delivered=delivered or 0, subject_views_sought=d.subject_views_sought,
             subject_to_be_told=d.subject_to_be_told,
             safeguarding_actions=[str(a) for a in d.safeguarding_actions],
             dissent_recorded=bool(d.dissent), deviation_recorded=bool(d.deviation),
         )
-        for d, r in rows[:limit]
+        for d, r, recipients, delivered in rows[:limit]
     ]
     more = len(rows) > limit
     return DecisionPage(items=items, next_before=items[-1].decision_id if more and items else None)

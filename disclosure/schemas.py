@@ -12,6 +12,13 @@ from disclosure.alerts.repeats import AlertBrief
 from disclosure.policy import Limit
 from disclosure.search.duplicates import PossibleDuplicate
 from disclosure.search.links import LinkView
+from disclosure.vocabularies import (
+    ORGANISATION_RELATIONSHIPS,
+    Agency,
+    PartyKind,
+    Rank,
+    Relationship,
+)
 
 Scheme = Literal["dvds", "csods", "mappa"]
 Route = Literal["right_to_ask", "right_to_know"]
@@ -29,6 +36,8 @@ Name = Annotated[str, Meta(min_length=1, max_length=200)]
 Short = Annotated[str, Meta(max_length=200)]
 Days = Annotated[int, Meta(ge=1, le=365)]
 PartyId = Annotated[int, Meta(ge=1)]
+Username = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+Note = Annotated[str, Meta(max_length=4000)]
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -54,6 +63,29 @@ class PartyIn(Input, kw_only=True):
     )
     ethnicity: Annotated[str, Meta(max_length=40)] | None = None
     safe_contact: SafeContact | None = None
+    kind: PartyKind = "person"
+    # How the party stands to the person at risk or the child, as a code the recipient rules
+    # read; `relationship` keeps the words.
+    relationship_code: Relationship | None = None
+    # Subjects only: the CSODS return counts applications about registered sex offenders.
+    registered_sex_offender: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "organisation":
+            for name in ("date_of_birth", "sex", "age_band", "ethnicity"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}: an organisation has none")
+            if self.role != "recipient":
+                raise ValueError("kind: only a recipient can be an organisation")
+        organisational = self.relationship_code in ORGANISATION_RELATIONSHIPS
+        if self.relationship_code is not None and organisational != (
+            self.kind == "organisation"
+        ):
+            raise ValueError(
+                f"relationship_code: {self.relationship_code} is not a code for a {self.kind}"
+            )
+        if self.registered_sex_offender is not None and self.role != "subject":
+            raise ValueError("registered_sex_offender: only a subject carries the flag")
 
 
 class NewRequest(Input, kw_only=True):
@@ -178,7 +210,7 @@ class LegalTest(Input, kw_only=True):
 
 class Attendee(Input, kw_only=True):
     name: Name
-    agency: Annotated[str, Meta(min_length=1, max_length=100)]
+    agency: Agency
 
 
 SafeguardingAction = Literal[
@@ -186,23 +218,41 @@ SafeguardingAction = Literal[
 ]
 
 
+class RecipientIn(Input, kw_only=True):
+    """One recipient of a disclosure: who, why, what exactly, by whom, how and by when."""
+
+    party_id: PartyId
+    rationale: Text
+    # Where the scheme allows this recipient only exceptionally, why they are better placed.
+    better_placed_reason: Annotated[str, Meta(max_length=4000)] | None = None
+    wording: Text
+    discloser: Name
+    method: Annotated[str, Meta(min_length=1, max_length=1000)]
+    others_present: Annotated[str, Meta(max_length=1000)] | None = None
+    deliver_by: datetime
+
+    def __post_init__(self) -> None:
+        _aware("recipients.deliver_by", self.deliver_by)
+
+
+ReferredTo = Literal["marac", "mash", "childrens_social_care", "mappa"]
+
+
 class RecordDecision(EventIn, tag="record_decision", kw_only=True):
+    """The decision; its decision-maker is whoever signs in and sends it."""
+
     forum: Literal["police", "dvds_panel", "marac", "mapp_level_2", "mapp_level_3"]
     decided_at: datetime
     chair: Name
     attendees: list[Attendee] = []
-    decision_maker: Name
-    decision_maker_role: Name
-    decision: Literal["disclose", "no_disclosure"]
+    decision_maker_role: Rank
+    decision: Literal["disclose", "no_disclosure", "refer"]
     no_disclosure_reason: Literal["no_information", "not_necessary_proportionate"] | None = None
+    referred_to: ReferredTo | None = None
     legal_test: LegalTest
-    wording: Annotated[str, Meta(max_length=4000)] | None = None
-    recipient_party_id: PartyId | None = None
-    recipient_rationale: Annotated[str, Meta(max_length=4000)] | None = None
-    discloser: Name | None = None
-    delivery_method: Annotated[str, Meta(max_length=1000)] | None = None
-    others_present: Annotated[str, Meta(max_length=1000)] | None = None
-    deliver_by: datetime | None = None
+    # CSODS: whether the presumption to disclose applies (convictions for child sexual offences).
+    presumption_applies: bool | None = None
+    recipients: Annotated[list[RecipientIn], Meta(max_length=20)] = []
     subject_views_sought: bool
     subject_views_reason: Annotated[str, Meta(max_length=4000)] | None = None
     subject_representations: Annotated[str, Meta(max_length=4000)] | None = None
@@ -215,19 +265,19 @@ class RecordDecision(EventIn, tag="record_decision", kw_only=True):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.decision == "disclose":
-            for name in ("wording", "recipient_party_id", "recipient_rationale", "discloser",
-                         "delivery_method", "deliver_by"):
-                if getattr(self, name) in (None, ""):
-                    raise ValueError(f"{name}: required when the decision is disclose")
-            if self.no_disclosure_reason is not None:
-                raise ValueError("no_disclosure_reason: only for a no_disclosure decision")
-        else:
-            if self.no_disclosure_reason is None:
-                raise ValueError(
-                    "no_disclosure_reason: required when the decision is no_disclosure"
-                )
-            if self.recipient_party_id is not None or self.wording:
-                raise ValueError("wording: a no_disclosure decision discloses nothing to anyone")
+            if not self.recipients:
+                raise ValueError("recipients: a disclosure names at least one recipient")
+            ids = [r.party_id for r in self.recipients]
+            if len(set(ids)) != len(ids):
+                raise ValueError("recipients: each party is named once")
+        elif self.recipients:
+            raise ValueError(f"recipients: a {self.decision} decision discloses nothing")
+        if (self.decision == "no_disclosure") != (self.no_disclosure_reason is not None):
+            raise ValueError(
+                "no_disclosure_reason: required for a no_disclosure decision, and only for one"
+            )
+        if (self.decision == "refer") != (self.referred_to is not None):
+            raise ValueError("referred_to: required for a refer decision, and only for one")
         if not self.subject_views_sought and not self.subject_views_reason:
             raise ValueError("subject_views_reason: say why the subject's views were not sought")
         if self.deviation and not self.deviation_justification:
@@ -241,27 +291,107 @@ class RecordDelivery(EventIn, tag="record_delivery", kw_only=True):
     recipient_party_id: PartyId
     others_present: Annotated[str, Meta(max_length=1000)] | None = None
     words_used: Text
+    # Why the words used differ from the approved wording, when they do.
+    different_words_reason: Annotated[str, Meta(max_length=4000)] | None = None
     confidentiality_explained: bool
+    confidentiality_reason: Annotated[str, Meta(max_length=4000)] | None = None
     undertaking: Literal["signed", "refused"]
+    # With the undertaking refused, who decided the disclosure still went ahead.
+    undertaking_decided_by: Name | None = None
     safety_plan_made: bool
     referrals: list[Literal["idva", "specialist_service", "childrens_social_care", "other"]] = []
     subject_informed_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.confidentiality_explained and not self.confidentiality_reason:
+            raise ValueError(
+                "confidentiality_reason: say why confidentiality was not explained"
+            )
+        if (self.undertaking == "refused") != (self.undertaking_decided_by is not None):
+            raise ValueError(
+                "undertaking_decided_by: who decided to go ahead though the undertaking was"
+                " refused; only when it was"
+            )
+
+
+NonDeliveryReason = Literal["declined", "not_found", "undertaking_refused", "stopped"]
+
+
+class RecordNonDelivery(EventIn, tag="record_non_delivery", kw_only=True):
+    """A recipient settled without a disclosure: declined, not found, undertaking refused and
+    the disclosure not made, or stopped by a decision-maker."""
+
+    recipient_party_id: PartyId
+    reason: NonDeliveryReason
+    at: datetime
+    # For an undertaking refused: who decided the disclosure would not go ahead.
+    decided_by: Name | None = None
+    notes: Text
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.reason == "undertaking_refused" and not self.decided_by:
+            raise ValueError(
+                "decided_by: who decided not to go ahead once the undertaking was refused"
+            )
+
 
 class RecordNotice(EventIn, tag="record_notice", kw_only=True):
+    """The applicant told the process has ended; by default nothing of its outcome."""
+
     given_at: datetime
     given_by: Name
     method: Literal["in_person", "telephone", "letter"]
+    told: Literal["process_ended", "outcome"] = "process_ended"
     safety_advice_given: bool
+    safety_advice: Annotated[str, Meta(max_length=4000)] | None = None
     notes: Annotated[str, Meta(max_length=4000)] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.safety_advice_given and not self.safety_advice:
+            raise ValueError("safety_advice: say what safety advice was given")
+
+
+class UrgentDisclosure(Input, kw_only=True):
+    """A disclosure made at once to protect someone, outside the forum, authorised by a
+    decision-maker other than the sender."""
+
+    recipient_party_id: PartyId
+    better_placed_reason: Annotated[str, Meta(max_length=4000)] | None = None
+    wording: Text
+    delivered_by: Name
+    delivered_at: datetime
+    authorised_by: Username
+    authoriser_rank: Rank
+
+    def __post_init__(self) -> None:
+        _aware("urgent_disclosure.delivered_at", self.delivered_at)
 
 
 class TakeImmediateAction(EventIn, tag="take_immediate_action", kw_only=True):
     action: Text
     taken_at: datetime
     leaves_scheme: bool
-    urgent_disclosure: bool = False
-    authorised_by: Name | None = None
+    urgent_disclosure: UrgentDisclosure | None = None
+
+
+class RecordSubjectTold(EventIn, tag="record_subject_told", kw_only=True):
+    """The subject told that a disclosure was made: who told them, when, how and what."""
+
+    told_at: datetime
+    told_by: Name
+    method: Literal["in_person", "telephone", "letter", "via_offender_manager"]
+    what: Text
+
+
+class ContinueAsRightToKnow(EventIn, tag="continue_as_right_to_know", kw_only=True):
+    """Close a right-to-ask request whose applicant has gone, and carry its people into a new
+    right-to-know request because the risk remains."""
+
+    reason: Literal["applicant_withdrew", "identity_not_verified", "no_engagement"]
+    risk: Text
 
 
 class ExtendDeadline(EventIn, tag="extend_deadline", kw_only=True):
@@ -301,11 +431,14 @@ EventPayload = (
     | CompleteChecks
     | RecordDecision
     | RecordDelivery
+    | RecordNonDelivery
     | RecordNotice
+    | RecordSubjectTold
     | TakeImmediateAction
     | ExtendDeadline
     | RecomputeClock
     | Withdraw
+    | ContinueAsRightToKnow
     | CloseNoEngagement
     | Reopen
 )
@@ -329,6 +462,9 @@ class PartyView(msgspec.Struct, kw_only=True):
     age_band: str | None
     ethnicity: str | None
     safe_contact: dict[str, Any] | None
+    kind: str
+    relationship_code: str | None
+    registered_sex_offender: bool | None
 
 
 class RequestView(msgspec.Struct, kw_only=True):
@@ -356,6 +492,9 @@ class RequestView(msgspec.Struct, kw_only=True):
     possible_duplicates: list[PossibleDuplicate]
     links: list[LinkView]
     alerts: list[AlertBrief]
+    # The link between a right-to-ask request and the right-to-know request carrying it on.
+    continued_from: str | None = None
+    continued_as: str | None = None
 
 
 class RequestSummary(msgspec.Struct, kw_only=True):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from disclosure import clocks, cursors
 from disclosure.errors import InvalidInput
-from disclosure.models import Decision, Event, Extension, Request, UtcDateTime
+from disclosure.models import Decision, DecisionRecipient, Event, Extension, Request, UtcDateTime
 from disclosure.policy import STAGES, PolicySettings, Stage
 from disclosure.schemas import (
     ClockView,
@@ -101,11 +101,14 @@ _EXTENSIONS = select(
     Extension.request_id, Extension.days, Extension.category, Extension.reason,
     Extension.granted_at,
 ).where(Extension.request_id.in_(bindparam("ids", expanding=True)))
+# The latest decision's agreed date: the last of its recipients' deliver-by dates.
 _AGREED = (
-    select(Decision.request_id, Decision.deliver_by)
-    .where(Decision.request_id.in_(bindparam("ids", expanding=True)),
-           Decision.deliver_by.is_not(None))
-    .order_by(Decision.id)
+    select(DecisionRecipient.request_id, func.max(DecisionRecipient.deliver_by))
+    .join(Decision, Decision.id == DecisionRecipient.decision_id)
+    .where(DecisionRecipient.request_id.in_(bindparam("ids", expanding=True)),
+           Decision.urgent.is_(False), DecisionRecipient.deliver_by.is_not(None))
+    .group_by(DecisionRecipient.request_id, DecisionRecipient.decision_id)
+    .order_by(DecisionRecipient.decision_id)
 )
 
 

@@ -22,6 +22,7 @@ from disclosure.models import (
     Base,
     Check,
     Decision,
+    DecisionRecipient,
     Delivery,
     Event,
     Extension,
@@ -30,40 +31,50 @@ from disclosure.models import (
     Party,
     ReferenceCounter,
     Request,
+    SubjectTold,
+    User,
 )
-from disclosure.outcomes import outcome_of
+from disclosure.outcomes import decided_outcome, outcome_of
 from disclosure.policy import PolicySettings, Stage
+from disclosure.recipients import eligibility
 from disclosure.references import request_id
 from disclosure.schemas import (
     PAYLOADS,
     Action,
     Actions,
     ClockView,
+    CompleteChecks,
     CompleteInitialChecks,
+    ContinueAsRightToKnow,
     EventIn,
     EventView,
     ExtendDeadline,
     NewRequest,
+    PartyIn,
     PartyView,
     RecomputeClock,
     RecordCheck,
     RecordDecision,
     RecordDelivery,
+    RecordNonDelivery,
     RecordNotice,
     RecordPartnerRequest,
     RecordPartnerResponse,
+    RecordSubjectTold,
     RequestPage,
     RequestSummary,
     RequestView,
+    TakeImmediateAction,
     Transitioned,
+    Withdraw,
 )
 from disclosure.search import duplicates, index, links
 from disclosure.search.matching import FindingPolicy
-from statemachines.lifecycle import Facts, allowed_events, fire
+from statemachines.lifecycle import PREPARING, Facts, PartyFacts, allowed_events, fire, same_words
 
 Clock = Callable[[], datetime]
-# The latest decision's recipient, wording and no-disclosure reason.
-LatestDecision = Row[int | None, str | None, str | None]
+# The latest decision of the forum: its id, what it decided, why not, and when.
+LatestDecision = Row[int, str, str | None, datetime]
 
 
 def _table(model: type[Base]) -> Table:
@@ -80,7 +91,10 @@ PARTIES = _table(Party)
 CHECKS = _table(Check)
 PARTNER_REQUESTS = _table(PartnerRequest)
 DECISIONS = _table(Decision)
+DECISION_RECIPIENTS = _table(DecisionRecipient)
 DELIVERIES = _table(Delivery)
+SUBJECT_TOLD = _table(SubjectTold)
+USERS = _table(User)
 NOTICES = _table(Notice)
 EXTENSIONS = _table(Extension)
 
@@ -101,6 +115,9 @@ class Locked(NamedTuple):
     received_at: datetime
     due_at: datetime | None
     stage_due_at: datetime | None
+    division: str | None
+    channel: str
+    immediate_risk: bool
 
 
 # Built once: a statement's cache key is then worked out once, not on every call.
@@ -118,20 +135,42 @@ _INSERT_REQUEST = insert(REQUESTS).returning(REQUESTS.c.id)
 # Batched where the driver can; the ids come back in the order the parties were given.
 _INSERT_PARTIES = insert(PARTIES).returning(PARTIES.c.id, sort_by_parameter_order=True)
 _COUNT_CHECKS = select(func.count()).where(CHECKS.c.request_id == bindparam("rid"))
-_CHECKS_COMPLETED_BY = (
-    select(EVENTS.c.actor)
-    .where(EVENTS.c.request_id == bindparam("rid"), EVENTS.c.event == "complete_checks")
-    .order_by(EVENTS.c.seq.desc())
-    .limit(1)
+# Each actor who prepared the request, with the first preparing event they sent.
+_PREPARED_BY = (
+    select(EVENTS.c.actor, func.min(EVENTS.c.seq), EVENTS.c.event)
+    .where(EVENTS.c.request_id == bindparam("rid"), EVENTS.c.event.in_(PREPARING))
+    .group_by(EVENTS.c.actor, EVENTS.c.event)
+    .order_by(func.min(EVENTS.c.seq))
 )
-_PARTIES = select(PARTIES.c.id, PARTIES.c.role).where(PARTIES.c.request_id == bindparam("rid"))
+_PARTIES = select(
+    PARTIES.c.id, PARTIES.c.role, PARTIES.c.kind, PARTIES.c.relationship_code
+).where(PARTIES.c.request_id == bindparam("rid"))
+_CHECKS_HELD = select(CHECKS.c.source).where(
+    CHECKS.c.request_id == bindparam("rid"), CHECKS.c.information_held.is_(True)
+).order_by(CHECKS.c.id)
+_RESPONSES_HELD = select(PARTNER_REQUESTS.c.agency).where(
+    PARTNER_REQUESTS.c.request_id == bindparam("rid"),
+    PARTNER_REQUESTS.c.information_held.is_(True),
+).order_by(PARTNER_REQUESTS.c.id)
+# Urgent disclosures are decisions too, but never the decision a request awaits delivery of.
 _LATEST_DECISION = (
     select(
-        DECISIONS.c.recipient_party_id, DECISIONS.c.wording, DECISIONS.c.no_disclosure_reason
+        DECISIONS.c.id, DECISIONS.c.decision, DECISIONS.c.no_disclosure_reason,
+        DECISIONS.c.decided_at,
     )
-    .where(DECISIONS.c.request_id == bindparam("rid"))
+    .where(DECISIONS.c.request_id == bindparam("rid"), DECISIONS.c.urgent.is_(False))
     .order_by(DECISIONS.c.id.desc())
     .limit(1)
+)
+_RECIPIENTS = select(
+    DECISION_RECIPIENTS.c.party_id, DECISION_RECIPIENTS.c.wording,
+    DECISION_RECIPIENTS.c.settlement, PARTIES.c.role,
+).join(PARTIES, PARTIES.c.id == DECISION_RECIPIENTS.c.party_id).where(
+    DECISION_RECIPIENTS.c.decision_id == bindparam("decision")
+)
+_AUTHORISER_ROLES = select(USERS.c.roles).where(
+    USERS.c.username == bindparam("username"), USERS.c.area == bindparam("area"),
+    USERS.c.disabled_at.is_(None),
 )
 _OPEN_PARTNER_REQUESTS = select(PARTNER_REQUESTS.c.id).where(
     PARTNER_REQUESTS.c.request_id == bindparam("rid"), PARTNER_REQUESTS.c.responded_at.is_(None)
@@ -189,8 +228,9 @@ class Workflow:
                 return existing
         try:
             async with self.db.write() as session, session.begin():
-                request, parties = await self._receive(
-                    session, new, actor=actor, key=key, digest=digest
+                # Core statements on the transaction's connection, as in `apply`.
+                request, parties = await self._insert_request(
+                    await session.connection(), new, actor=actor, key=key, digest=digest
                 )
                 related = await self._related(await session.connection(), request, parties)
         except IntegrityError:
@@ -203,10 +243,7 @@ class Workflow:
         self, session: AsyncSession, new: NewRequest, *, actor: str
     ) -> Request:
         """Receive a request inside the caller's transaction: a review that starts one."""
-        body = msgspec.json.encode(new, order="sorted")
-        request, _ = await self._receive(
-            session, new, actor=actor, key=None, digest=hashlib.sha256(body).hexdigest()
-        )
+        request, _ = await self._insert_request(await session.connection(), new, actor=actor)
         return request
 
     async def _by_idempotency_key(self, key: str, digest: str) -> RequestView | None:
@@ -224,24 +261,34 @@ class Workflow:
             raise IdempotencyMismatch()
         return await self.get(found.reference)
 
-    async def _receive(
-        self, session: AsyncSession, new: NewRequest, *, actor: str, key: str | None, digest: str
+    async def _insert_request(
+        self,
+        conn: AsyncConnection,
+        new: NewRequest,
+        *,
+        actor: str,
+        key: str | None = None,
+        digest: str | None = None,
+        continued_from: Locked | None = None,
     ) -> tuple[Request, list[PartyView]]:
+        """Write a request, its parties and its receipt on the trail; `continued_from` is the
+        right-to-ask request it carries on, if any."""
         now = self.now()
         received_at = new.received_at.astimezone(UTC)
         if received_at > now:
             raise InvalidInput("received_at", "is in the future")
         policy = self.policy.book.version_for(new.scheme, received_at)
         clock = timeliness.receipt_clock(self.policy, code=policy.code, received_at=received_at)
-        # Core statements on the transaction's connection, as in `apply`: rows written once.
-        conn = await session.connection()
         reference = await self._next_reference(conn, new.scheme, received_at.year)
+        trail = msgspec.to_builtins(new)
+        if continued_from is not None:
+            trail["continued_from"] = continued_from.reference
         # Chained before the insert, so the row goes in with its version and hash and needs no
         # UPDATE; the event only lacks the request's id, known after the insert.
         link = self._link(
             reference=reference, seq=1, prev_hash=audit.GENESIS, policy_version=policy.code,
             event="receive", from_state=None, to_state="received", actor=actor, at=now,
-            payload=msgspec.to_builtins(new),
+            payload=trail,
         )
         columns: dict[str, Any] = {
             "reference": reference, "scheme": new.scheme, "route": new.route, "area": new.area,
@@ -253,6 +300,7 @@ class Workflow:
             "created_at": now, "updated_at": now, "created_by": actor, "version": 1,
             "last_event_hash": link["hash"], "idempotency_key": key,
             "idempotency_digest": digest if key else None,
+            "continued_from_id": continued_from.id if continued_from else None,
         }
         rid: int = (await conn.execute(_INSERT_REQUEST, columns)).scalar_one()
         await conn.execute(insert(EVENTS), link | {"request_id": rid})
@@ -262,6 +310,8 @@ class Workflow:
                 "address": p.address, "relationship": p.relationship, "sex": p.sex,
                 "age_band": p.age_band, "ethnicity": p.ethnicity,
                 "safe_contact": msgspec.to_builtins(p.safe_contact) if p.safe_contact else None,
+                "kind": p.kind, "relationship_code": p.relationship_code,
+                "registered_sex_offender": p.registered_sex_offender,
             }
             for p in new.parties
         ]
@@ -276,7 +326,7 @@ class Workflow:
         )
         await repeats.raise_on_receive(
             conn, self.db.dialect, self.finding, area=new.area, received_at=received_at,
-            channel=new.channel, parties=views, at=now,
+            channel=new.channel, continued=continued_from is not None, parties=views, at=now,
         )
         return Request(id=rid, **columns), views
 
@@ -316,25 +366,22 @@ class Workflow:
                 raise NotFound(reference)
             if request.version != expected_version:
                 raise StaleVersion(reference, expected_version, request.version)
-            facts, decision = await self._facts(conn, request.id, event, actor)
+            now = self.now()
+            facts, decision = await self._facts(conn, request, payload, actor, now)
             route: Any = request.route
             from_state = request.state
             to_state = fire(route, from_state, event, payload=payload, facts=facts)
-            now = self.now()
             # The request's columns this event sets, beyond its state, version and due dates.
             changes: dict[str, Any] = {}
             recorded = await self._record(
-                conn, request, payload, actor=actor, at=now, decision=decision, changes=changes
+                conn, request, payload, actor=actor, at=now, decision=decision, facts=facts,
+                changes=changes,
             )
             outcome = request.outcome
-            if to_state == "closed":
-                outcome = outcome_of(
-                    payload,
-                    recipient_role=facts.parties.get(getattr(payload, "recipient_party_id", 0)),
-                    no_disclosure_reason=decision.no_disclosure_reason if decision else None,
-                )
+            if to_state == "closed" and from_state != "closed":
+                outcome = outcome_of(payload, decided=await self._decided(conn, payload, decision))
                 changes |= {"outcome": outcome, "closed_at": now}
-            elif from_state == "closed":
+            elif from_state == "closed" and to_state != "closed":
                 outcome = None
                 changes |= {"outcome": None, "closed_at": None}
             link = self._link(
@@ -373,38 +420,93 @@ class Workflow:
         return Locked(*row)
 
     async def _facts(
-        self, conn: AsyncConnection, rid: int, event: str, actor: str
+        self, conn: AsyncConnection, request: Locked, payload: EventIn, actor: str, now: datetime
     ) -> tuple[Facts, LatestDecision | None]:
-        """Gather only what the guards of this event look at, and the latest decision for the
-        events that report on it (a delivery's wording, a notice's no-disclosure reason)."""
-        if event == "complete_checks":
-            count = await conn.scalar(_COUNT_CHECKS, {"rid": rid})
-            return Facts(actor=actor, checks_recorded=count or 0), None
-        if event == "record_decision":
-            completed_by = await conn.scalar(_CHECKS_COMPLETED_BY, {"rid": rid})
-            return Facts(
-                actor=actor, parties=await self._parties(conn, rid),
-                checks_completed_by=completed_by,
-            ), None
-        if event == "record_delivery":
-            decision = await self._latest_decision(conn, rid)
-            return Facts(
-                actor=actor, parties=await self._parties(conn, rid),
-                decision_recipient=decision.recipient_party_id if decision else None,
-            ), decision
-        if event == "record_notice":
-            return Facts(actor=actor), await self._latest_decision(conn, rid)
-        if event == "record_partner_response":
-            open_ids = await conn.scalars(_OPEN_PARTNER_REQUESTS, {"rid": rid})
-            return Facts(actor=actor, open_partner_requests=frozenset(open_ids)), None
-        return Facts(actor=actor), None
+        """Gather only what the guards of this event look at, and the latest decision of the
+        forum for the events that act on it (deliveries, non-deliveries, notices)."""
+        rid = request.id
+        match payload:
+            case CompleteChecks():
+                count = await conn.scalar(_COUNT_CHECKS, {"rid": rid})
+                return Facts(actor=actor, checks_recorded=count or 0), None
+            case RecordDecision():
+                prepared = {
+                    who: what
+                    for who, _, what in reversed((await conn.execute(
+                        _PREPARED_BY, {"rid": rid})).all())
+                }
+                held = [f"the {source} check" for source in
+                        await conn.scalars(_CHECKS_HELD, {"rid": rid})]
+                held += [f"the {agency} response" for agency in
+                         await conn.scalars(_RESPONSES_HELD, {"rid": rid})]
+                return Facts(
+                    actor=actor, now=now, scheme=request.scheme, prepared_by=prepared,
+                    parties=await self._parties(conn, rid),
+                    eligibility=eligibility(request.scheme, request.received_at),
+                    information_held=tuple(dict.fromkeys(held)),
+                ), None
+            case RecordDelivery() | RecordNonDelivery():
+                decision = await self._latest_decision(conn, rid)
+                recipients = (await conn.execute(
+                    _RECIPIENTS, {"decision": decision.id if decision else 0})).all()
+                parties = await self._parties(conn, rid)
+                delivered = {r.party_id for r in recipients if r.settlement == "delivered"}
+                if isinstance(payload, RecordDelivery):
+                    delivered.add(payload.recipient_party_id)
+                return Facts(
+                    actor=actor, now=now, parties=parties,
+                    decided_at=decision.decided_at if decision else None,
+                    pending={r.party_id: r.wording for r in recipients if r.settlement is None},
+                    notice_due=_notice_due(parties, delivered),
+                ), decision
+            case RecordNotice() | Withdraw() if request.state in (
+                "awaiting_delivery", "awaiting_notice"
+            ):
+                decision = await self._latest_decision(conn, rid)
+                return Facts(
+                    actor=actor, decision=decision.decision if decision else None
+                ), decision
+            case RecordPartnerResponse():
+                open_ids = await conn.scalars(_OPEN_PARTNER_REQUESTS, {"rid": rid})
+                return Facts(actor=actor, open_partner_requests=frozenset(open_ids)), None
+            case TakeImmediateAction(urgent_disclosure=urgent) if urgent is not None:
+                roles = await conn.scalar(
+                    _AUTHORISER_ROLES, {"username": urgent.authorised_by, "area": request.area}
+                )
+                return Facts(
+                    actor=actor, now=now, parties=await self._parties(conn, rid),
+                    eligibility=eligibility(request.scheme, request.received_at),
+                    authorisers=frozenset(
+                        {urgent.authorised_by} if roles and "decision_maker" in roles else ()
+                    ),
+                ), None
+        return Facts(actor=actor, now=now), None
 
-    async def _parties(self, conn: AsyncConnection, rid: int) -> dict[int, str]:
+    async def _parties(self, conn: AsyncConnection, rid: int) -> dict[int, PartyFacts]:
         rows = await conn.execute(_PARTIES, {"rid": rid})
-        return {party_id: role for party_id, role in rows}
+        return {
+            party_id: PartyFacts(role=role, kind=kind, relationship_code=code)
+            for party_id, role, kind, code in rows
+        }
 
     async def _latest_decision(self, conn: AsyncConnection, rid: int) -> LatestDecision | None:
         return (await conn.execute(_LATEST_DECISION, {"rid": rid})).first()
+
+    async def _decided(
+        self, conn: AsyncConnection, payload: EventIn, decision: LatestDecision | None
+    ) -> str | None:
+        """What the request's decision came to, for the events that close on it."""
+        if isinstance(payload, RecordDecision):
+            return decided_outcome(
+                payload.decision, no_disclosure_reason=payload.no_disclosure_reason
+            )
+        if decision is None:
+            return None
+        recipients = (await conn.execute(_RECIPIENTS, {"decision": decision.id})).all()
+        return decided_outcome(
+            decision.decision, no_disclosure_reason=decision.no_disclosure_reason,
+            delivered_to=[r.role for r in recipients if r.settlement == "delivered"],
+        )
 
     async def _record(
         self,
@@ -415,12 +517,13 @@ class Workflow:
         actor: str,
         at: datetime,
         decision: LatestDecision | None,
+        facts: Facts,
         changes: dict[str, Any],
     ) -> dict[str, Any]:
         """Write the stage record an event carries, if any; return what the trail adds to it.
 
-        `decision` is the latest decision, read by `_facts` for the events that need it; an
-        event that sets a column of the request puts it in `changes`.
+        `decision` is the latest decision and `facts` what the guards read, gathered by
+        `_facts`; an event that sets a column of the request puts it in `changes`.
         """
         rid = request.id
         match payload:
@@ -459,22 +562,53 @@ class Workflow:
                 )
             case RecordDecision():
                 fields = msgspec.structs.asdict(payload)
+                recipients = fields.pop("recipients")
                 fields["legal_test"] = msgspec.to_builtins(payload.legal_test)
                 fields["attendees"] = msgspec.to_builtins(payload.attendees)
-                await conn.execute(
-                    insert(DECISIONS), fields | {"request_id": rid, "recorded_by": actor}
-                )
+                decision_id = (await conn.execute(
+                    insert(DECISIONS).returning(DECISIONS.c.id),
+                    fields | {"request_id": rid, "decision_maker": actor, "recorded_by": actor},
+                )).scalar_one()
+                if recipients:
+                    await conn.execute(insert(DECISION_RECIPIENTS), [
+                        msgspec.structs.asdict(r) | {"decision_id": decision_id,
+                                                     "request_id": rid}
+                        for r in recipients
+                    ])
             case RecordDelivery():
-                wording = decision.wording if decision else None
+                approved = facts.pending.get(payload.recipient_party_id)
                 await conn.execute(insert(DELIVERIES), msgspec.structs.asdict(payload) | {
                     "request_id": rid,
-                    "matches_approved_wording": _same_words(payload.words_used, wording),
+                    "matches_approved_wording": same_words(payload.words_used, approved),
                     "recorded_by": actor,
+                })
+                await self._settle(conn, decision, payload.recipient_party_id, {
+                    "settlement": "delivered", "settled_at": payload.delivered_at,
+                    "settled_by": payload.delivered_by,
+                })
+            case RecordNonDelivery():
+                # A decision-maker who stops a disclosure is the one who sends the event.
+                decided_by = actor if payload.reason == "stopped" else payload.decided_by
+                await self._settle(conn, decision, payload.recipient_party_id, {
+                    "settlement": payload.reason, "settled_at": payload.at,
+                    "settled_by": decided_by, "notes": payload.notes,
                 })
             case RecordNotice():
                 await conn.execute(insert(NOTICES), msgspec.structs.asdict(payload) | {
                     "request_id": rid, "recorded_by": actor,
                 })
+            case RecordSubjectTold():
+                await conn.execute(insert(SUBJECT_TOLD), msgspec.structs.asdict(payload) | {
+                    "request_id": rid, "recorded_by": actor,
+                })
+            case TakeImmediateAction(urgent_disclosure=urgent) if urgent is not None:
+                await self._urgent_disclosure(conn, rid, payload, actor=actor)
+            case ContinueAsRightToKnow():
+                carried, _ = await self._insert_request(
+                    conn, await self._carried_on(conn, request, payload, at), actor=actor,
+                    continued_from=request,
+                )
+                return {"continued_as": carried.reference}
             case ExtendDeadline():
                 clock = await timeliness.request_clock(conn, request, self.policy)
                 extension = clocks.Extension(payload.days, payload.category, payload.reason, at)
@@ -501,6 +635,69 @@ class Workflow:
             case _:
                 pass
         return {}
+
+    async def _settle(
+        self, conn: AsyncConnection, decision: LatestDecision | None, party: int,
+        values: dict[str, Any],
+    ) -> None:
+        """Mark one recipient of the decision awaiting delivery as settled."""
+        assert decision is not None, "the guard refuses a settlement with no decision"
+        await conn.execute(
+            update(DECISION_RECIPIENTS)
+            .where(DECISION_RECIPIENTS.c.decision_id == decision.id,
+                   DECISION_RECIPIENTS.c.party_id == party)
+            .values(**values)
+        )
+
+    async def _urgent_disclosure(
+        self, conn: AsyncConnection, rid: int, payload: TakeImmediateAction, *, actor: str
+    ) -> None:
+        """An urgent disclosure kept as a decision marked urgent with its one recipient, already
+        delivered, so that it is listed and counted with every other disclosure."""
+        urgent = payload.urgent_disclosure
+        assert urgent is not None
+        decision_id = (await conn.execute(insert(DECISIONS).returning(DECISIONS.c.id), {
+            "request_id": rid, "urgent": True, "forum": "urgent", "decided_at": payload.taken_at,
+            "chair": urgent.authorised_by, "attendees": [],
+            "decision_maker": urgent.authorised_by,
+            "decision_maker_role": urgent.authoriser_rank, "decision": "disclose",
+            "legal_test": {}, "safeguarding_actions": [], "recorded_by": actor,
+        })).scalar_one()
+        await conn.execute(insert(DECISION_RECIPIENTS), {
+            "decision_id": decision_id, "request_id": rid, "party_id": urgent.recipient_party_id,
+            "rationale": payload.action, "better_placed_reason": urgent.better_placed_reason,
+            "wording": urgent.wording, "discloser": urgent.delivered_by, "method": "urgent",
+            "deliver_by": urgent.delivered_at, "settlement": "delivered",
+            "settled_at": urgent.delivered_at, "settled_by": urgent.delivered_by,
+        })
+
+    async def _carried_on(
+        self, conn: AsyncConnection, request: Locked, payload: ContinueAsRightToKnow,
+        at: datetime,
+    ) -> NewRequest:
+        """The right-to-know request that carries on a right-to-ask one: the same people, the
+        applicant as the referrer whose information started it (or left out if they were the
+        person at risk, who is a party already)."""
+        rows = (await conn.execute(
+            select(PARTIES).where(PARTIES.c.request_id == request.id).order_by(PARTIES.c.id)
+        )).mappings().all()
+        parties = []
+        for row in rows:
+            person = {name: row[name] for name in PartyIn.__struct_fields__}
+            if row["role"] == "applicant":
+                if row["relationship_code"] == "self":
+                    continue
+                person |= {"role": "referrer", "safe_contact": person["safe_contact"]}
+            parties.append(person)
+        try:
+            return msgspec.convert({
+                "scheme": request.scheme, "route": "right_to_know", "area": request.area,
+                "division": request.division, "received_at": at, "channel": request.channel,
+                "summary": f"Carried on from {request.reference}: {payload.risk}"[:4000],
+                "immediate_risk": request.immediate_risk, "parties": parties,
+            }, NewRequest)
+        except msgspec.ValidationError as error:
+            raise InvalidInput("continue_as_right_to_know", str(error)) from None
 
     def _link(
         self,
@@ -542,7 +739,16 @@ class Workflow:
             )
             parties = [msgspec.convert(p, PartyView, from_attributes=True) for p in rows]
             related = await self._related(session, request, parties)
-            return self._view(request, parties, related)
+            continued_from = await session.scalar(
+                select(Request.reference).where(Request.id == request.continued_from_id)
+            ) if request.continued_from_id else None
+            continued_as = await session.scalar(
+                select(Request.reference).where(Request.continued_from_id == request.id)
+            )
+            return self._view(
+                request, parties, related, continued_from=continued_from,
+                continued_as=continued_as,
+            )
 
     async def _related(
         self, db: AsyncSession | AsyncConnection, request: Request,
@@ -559,7 +765,8 @@ class Workflow:
         )
 
     def _view(
-        self, request: Request, parties: Sequence[PartyView], related: Related
+        self, request: Request, parties: Sequence[PartyView], related: Related, *,
+        continued_from: str | None = None, continued_as: str | None = None,
     ) -> RequestView:
         return RequestView(
             reference=request.reference,
@@ -584,6 +791,8 @@ class Workflow:
             possible_duplicates=related.possible_duplicates,
             links=related.links,
             alerts=related.alerts,
+            continued_from=continued_from,
+            continued_as=continued_as,
         )
 
     def _overdue(self, state: str, due_at: datetime | None) -> bool:
@@ -687,9 +896,11 @@ async def _find(session: AsyncSession, reference: str, area: str | None) -> Requ
     return request
 
 
-def _same_words(used: str, approved: str | None) -> bool:
-    """Whether the words used are the approved wording, ignoring spacing and case."""
-    def norm(text: str) -> str:
-        return " ".join(text.lower().split())
 
-    return approved is not None and norm(used) == norm(approved)
+def _notice_due(parties: dict[int, PartyFacts], delivered: set[int]) -> bool:
+    """Whether a right-to-ask applicant is still owed a notice once every recipient is
+    settled: a third party not given the disclosure themselves."""
+    return any(
+        p.role == "applicant" and p.relationship_code != "self" and pid not in delivered
+        for pid, p in parties.items()
+    )

@@ -7,7 +7,16 @@ from pathlib import Path
 from statemachine.contrib.diagram import MermaidGraphMachine
 
 from statemachines import alerts
-from statemachines.lifecycle import EVENTS, ROUTE_STATES, ROUTES, Route, allowed_events, lifecycle
+from statemachines.lifecycle import (
+    EVENTS,
+    ROUTE_STATES,
+    ROUTES,
+    TRANSITIONS,
+    Guards,
+    Route,
+    allowed_events,
+    lifecycle,
+)
 
 TITLES: dict[Route, str] = {"right_to_ask": "Right to ask", "right_to_know": "Right to know"}
 
@@ -20,9 +29,10 @@ out of date).
 
 Each route has its own machine. An arrow is labelled with its event; a name in brackets is the
 condition that picks that arrow (`!` means the condition is false), and the unlabelled arrow of
-the same event is taken otherwise. Guards that refuse an event outright (four eyes, the
-recipient, the extension cap, the partner request being answered, at least one check, an urgent
-disclosure's authoriser) are not drawn: a refused event leaves the request where it was.
+the same event is taken otherwise. Guards that refuse an event outright are not drawn: they are
+listed under [Guards](#guards), and a refused event (409, naming the rule) leaves the request
+where it was. The extension cap is the clock policy's ([clocks.md](clocks.md)); who may receive
+a disclosure is the recipient policy's ([decisions.md](decisions.md)).
 """
 
 
@@ -62,6 +72,20 @@ def _alert_diagram() -> str:
     return f"```mermaid\n{str(graph()).strip()}\n```\n\n" + "\n".join(rows) + "\n"
 
 
+def _guards() -> str:
+    rows = ["| guard | checked on | refuses unless |", "|---|---|---|"]
+    seen: dict[str, list[str]] = {}
+    for row in TRANSITIONS:
+        for name in row.validators:
+            events = seen.setdefault(name, [])
+            if row.event not in events:
+                events.append(row.event)
+    for name, events in seen.items():
+        doc = " ".join((getattr(Guards, name).__doc__ or "").split())
+        rows.append(f"| `{name}` | {', '.join(f'`{e}`' for e in events)} | {doc} |")
+    return "## Guards\n\n" + "\n".join(rows) + "\n"
+
+
 def render() -> str:
     """The whole text of docs/lifecycle.md."""
     sections = [INTRO]
@@ -70,6 +94,7 @@ def render() -> str:
             f"## {TITLES[route]}\n\n```mermaid\n{_diagram(route)}\n```\n\n"
             f"### Events and the states that take them\n\n{_allowed_in(route)}\n"
         )
+    sections.append(_guards())
     sections.append(f"{ALERT_INTRO}\n{_alert_diagram()}")
     return "\n".join(sections)
 

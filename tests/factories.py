@@ -26,6 +26,7 @@ def new_request(
     if route == "right_to_ask":
         parties.append({
             "role": "applicant", "name": "Jane Sample", "relationship": "mother",
+            "relationship_code": "parent",
             "safe_contact": {"method": "phone", "details": "07700 900123", "times": "after 6pm"},
         })
     else:
@@ -46,8 +47,8 @@ def new(scheme: str = "dvds", route: str = "right_to_ask", **overrides: Any) -> 
 def body(event: str, **overrides: Any) -> dict[str, Any]:
     """A valid JSON body for an event; overrides replace fields."""
     defaults = DEFAULTS.get(event, {})
-    if event == "record_decision" and overrides.get("decision") == "no_disclosure":
-        defaults = _decision("no_disclosure")
+    if event == "record_decision" and overrides.get("decision") in ("no_disclosure", "refer"):
+        defaults = _decision(overrides["decision"])
     base: dict[str, Any] = {"event": event, **defaults}
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
@@ -57,29 +58,39 @@ def payload(event: str, **overrides: Any) -> EventIn:
     return msgspec.convert(body(event, **overrides), PAYLOADS[event])
 
 
+WORDING = "Mark Sample has a conviction for assaulting a former partner."
+
+
+def recipient(party_id: int = 2, **overrides: Any) -> dict[str, Any]:
+    """One recipient of a decision to disclose: party 2 is the person at risk of `new()`."""
+    return {
+        "party_id": party_id, "rationale": "She is the person at risk", "wording": WORDING,
+        "discloser": "PC Example", "method": "In person at her home, with an IDVA",
+        "deliver_by": "2026-11-20T17:00:00Z", **overrides,
+    }
+
+
 def _decision(decision: str) -> dict[str, Any]:
-    answer = {"met": decision == "disclose", "rationale": "Recorded reasoning"}
+    met = decision == "disclose"
+    answer = {"met": met, "rationale": "Recorded reasoning"}
     fields: dict[str, Any] = {
         "forum": "dvds_panel", "decided_at": "2026-11-05T10:00:00Z", "chair": "DI Example",
         "attendees": [{"name": "IDVA Example", "agency": "idva_service"}],
-        "decision_maker": "DI Example", "decision_maker_role": "Detective Inspector",
-        "decision": decision,
-        "legal_test": {"lawful": answer, "pressing_need": answer, "necessary": answer,
-                       "proportionate": answer, "data_protection_considered": True,
+        "decision_maker_role": "inspector", "decision": decision,
+        "legal_test": {"lawful": {"met": True, "rationale": "Common law power"},
+                       "pressing_need": answer, "necessary": answer, "proportionate": answer,
+                       "data_protection_considered": True,
                        "rehabilitation_of_offenders_considered": True},
         "subject_views_sought": False,
         "subject_views_reason": "Seeking them would put the person at risk in danger",
         "subject_to_be_told": False,
     }
     if decision == "disclose":
-        fields |= {
-            "wording": "Mark Sample has a conviction for assaulting a former partner.",
-            "recipient_rationale": "She is the person at risk", "discloser": "PC Example",
-            "delivery_method": "In person at her home, with an IDVA",
-            "deliver_by": "2026-11-20T17:00:00Z", "safeguarding_actions": ["idva"],
-        }
+        fields |= {"recipients": [recipient()], "safeguarding_actions": ["idva"]}
+    elif decision == "refer":
+        fields["referred_to"] = "marac"
     else:
-        fields["no_disclosure_reason"] = "no_information"
+        fields["no_disclosure_reason"] = "not_necessary_proportionate"
     return fields
 
 
@@ -97,19 +108,26 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "complete_checks": {"summary": "Checks complete"},
     "record_decision": _decision("disclose"),
     "record_delivery": {"delivered_at": "2026-11-06T15:00:00Z", "location": "Her home",
-                        "delivered_by": "PC Example",
-                        "words_used":
-                            "Mark Sample has a conviction for assaulting a former partner.",
-                        "confidentiality_explained": True, "undertaking": "signed",
-                        "safety_plan_made": True, "referrals": ["idva"]},
+                        "delivered_by": "PC Example", "recipient_party_id": 2,
+                        "words_used": WORDING, "confidentiality_explained": True,
+                        "undertaking": "signed", "safety_plan_made": True, "referrals": ["idva"]},
+    "record_non_delivery": {"recipient_party_id": 2, "reason": "declined",
+                            "at": "2026-11-06T15:00:00Z",
+                            "notes": "Did not want to hear it"},
     "record_notice": {"given_at": "2026-11-06T15:00:00Z", "given_by": "PC Example",
-                      "method": "in_person", "safety_advice_given": True},
+                      "method": "in_person", "safety_advice_given": True,
+                      "safety_advice": "How to contact the police and the IDVA service"},
+    "record_subject_told": {"told_at": "2026-11-07T10:00:00Z", "told_by": "PC Example",
+                            "method": "in_person",
+                            "what": "That a disclosure about him was made to protect someone"},
     "take_immediate_action": {"action": "Officers attended", "taken_at": "2026-11-02T13:00:00Z",
                               "leaves_scheme": False},
     "extend_deadline": {"days": 7, "category": "partner_agency_delay",
                         "reason": "Probation have not answered"},
     "recompute_clock": {"reason": "policy override policy.toml"},
     "withdraw": {"reason": "Applicant asked to stop"},
+    "continue_as_right_to_know": {"reason": "applicant_withdrew",
+                                  "risk": "The subject's history still puts her at risk"},
     "close_no_engagement": {"attempts": 3, "reason": "No answer on the safe number"},
     "reopen": {"reason": "New information received"},
 }

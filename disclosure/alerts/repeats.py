@@ -3,7 +3,8 @@
 Policy (`FindingPolicy`, from the settings): a subject named in `repeat_requests` requests of
 the area received within `repeat_window_days`, about at least `repeat_persons_at_risk` different
 persons at risk or children, raises an alert. While an alert about the subject is open, further
-requests join it instead of raising another. Requests started by a review are never counted.
+requests join it instead of raising another. Requests started by a review, and right-to-know
+requests carrying a right-to-ask one on, are never counted.
 """
 
 from __future__ import annotations
@@ -41,12 +42,16 @@ async def raise_on_receive(
     area: str,
     received_at: datetime,
     channel: str,
+    continued: bool,
     parties: Sequence[matching.Named],
     at: datetime,
 ) -> None:
     """Raise (or extend) an alert for each subject of a newly received request who is now a
-    repeat subject; runs in the receiving transaction, after the parties are indexed."""
-    if channel == REVIEW_CHANNEL:
+    repeat subject; runs in the receiving transaction, after the parties are indexed.
+
+    A request started by a review, or carrying a right-to-ask request on as right to know, is
+    not a new application about the subject: it neither raises an alert nor counts."""
+    if channel == REVIEW_CHANNEL or continued:
         return
     await matching.prepare(conn, dialect, policy.candidate_threshold)
     since = received_at - timedelta(days=policy.repeat_window_days)
@@ -60,7 +65,8 @@ async def raise_on_receive(
         named_in = list(await conn.scalars(
             select(Request.id).distinct()
             .join(same, same.c.request_id == Request.id)
-            .where(Request.received_at >= since, Request.channel != REVIEW_CHANNEL)
+            .where(Request.received_at >= since, Request.channel != REVIEW_CHANNEL,
+                   Request.continued_from_id.is_(None))
         ))
         if len(named_in) < policy.repeat_requests:
             continue

@@ -24,10 +24,11 @@ FUZZY_FIELDS = ("name", "organisation")
 def terms_of(party: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(field, normalised term) for every value a party can be found by."""
     found: list[tuple[str, str]] = []
-    if party.get("name") and (value := names.name(party["name"])):
+    if party.get("kind") == "organisation":
+        if party.get("name") and (value := names.organisation(party["name"])):
+            found.append(("organisation", value))
+    elif party.get("name") and (value := names.name(party["name"])):
         found.append(("name", value))
-    if party.get("organisation") and (value := names.organisation(party["organisation"])):
-        found.append(("organisation", value))
     if party.get("date_of_birth"):
         found.append(("date_of_birth", party["date_of_birth"]))
     contact = party.get("safe_contact") or {}
@@ -62,7 +63,8 @@ async def reindex(db: Database, *, batch: int = 1000) -> int:
 
     For after a change to the normalisation: the index then matches what searches look for.
     """
-    columns = (Party.id, Party.role, Party.name, Party.date_of_birth, Party.safe_contact)
+    columns = (Party.id, Party.role, Party.kind, Party.name, Party.date_of_birth,
+               Party.safe_contact)
     done = 0
     last = 0
     while True:

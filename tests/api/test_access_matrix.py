@@ -40,10 +40,11 @@ def _event_for(role: str) -> dict[str, Any]:
 
 def _event_body(event: str, variant: str = "") -> dict[str, Any]:
     """A valid body: validation answers 400 before the permission check could be seen."""
-    overrides: dict[str, Any] = {"decision": variant} if variant else {}
-    if event == "record_delivery" or variant == "disclose":
-        overrides["recipient_party_id"] = 2
-    return factories.body(event, **overrides)
+    if not variant:
+        return factories.body(event)
+    if event == "record_decision":
+        return factories.body(event, decision=variant)
+    return factories.body(event, reason=variant)
 
 
 def _login() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from disclosure import cli
 from disclosure.workflow import Workflow
 from tests import factories
 from tests.api.conftest import client_for
+from tests.conftest import FakeClock
 
 OFFICER_PASSWORD = "officer-passphrase-4471"
 DECIDER_PASSWORD = "decider-passphrase-9902"
@@ -52,8 +53,9 @@ async def send(
 
 async def test_officer_and_decision_maker_walk_a_request_to_delivery(
     monkeypatch: pytest.MonkeyPatch, database_url: str, workflow: Workflow, app: Litestar,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], clock: FakeClock,
 ) -> None:
+    clock.advance(days=10)
     assert await arun_cli(monkeypatch, database_url,
                    ["areas", "add", "derbyshire", "--name", "Derbyshire Constabulary",
                     "--division", "north"]) == 0
@@ -87,20 +89,23 @@ async def test_officer_and_decision_maker_walk_a_request_to_delivery(
 
         # The officer who prepared the case cannot decide to disclose it.
         alone = await send(client, officer, ref, version, "record_decision",
-                           recipient_party_id=at_risk)
+                           recipients=[factories.recipient(at_risk)])
         assert alone.status_code == 403
         assert "decision_maker" in alone.json()["detail"]
 
         decided = await send(client, decider, ref, version, "record_decision",
-                             recipient_party_id=at_risk)
+                             recipients=[factories.recipient(at_risk)])
         assert decided.status_code == 200, decided.text
         assert decided.json()["state"] == "awaiting_delivery"
 
         delivered = await send(client, officer, ref, decided.json()["version"],
                                "record_delivery", recipient_party_id=at_risk)
         assert delivered.status_code == 200, delivered.text
-        assert delivered.json()["state"] == "closed"
-        assert delivered.json()["outcome"] == "disclosed_to_person_at_risk"
+        # The mother who applied is told the process has ended; then it closes.
+        assert delivered.json()["state"] == "awaiting_notice"
+        noticed = await send(client, officer, ref, delivered.json()["version"], "record_notice")
+        assert noticed.json()["state"] == "closed"
+        assert noticed.json()["outcome"] == "disclosed_to_person_at_risk"
 
         timeline = (await client.get(f"/api/requests/{ref}/events", headers=officer)).json()
         actors = {e["event"]: e["actor"] for e in timeline}
@@ -113,10 +118,12 @@ async def test_officer_and_decision_maker_walk_a_request_to_delivery(
         assert (await client.get("/api/requests", headers=officer)).status_code == 401
 
 
-async def test_a_decision_maker_who_completed_the_checks_cannot_disclose(
-    workflow: Workflow, app: Litestar, people: Any
+@pytest.mark.parametrize("prepared", ["complete_initial_checks", "record_check"])
+async def test_an_officer_holding_both_roles_cannot_decide_a_case_they_prepared(
+    workflow: Workflow, app: Litestar, people: Any, prepared: str
 ) -> None:
-    """Holding both roles does not get round four eyes: the lifecycle refuses the same person."""
+    """Holding both roles does not get round four eyes: the lifecycle refuses the same person,
+    whatever they decide, if they sent any of the steps that prepared the case."""
     from tests.api.conftest import PASSWORD
 
     await people.users.add("both.roles", password=PASSWORD, area="derbyshire",
@@ -127,13 +134,21 @@ async def test_a_decision_maker_who_completed_the_checks_cannot_disclose(
         ref, version = created.json()["reference"], created.json()["version"]
         at_risk = next(p["id"] for p in created.json()["parties"]
                        if p["role"] == "person_at_risk")
+        officer = people.bearer("disclosure_officer")
         for event in ("complete_initial_checks", "record_meeting", "record_check",
                       "complete_checks"):
-            version = (await send(client, both, ref, version, event)).json()["version"]
-        refused = await send(client, both, ref, version, "record_decision",
-                             recipient_party_id=at_risk)
-        assert refused.status_code == 409
-        assert "someone other than the officer" in refused.json()["detail"]
+            who = both if event == prepared else officer
+            version = (await send(client, who, ref, version, event)).json()["version"]
+        for decision in ({"recipients": [factories.recipient(at_risk)]},
+                         {"decision": "no_disclosure"}):
+            refused = await send(client, both, ref, version, "record_decision", **decision)
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["detail"] == (
+                "record_decision: a decision must be made by someone who prepared nothing on"
+                f" this request; both.roles recorded {prepared}")
+        decided = await send(client, people.bearer("decision_maker"), ref, version,
+                             "record_decision", recipients=[factories.recipient(at_risk)])
+        assert decided.status_code == 200, decided.text
 
 
 def test_cli_refuses_a_short_password_and_an_unknown_area(

@@ -15,6 +15,7 @@ from disclosure.workflow import Workflow
 from tests import factories
 from tests.api.conftest import OTHER, OWN, People
 from tests.api.test_access_matrix import SAMPLES
+from tests.conftest import FakeClock
 
 # Distinctive enough that any appearance in an answer or a log line is a leak.
 SUBJECT = "Zebedee Quartermaine"
@@ -45,15 +46,24 @@ def distinctive_request() -> dict[str, Any]:
 def decision(at_risk: int, **fields: Any) -> dict[str, Any]:
     answer = {"met": True, "rationale": f"{SUBJECT} poses a risk to {AT_RISK}"}
     return {
-        "chair": CHAIR, "decision_maker": CHAIR,
+        "chair": CHAIR,
         "attendees": [{"name": ATTENDEE, "agency": "idva_service"}],
         "legal_test": {"lawful": answer, "pressing_need": answer, "necessary": answer,
                        "proportionate": answer, "data_protection_considered": True,
                        "rehabilitation_of_offenders_considered": True},
-        "wording": f"{SUBJECT} has a conviction for violence against {AT_RISK}'s predecessor.",
-        "recipient_party_id": at_risk, "recipient_rationale": f"{AT_RISK} is at risk",
-        "discloser": "PC Example", "dissent": f"{ATTENDEE} disagreed", **fields,
+        "recipients": [factories.recipient(
+            at_risk, wording=WORDING, rationale=f"{AT_RISK} is at risk")],
+        "dissent": f"{ATTENDEE} disagreed", **fields,
     }
+
+
+WORDING = f"{SUBJECT} has a conviction for violence against {AT_RISK}'s predecessor."
+
+
+@pytest.fixture(autouse=True)
+def _after_the_example_dates(clock: FakeClock) -> None:
+    """The factories' events happen up to 7 November; these tests record them after."""
+    clock.advance(days=10)
 
 
 async def walk_to_delivery(client: httpx.AsyncClient, people: People) -> str:
@@ -70,10 +80,8 @@ async def walk_to_delivery(client: httpx.AsyncClient, people: People) -> str:
         (officer, "complete_checks", {}),
         (decider, "record_decision", decision(at_risk)),
         (officer, "record_delivery", {
-            "recipient_party_id": at_risk,
-            "words_used": f"{SUBJECT} has a conviction for violence against {AT_RISK}'s"
-                          " predecessor.",
-            "location": ADDRESS}),
+            "recipient_party_id": at_risk, "words_used": WORDING, "location": ADDRESS}),
+        (officer, "record_notice", {"safety_advice": f"Told {APPLICANT} how to call 999"}),
     ]
     for who, event, fields in steps:
         answer = await client.post(
@@ -113,8 +121,11 @@ async def test_oversight_roles_never_receive_names_or_addresses(
     assert record["decision"] == "disclose" and record["outcome"] == "disclosed_to_person_at_risk"
     assert record["legal_test"]["pressing_need"] is True and record["dissent_recorded"] is True
     assert record["attendee_agencies"] == ["idva_service"]
+    assert (record["decision_maker_role"], record["recipients"], record["delivered"]) == (
+        "inspector", 1, 1)
     stats = (await client.get("/api/stats", headers=people.bearer(role))).json()
     assert stats["total"] == 1 and stats["counts"][0]["outcome"] == "disclosed_to_person_at_risk"
+    assert (stats["disclosures_delivered"], stats["urgent_disclosures_delivered"]) == (1, 0)
 
 
 async def test_oversight_sees_only_its_own_area(

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from disclosure.models import Event, Request
 from disclosure.workflow import Workflow
 from tests.api.conftest import People
-from tests.factories import body, new_request
+from tests.conftest import FakeClock
+from tests.factories import body, new_request, recipient
 
 Client = httpx.AsyncClient
 PROBLEM = "application/problem+json"
@@ -65,7 +66,10 @@ async def test_idempotency_key_returns_the_same_request(client: Client, workflow
     assert await count(workflow, Request) == 1
 
 
-async def test_walk_to_closed_over_http(client: Client, people: People) -> None:
+async def test_walk_to_closed_over_http(
+    client: Client, people: People, clock: FakeClock
+) -> None:
+    clock.advance(days=10)
     reference, etag = await receive(client)
     parties = (await client.get(f"/api/requests/{reference}")).json()["parties"]
     at_risk = next(p["id"] for p in parties if p["role"] == "person_at_risk")
@@ -80,18 +84,22 @@ async def test_walk_to_closed_over_http(client: Client, people: People) -> None:
     assert (await client.get(f"/api/requests/{reference}/actions")).json()["actions"][0] == {
         "event": "record_decision", "payload_schema": "RecordDecision"}
     # The officer who prepared the case may not decide to disclose.
-    refused = await send(client, reference, etag, "record_decision", recipient_party_id=at_risk)
+    refused = await send(client, reference, etag, "record_decision",
+                         recipients=[recipient(at_risk)])
     assert refused.status_code == 403
     decided = await client.post(
         f"/api/requests/{reference}/events",
-        json=body("record_decision", recipient_party_id=at_risk),
+        json=body("record_decision", recipients=[recipient(at_risk)]),
         headers={"If-Match": etag, **people.bearer("decision_maker")},
     )
     assert decided.status_code == 200, decided.text
     delivered = await send(client, reference, decided.headers["etag"], "record_delivery",
                            recipient_party_id=at_risk)
     assert delivered.status_code == 200, delivered.text
-    assert delivered.json()["outcome"] == "disclosed_to_person_at_risk"
+    # The mother who applied is owed a notice that the process has ended.
+    assert delivered.json()["state"] == "awaiting_notice"
+    noticed = await send(client, reference, delivered.headers["etag"], "record_notice")
+    assert noticed.json()["outcome"] == "disclosed_to_person_at_risk"
 
 
 async def test_event_not_allowed_is_409_naming_state_and_allowed(client: Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +16,9 @@ from disclosure.outcomes import OUTCOMES
 from disclosure.schemas import PAYLOADS, RequestView
 from disclosure.workflow import Workflow
 from statemachines.lifecycle import ROUTE_STATES, ROUTES, Route
+from tests.conftest import FakeClock
 from tests.factories import NO_DISCLOSURE, new, payload
+from tests.factories import recipient as factory_recipient
 
 ACTORS = ("officer.ann", "inspector.bob", "sergeant.cat")
 EVENTS = sorted(PAYLOADS)
@@ -54,22 +57,31 @@ async def fields_for(
         case "record_meeting":
             return {"identity_verified": data.draw(st.sampled_from([True, True, False]))}
         case "record_decision":
-            if data.draw(st.booleans()):
-                return {"recipient_party_id": data.draw(recipient)}
+            csods = {"presumption_applies": True} if view.scheme == "csods" else {}
+            decision = data.draw(st.sampled_from(["disclose", "disclose", "no_disclosure",
+                                                  "refer"]))
+            if decision == "disclose":
+                return {"recipients": [factory_recipient(data.draw(recipient))], **csods}
+            if decision == "refer":
+                return {"decision": "refer", **csods}
             reason = data.draw(st.sampled_from(["no_information", "not_necessary_proportionate"]))
-            return {**NO_DISCLOSURE, "no_disclosure_reason": reason}
-        case "record_delivery":
+            return {**NO_DISCLOSURE, "no_disclosure_reason": reason, **csods}
+        case "record_delivery" | "record_non_delivery":
             return {"recipient_party_id": data.draw(recipient)}
         case "record_partner_response":
             # One this request never asked, or one already answered, must be refused.
             known = await partner_requests(workflow, view.reference)
             return {"partner_request_id": data.draw(st.sampled_from([*known, 10_000]))}
         case "take_immediate_action":
-            urgent = data.draw(st.booleans())
-            authorised = data.draw(st.sampled_from([None, "Supt Example"]))
             leaves = data.draw(st.sampled_from([False, False, True]))
-            return {"leaves_scheme": leaves, "urgent_disclosure": urgent,
-                    "authorised_by": authorised}
+            if not data.draw(st.booleans()):
+                return {"leaves_scheme": leaves}
+            # No account exists here, so every authoriser named must be refused.
+            return {"leaves_scheme": leaves, "urgent_disclosure": {
+                "recipient_party_id": data.draw(recipient), "wording": "He has hurt a partner.",
+                "delivered_by": "PC Example", "delivered_at": "2026-11-02T12:30:00Z",
+                "authorised_by": data.draw(st.sampled_from(ACTORS)),
+                "authoriser_rank": "superintendent"}}
         case "extend_deadline":
             return {"days": data.draw(st.integers(min_value=1, max_value=60))}
     return {}
@@ -87,8 +99,11 @@ async def fields_for(
     data=st.data(),
 )
 async def test_any_sequence_of_events_keeps_the_request_consistent(
-    workflow: Workflow, route: Route, scheme: str, length: int, data: st.DataObject
+    workflow: Workflow, clock: FakeClock, route: Route, scheme: str, length: int,
+    data: st.DataObject,
 ) -> None:
+    # After the factories' example dates, so that deliveries are not in the future.
+    clock.current = datetime(2026, 11, 12, 12, 0, tzinfo=UTC)
     view = await workflow.create(new(scheme, route), actor=ACTORS[0])
     reference = view.reference
     accepted = 0

@@ -211,3 +211,16 @@ async def test_reindex_rewrites_every_partys_terms(workflow: Workflow) -> None:
     assert await index.reindex(workflow.db, batch=1) == 6
     assert refs(await find(workflow, "Daniel Price")) == [requests[0].reference]
     assert refs(await find(workflow, "zoe smith jones")) == [requests[1].reference]
+
+
+async def test_an_organisation_is_found_by_its_name(workflow: Workflow) -> None:
+    body = new_request()
+    body["parties"].append({"role": "recipient", "kind": "organisation",
+                            "name": "St Mary's C of E Primary School"})
+    school = await workflow.create(msgspec.convert(body, NewRequest), actor=OFFICER)
+    await receive(workflow, "Daniel Price")
+    for q in ("st marys primary school", "St. Mary's Primary"):
+        page = await find(workflow, q)
+        assert refs(page) == [school.reference], q
+        assert (page.items[0].matches[0].field, page.items[0].matches[0].role) == (
+            "organisation", "recipient")

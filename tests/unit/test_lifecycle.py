@@ -6,21 +6,23 @@ from typing import Any
 
 import pytest
 
+from disclosure.recipients import eligibility
 from statemachines.lifecycle import (
     EVENTS,
     EventNotAllowed,
     Facts,
     GuardRefused,
+    PartyFacts,
     Route,
     allowed_events,
     fire,
     lifecycle,
 )
-from tests.factories import NO_DISCLOSURE, payload
+from tests.factories import NO_DISCLOSURE, WORDING, payload, recipient, utc
 
 OFFICER = "officer.ann"
 DECIDER = "inspector.bob"
-SUBJECT, AT_RISK, APPLICANT, REFERRER = 1, 2, 3, 4
+SUBJECT, AT_RISK, APPLICANT, REFERRER, CHILD, EMPLOYER = 1, 2, 3, 4, 5, 6
 SAME = "(same state)"
 
 # Written out from the domain's lifecycle table, not computed from the machines.
@@ -28,7 +30,8 @@ ALL_EVENTS = (
     "complete_initial_checks", "record_meeting", "record_check", "complete_checks",
     "record_decision", "record_delivery", "record_notice", "take_immediate_action",
     "extend_deadline", "recompute_clock", "record_partner_request", "record_partner_response",
-    "withdraw", "close_no_engagement", "reopen",
+    "withdraw", "close_no_engagement", "reopen", "record_non_delivery", "record_subject_told",
+    "continue_as_right_to_know",
 )
 IN_ANY_OPEN_STATE: dict[Route, dict[str, str]] = {
     "right_to_ask": {
@@ -46,21 +49,26 @@ IN_ANY_OPEN_STATE: dict[Route, dict[str, str]] = {
 # Where each event goes on its ordinary path (in scope, identity verified, a disclosure agreed).
 STAGES: dict[Route, dict[str, dict[str, str]]] = {
     "right_to_ask": {
-        "received": {"complete_initial_checks": "awaiting_meeting"},
-        "awaiting_meeting": {"record_meeting": "checks"},
-        "checks": {"record_check": SAME, "complete_checks": "awaiting_decision"},
-        "awaiting_decision": {"record_decision": "awaiting_delivery"},
-        "awaiting_delivery": {"record_delivery": "closed"},
-        "awaiting_notice": {"record_notice": "closed"},
+        "received": {"complete_initial_checks": "awaiting_meeting",
+                     "continue_as_right_to_know": "closed"},
+        "awaiting_meeting": {"record_meeting": "checks", "continue_as_right_to_know": "closed"},
+        "checks": {"record_check": SAME, "complete_checks": "awaiting_decision",
+                   "continue_as_right_to_know": "closed"},
+        "awaiting_decision": {"record_decision": "awaiting_delivery",
+                              "continue_as_right_to_know": "closed"},
+        "awaiting_delivery": {"record_delivery": "closed", "record_non_delivery": "closed",
+                              "record_subject_told": SAME},
+        "awaiting_notice": {"record_notice": "closed", "record_subject_told": SAME},
     },
     "right_to_know": {
         "received": {"complete_initial_checks": "checks"},
         "checks": {"record_check": SAME, "complete_checks": "awaiting_decision"},
         "awaiting_decision": {"record_decision": "awaiting_delivery"},
-        "awaiting_delivery": {"record_delivery": "closed"},
+        "awaiting_delivery": {"record_delivery": "closed", "record_non_delivery": "closed",
+                              "record_subject_told": SAME},
     },
 }
-CLOSED = {"reopen": "received"}
+CLOSED = {"reopen": "received", "record_subject_told": SAME}
 
 
 def expected(route: Route, state: str) -> dict[str, str]:
@@ -88,13 +96,16 @@ def facts(actor: str = DECIDER, **overrides: Any) -> Facts:
     """A request whose records satisfy every guard, unless overridden."""
     fields: dict[str, Any] = {
         "checks_recorded": 1,
-        "checks_completed_by": OFFICER,
+        "prepared_by": {OFFICER: "complete_checks"},
         "open_partner_requests": frozenset({7}),
-        "parties": {SUBJECT: "subject", AT_RISK: "person_at_risk", APPLICANT: "applicant",
-                    REFERRER: "referrer"},
-        "decision": "disclose",
-        "decision_recipient": AT_RISK,
-        
+        "parties": {SUBJECT: PartyFacts("subject"), AT_RISK: PartyFacts("person_at_risk"),
+                    APPLICANT: PartyFacts("applicant", relationship_code="parent"),
+                    REFERRER: PartyFacts("referrer"), CHILD: PartyFacts("child"),
+                    EMPLOYER: PartyFacts("recipient", "organisation", "employer")},
+        "eligibility": eligibility("dvds", utc("2026-11-02T09:00:00Z")),
+        "scheme": "dvds",
+        "pending": {AT_RISK: WORDING},
+        "authorisers": frozenset({"supt.example"}),
     }
     fields.update(overrides)
     return Facts(actor=actor, **fields)
@@ -102,8 +113,6 @@ def facts(actor: str = DECIDER, **overrides: Any) -> Facts:
 
 def ordinary(event: str, **overrides: Any) -> Any:
     """A payload for the ordinary path of an event."""
-    if event in ("record_decision", "record_delivery"):
-        overrides.setdefault("recipient_party_id", AT_RISK)
     if event == "record_partner_response":
         overrides.setdefault("partner_request_id", 7)
     return payload(event, **overrides)
@@ -183,15 +192,24 @@ def test_no_disclosure_waits_for_the_notice_on_right_to_ask_and_closes_right_to_
                 facts=facts()) == "closed"
 
 
+URGENT = {"recipient_party_id": AT_RISK, "wording": WORDING, "delivered_by": "PC Example",
+          "delivered_at": "2026-11-02T12:30:00Z", "authorised_by": "supt.example",
+          "authoriser_rank": "superintendent"}
+
+
 @pytest.mark.parametrize(("route", "state"), [(r, s) for r in STAGES for s in STAGES[r]])
 def test_immediate_action_closes_only_when_the_case_leaves_the_scheme(
     route: Route, state: str
 ) -> None:
     leaves = payload("take_immediate_action", leaves_scheme=True)
-    stays = payload("take_immediate_action", leaves_scheme=False, urgent_disclosure=True,
-                    authorised_by="Supt Example")
+    stays = payload("take_immediate_action", leaves_scheme=False, urgent_disclosure=URGENT)
     assert fire(route, state, "take_immediate_action", payload=leaves, facts=facts()) == "closed"
     assert fire(route, state, "take_immediate_action", payload=stays, facts=facts()) == state
+
+
+def test_telling_the_subject_leaves_a_closed_request_closed() -> None:
+    assert fire("right_to_know", "closed", "record_subject_told",
+                payload=payload("record_subject_told"), facts=facts()) == "closed"
 
 
 # Guards ----------------------------------------------------------------------------------------
@@ -204,6 +222,16 @@ def refusal(route: Route, state: str, event: str, event_payload: Any, with_facts
     return refused.value.reason
 
 
+def decide(route: Route = "right_to_ask", with_facts: Facts | None = None, **fields: Any) -> str:
+    return fire(route, "awaiting_decision", "record_decision",
+                payload=payload("record_decision", **fields), facts=with_facts or facts())
+
+
+def decision_refused(with_facts: Facts | None = None, **fields: Any) -> str:
+    return refusal("right_to_ask", "awaiting_decision", "record_decision",
+                   payload("record_decision", **fields), with_facts or facts())
+
+
 @pytest.mark.parametrize("route", list(STAGES))
 def test_checks_cannot_complete_without_a_check(route: Route) -> None:
     reason = refusal(route, "checks", "complete_checks", payload("complete_checks"),
@@ -211,53 +239,208 @@ def test_checks_cannot_complete_without_a_check(route: Route) -> None:
     assert reason == "needs at least one recorded check"
 
 
-@pytest.mark.parametrize("route", list(STAGES))
-def test_disclosure_recipient_must_be_a_party(route: Route) -> None:
-    reason = refusal(route, "awaiting_decision", "record_decision",
-                     ordinary("record_decision", recipient_party_id=99), facts())
+# Who may receive ----------------------------------------------------------------------------
+
+DVDS_RULE = eligibility("dvds", utc("2026-11-02T09:00:00Z")).rule
+CSODS = eligibility("csods", utc("2026-11-02T09:00:00Z"))
+MAPPA = eligibility("mappa", utc("2026-11-02T09:00:00Z"))
+
+
+def test_disclosure_recipient_must_be_a_party() -> None:
+    reason = decision_refused(recipients=[recipient(99)])
     assert reason == "the recipient must be a party to this request (party 99 is not)"
 
 
-@pytest.mark.parametrize("route", list(STAGES))
-@pytest.mark.parametrize(("party", "role"), [(SUBJECT, "subject"), (REFERRER, "referrer")])
-def test_disclosure_cannot_go_to_the_subject_or_the_referrer(
-    route: Route, party: int, role: str
+@pytest.mark.parametrize(("party", "role"),
+                         [(SUBJECT, "subject"), (REFERRER, "referrer"), (CHILD, "child")])
+@pytest.mark.parametrize("rule", ["dvds", "csods", "mappa"])
+def test_a_disclosure_never_goes_to_the_subject_a_referrer_or_a_child(
+    party: int, role: str, rule: str
 ) -> None:
-    reason = refusal(route, "awaiting_decision", "record_decision",
-                     ordinary("record_decision", recipient_party_id=party), facts())
-    assert reason == f"a disclosure cannot be made to the {role}"
+    rules = eligibility(rule, utc("2026-11-02T09:00:00Z"))
+    reason = decision_refused(facts(eligibility=rules, scheme="dvds"),
+                              recipients=[recipient(party)])
+    assert reason == (f"a disclosure is never made to the {role} (party {party});"
+                      f" the rule is {rules.rule}")
 
 
-@pytest.mark.parametrize("route", list(STAGES))
-def test_four_eyes_refuses_the_officer_who_completed_the_checks(route: Route) -> None:
-    reason = refusal(route, "awaiting_decision", "record_decision", ordinary("record_decision"),
-                     facts(actor=OFFICER))
+def test_dvds_better_placed_parent_needs_the_reason_recorded() -> None:
+    reason = decision_refused(recipients=[recipient(APPLICANT)])
+    assert reason == (f"party {APPLICANT} (parent) may receive it only exceptionally: record"
+                      f" better_placed_reason; the rule is {DVDS_RULE}")
+    assert decide(recipients=[recipient(APPLICANT, better_placed_reason="She is 17 and her"
+                                        " mother is best placed to protect her")]) == (
+        "awaiting_delivery")
+
+
+def test_dvds_refuses_an_organisation() -> None:
+    reason = decision_refused(recipients=[recipient(EMPLOYER)])
+    assert reason == (f"party {EMPLOYER} (recipient, organisation, relationship employer) may"
+                      f" not receive this disclosure; the rule is {DVDS_RULE}")
+
+
+def test_csods_only_a_parent_carer_or_guardian() -> None:
+    csods = facts(eligibility=CSODS, scheme="csods")
+    reason = decision_refused(csods, recipients=[recipient(AT_RISK)],
+                              presumption_applies=True)
+    assert reason == (f"party {AT_RISK} (person_at_risk, person, no relationship code) may not"
+                      f" receive this disclosure; the rule is {CSODS.rule}")
+    assert decide(with_facts=csods, recipients=[recipient(APPLICANT)],
+                  presumption_applies=True) == "awaiting_delivery"
+
+
+def test_mappa_may_name_an_organisation() -> None:
+    mappa = facts(eligibility=MAPPA, scheme="mappa")
+    assert decide("right_to_know", mappa, recipients=[recipient(EMPLOYER)]) == (
+        "awaiting_delivery")
+
+
+# The legal test -----------------------------------------------------------------------------
+
+
+def _test(**parts: bool) -> dict[str, Any]:
+    answers: dict[str, Any] = {
+        name: {"met": parts.get(name, True), "rationale": "Reasoned"}
+        for name in ("lawful", "pressing_need", "necessary", "proportionate")
+    }
+    return answers | {
+        "data_protection_considered": parts.get("data_protection_considered", True),
+        "rehabilitation_of_offenders_considered":
+            parts.get("rehabilitation_of_offenders_considered", True),
+    }
+
+
+def test_disclose_needs_every_part_met() -> None:
+    reason = decision_refused(legal_test=_test(pressing_need=False, proportionate=False))
+    assert reason == "disclose needs every part of the legal test met; not met: pressing_need," \
+        " proportionate"
+
+
+def test_disclose_needs_data_protection_and_rehabilitation_considered() -> None:
+    reason = decision_refused(legal_test=_test(rehabilitation_of_offenders_considered=False))
+    assert reason == "disclose needs rehabilitation_of_offenders_considered true"
+
+
+def test_not_necessary_proportionate_needs_a_part_not_met() -> None:
+    reason = decision_refused(**{**NO_DISCLOSURE, "legal_test": _test()})
     assert reason == (
-        "a disclosure must be decided by someone other than the officer who completed the checks"
+        "not_necessary_proportionate needs at least one part of the legal test not met")
+
+
+def test_no_information_refused_when_a_check_holds_information() -> None:
+    reason = decision_refused(
+        facts(information_held=("the pnc check", "the probation response")),
+        **{**NO_DISCLOSURE, "no_disclosure_reason": "no_information"},
     )
+    assert reason == ("no_information cannot be the reason: information is held according to"
+                      " the pnc check, the probation response")
+    assert decide(**{**NO_DISCLOSURE, "no_disclosure_reason": "no_information"}) == (
+        "awaiting_notice")
 
 
-def test_four_eyes_does_not_apply_to_a_no_disclosure_decision() -> None:
-    moved = fire("right_to_ask", "awaiting_decision", "record_decision",
-                 payload=payload("record_decision", **NO_DISCLOSURE), facts=facts(actor=OFFICER))
-    assert moved == "awaiting_notice"
+def test_a_referral_is_decided_after_full_checks() -> None:
+    assert decide(decision="refer") == "awaiting_notice"
+    assert decide("right_to_know", decision="refer") == "closed"
 
 
-@pytest.mark.parametrize("route", list(STAGES))
-def test_delivery_must_go_to_the_decided_recipient(route: Route) -> None:
-    reason = refusal(route, "awaiting_delivery", "record_delivery",
-                     ordinary("record_delivery", recipient_party_id=APPLICANT), facts())
-    assert reason == f"the recipient must be the party named in the decision (party {AT_RISK})"
+def test_csods_decision_records_the_presumption() -> None:
+    csods = facts(eligibility=CSODS, scheme="csods")
+    reason = decision_refused(csods, recipients=[recipient(APPLICANT)])
+    assert reason == ("presumption_applies: a CSODS decision records whether the presumption to"
+                      " disclose applies (convictions for child sexual offences)")
+    assert decision_refused(presumption_applies=False) == (
+        "presumption_applies: only a CSODS decision records it")
 
 
-@pytest.mark.parametrize("route", list(STAGES))
-def test_urgent_disclosure_must_name_its_authoriser(route: Route) -> None:
-    for leaves_scheme in (True, False):
-        reason = refusal(route, "checks", "take_immediate_action",
-                         payload("take_immediate_action", urgent_disclosure=True,
-                                 leaves_scheme=leaves_scheme),
-                         facts())
-        assert reason == "an urgent disclosure must name who authorised it"
+# Four eyes ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decision", ["disclose", "no_disclosure", "refer"])
+def test_four_eyes_refuses_anyone_who_prepared_the_request(decision: str) -> None:
+    prepared = facts(actor=OFFICER, prepared_by={OFFICER: "record_meeting"})
+    fields = NO_DISCLOSURE if decision == "no_disclosure" else {"decision": decision}
+    reason = decision_refused(prepared, **fields)
+    assert reason == ("a decision must be made by someone who prepared nothing on this request;"
+                      f" {OFFICER} recorded record_meeting")
+
+
+# Deliveries and non-deliveries --------------------------------------------------------------
+
+
+def settle(event: str, with_facts: Facts, route: Route = "right_to_ask", **fields: Any) -> str:
+    return fire(route, "awaiting_delivery", event, payload=payload(event, **fields),
+                facts=with_facts)
+
+
+def test_delivery_must_go_to_a_recipient_awaiting_it() -> None:
+    reason = refusal("right_to_ask", "awaiting_delivery", "record_delivery",
+                     payload("record_delivery", recipient_party_id=APPLICANT), facts())
+    assert reason == (f"party {APPLICANT} is not a recipient of the decision awaiting delivery"
+                      f" (awaiting: {AT_RISK})")
+    reason = refusal("right_to_ask", "awaiting_delivery", "record_non_delivery",
+                     payload("record_non_delivery", recipient_party_id=APPLICANT), facts())
+    assert reason.startswith(f"party {APPLICANT} is not a recipient")
+
+
+def test_the_request_waits_until_every_recipient_is_settled() -> None:
+    two = facts(pending={AT_RISK: WORDING, APPLICANT: WORDING})
+    assert settle("record_delivery", two) == "awaiting_delivery"
+    assert settle("record_non_delivery", two) == "awaiting_delivery"
+    assert settle("record_non_delivery", facts()) == "closed"
+
+
+def test_a_third_party_applicant_is_owed_a_notice_after_the_last_recipient() -> None:
+    owed = facts(notice_due=True)
+    assert settle("record_delivery", owed) == "awaiting_notice"
+    assert settle("record_non_delivery", owed) == "awaiting_notice"
+
+
+def test_delivery_is_after_the_decision_and_not_in_the_future() -> None:
+    decided = facts(decided_at=utc("2026-11-05T10:00:00Z"), now=utc("2026-11-06T12:00:00Z"))
+    reason = refusal("right_to_ask", "awaiting_delivery", "record_delivery",
+                     payload("record_delivery", delivered_at="2026-11-05T09:00:00Z"), decided)
+    assert reason == "delivered_at: before the decision (2026-11-05T10:00:00+00:00)"
+    reason = refusal("right_to_ask", "awaiting_delivery", "record_delivery",
+                     payload("record_delivery", delivered_at="2026-11-06T13:00:00Z"), decided)
+    assert reason == "delivered_at: is in the future"
+
+
+def test_different_words_need_a_reason() -> None:
+    reason = refusal("right_to_ask", "awaiting_delivery", "record_delivery",
+                     payload("record_delivery", words_used="He has a record."), facts())
+    assert reason == "different_words_reason: the words used differ from the approved wording"
+    assert settle("record_delivery", facts(), words_used="He has a record.",
+                  different_words_reason="She was distressed; kept it short") == "closed"
+
+
+def test_withdraw_refused_once_a_disclosure_is_decided() -> None:
+    reason = refusal("right_to_ask", "awaiting_delivery", "withdraw", payload("withdraw"),
+                     facts(decision="disclose"))
+    assert reason == "a disclosure has been decided on this request"
+    assert fire("right_to_ask", "awaiting_notice", "withdraw", payload=payload("withdraw"),
+                facts=facts(decision="no_disclosure")) == "closed"
+
+
+# Urgent disclosures -------------------------------------------------------------------------
+
+
+def urgent_refused(with_facts: Facts, **fields: Any) -> str:
+    return refusal("right_to_ask", "checks", "take_immediate_action",
+                   payload("take_immediate_action",
+                           urgent_disclosure={**URGENT, **fields}), with_facts)
+
+
+def test_urgent_disclosure_is_authorised_by_another_decision_maker() -> None:
+    assert urgent_refused(facts(actor="supt.example")) == (
+        "authorised_by: an urgent disclosure is authorised by a decision_maker other than the"
+        " sender")
+    assert urgent_refused(facts(), authorised_by="pc.nobody") == (
+        "authorised_by: pc.nobody is not an active decision_maker in this area")
+
+
+def test_urgent_disclosure_follows_the_recipient_rule() -> None:
+    assert urgent_refused(facts(), recipient_party_id=SUBJECT) == (
+        f"a disclosure is never made to the subject (party {SUBJECT}); the rule is {DVDS_RULE}")
 
 
 @pytest.mark.parametrize("route", list(STAGES))

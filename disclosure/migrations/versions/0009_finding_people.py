@@ -1,7 +1,7 @@
 """finding people: the search index, the search log, request links, repeat-subject alerts
 
 Revision ID: 0009
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-21 16:45:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from disclosure.search.index import terms_of
 
 revision: str = "0009"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -121,7 +121,8 @@ def upgrade() -> None:
     # Index the parties already held.
     bind = op.get_bind()
     rows = bind.execute(sa.text(
-        "SELECT p.id, p.request_id, p.role, p.name, p.date_of_birth, p.safe_contact, r.area"
+        "SELECT p.id, p.request_id, p.role, p.kind, p.name, p.date_of_birth, p.safe_contact,"
+        " r.area"
         " FROM parties p JOIN requests r ON r.id = p.request_id"
     )).mappings()
     terms_table = sa.table(

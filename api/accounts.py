@@ -14,6 +14,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_429_TOO_MANY_REQUESTS
 
 from api.auth import CHALLENGE, SESSION_COOKIE
+from api.metrics import SIGN_IN_FAILURES
 from api.problems import documented
 from disclosure.settings import Settings
 from disclosure.users import BadCredentials, Issued, Principal, TooManyAttempts, Users, UserView
@@ -52,8 +53,10 @@ async def _login(request: Request[Any, Any, Any], data: Login, users: Users, kin
     try:
         return await users.login(data.username, data.password, source=source, kind=kind)
     except BadCredentials as exc:
+        SIGN_IN_FAILURES.labels(reason="bad_credentials").inc()
         raise NotAuthorizedException("wrong username or password", headers=CHALLENGE) from exc
     except TooManyAttempts as exc:
+        SIGN_IN_FAILURES.labels(reason="too_many_attempts").inc()
         raise HTTPException(
             status_code=HTTP_429_TOO_MANY_REQUESTS, detail=str(exc),
             headers={"Retry-After": str(exc.retry_after)},

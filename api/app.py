@@ -17,11 +17,15 @@ from api.accounts import close_session, issue_token, list_users, open_session, w
 from api.alerts import list_alerts, review_alert
 from api.audit import verify_trail, views
 from api.auth import authorise, provide_actor, provide_principal
+from api.correlation import correlate
 from api.headers import security_headers
+from api.health import healthz, readyz
+from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
 from api.requests import RequestController
 from api.search import list_searches, search
+from disclosure import logs
 from disclosure.alerts.service import Alerts
 from disclosure.db import Database
 from disclosure.policy import load_policy_book
@@ -47,10 +51,11 @@ async def one_value_per_parameter(request: Request[Any, Any, Any]) -> None:
 def create_app(settings: Settings | None = None, workflow: Workflow | None = None) -> Litestar:
     """Build the app; tests pass their own workflow (and so their own database and clock)."""
     settings = settings or Settings()
+    logs.configure(settings.log_level)
     if workflow is None:
         policy = load_policy_book(settings.policy_file)
         workflow = Workflow(
-            Database(settings.database_url), policy,
+            Database(settings.database_url, reports_url=settings.reports_database_url), policy,
             finding=FindingPolicy.from_settings(settings),
         )
     service = workflow
@@ -72,11 +77,11 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
 
         return Provide(provide)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             RequestController, verify_trail, views, statistics, decisions,
             open_session, close_session, whoami, issue_token, list_users,
-            search, list_searches, list_alerts, review_alert,
+            healthz, readyz, metrics, search, list_searches, list_alerts, review_alert,
         ],
         dependencies={
             "workflow": constant(service),
@@ -90,8 +95,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         },
         guards=[authorise],
         before_request=one_value_per_parameter,
-        middleware=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH)],
-        state=State({"users": users}),
+        middleware=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH), HTTP.middleware],
+        state=State({"users": users, "scrape_token": _scrape_token(settings)}),
         exception_handlers=HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -105,4 +110,19 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         ),
         lifespan=[lifespan],
         debug=settings.debug,
+        # Logging is set up by disclosure.logs, for every logger of the process.
+        logging_config=None,
     )
+    # Outermost, around routing too, so that even an unknown path's answer has a request id.
+    app.asgi_handler = correlate(app.asgi_handler)
+    return app
+
+
+def _scrape_token(settings: Settings) -> str | None:
+    """The token /metrics asks for, read once at start-up (missing file: start-up fails)."""
+    if settings.metrics_token_file is None:
+        return None
+    token = settings.metrics_token_file.read_text().strip()
+    if not token:
+        raise ValueError(f"DISCLOSURE_METRICS_TOKEN_FILE: {settings.metrics_token_file} is empty")
+    return token

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from litestar import Request
@@ -10,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from api.correlation import bind_actor
 from disclosure import access
 from disclosure.users import Principal, Users
 
@@ -40,11 +42,26 @@ async def authorise(
     if rule is None:
         raise PermissionDeniedException("this endpoint has no access rule")
     if rule.public:
+        if rule.scrape:
+            _require_scrape_token(connection)
         return
     principal = await _authenticate(connection, method)
     connection.scope["user"] = principal
+    bind_actor(principal.username)
     if not rule.roles & principal.roles:
         raise PermissionDeniedException("your roles do not allow this")
+
+
+def _require_scrape_token(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    expected: str | None = connection.app.state.scrape_token
+    if expected is None:
+        return
+    scheme, _, secret = (connection.headers.get("authorization") or "").partition(" ")
+    # Compared as bytes: compare_digest refuses a str holding anything but ASCII.
+    given = secret.strip().encode("utf-8", "surrogateescape")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given, expected.encode()):
+        raise NotAuthorizedException("send the scrape token: Authorization: Bearer <token>",
+                                     headers=CHALLENGE)
 
 
 async def _authenticate(

@@ -19,7 +19,7 @@ async def statistics(
     workflow: NamedDependency[Workflow], principal: NamedDependency[Principal]
 ) -> oversight.Statistics:
     """Requests in your area counted by scheme, route, state and outcome."""
-    async with workflow.db.read() as session:
+    async with workflow.db.report() as session:
         return await oversight.statistics(session, area=principal.area)
 
 
@@ -31,5 +31,5 @@ async def decisions(
     before: Annotated[int | None, QueryParameter(ge=1, le=2**62)] = None,
 ) -> oversight.DecisionPage:
     """Decisions in your area, newest first, with no names, addresses or wording."""
-    async with workflow.db.read() as session:
+    async with workflow.db.report() as session:
         return await oversight.decisions(session, area=principal.area, limit=limit, before=before)

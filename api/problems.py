@@ -7,6 +7,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -18,8 +19,12 @@ from litestar.status_codes import (
     HTTP_412_PRECONDITION_FAILED,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
+from api.metrics import refused
 from disclosure.errors import (
     DisclosureError,
     EventNotAllowed,
@@ -55,6 +60,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
 def problem(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> Response[Problem]:
+    refused(status, title)
     return Response(
         Problem(title=title, status=status, detail=detail, **extra),
         status_code=status,
@@ -124,6 +130,33 @@ def on_refused(request: Request[Any, Any, Any], exc: GuardRefused) -> Response[P
     return problem(HTTP_409_CONFLICT, "Refused", str(exc))
 
 
+def on_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    # A database that is down, restarting or out of connections: nothing was changed, and the
+    # same call can be sent again shortly.
+    log.warning("database unavailable: %s on %s %s", type(exc).__name__, request.method,
+                request.url.path)
+    return problem(
+        HTTP_503_SERVICE_UNAVAILABLE, "Service unavailable",
+        "the database is not answering; nothing was changed, try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _unreachable(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        return True
+    # SQLSTATE class 08 (connection exception) and 57P01-57P03: the server is shutting down,
+    # crashed, or is still starting up.
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    return state.startswith("08") or state in {"57P01", "57P02", "57P03"}
+
+
+def on_database(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Problem]:
+    if _unreachable(exc):
+        return on_unavailable(request, exc)
+    return on_unexpected(request, exc)
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     # Log the type and place only: exception text can carry personal data from the request.
     log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
@@ -147,7 +180,16 @@ def documented(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
+RETRY_AFTER_SECONDS = 5
+# Failures to reach the database, before or after the driver's errors are wrapped.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError, SQLAlchemyTimeoutError, asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError, asyncpg.InterfaceError,
+)
+
 HANDLERS: dict[type[Exception] | int, Any] = {
+    **dict.fromkeys(UNAVAILABLE, on_unavailable),
+    DBAPIError: on_database,
     ValidationException: on_validation,
     HTTPException: on_http,
     EventNotAllowed: on_not_allowed,

@@ -11,6 +11,7 @@ from litestar.params import FromQuery, HeaderParameter, JSONBody, PathParameter,
 from litestar.status_codes import HTTP_201_CREATED, HTTP_428_PRECONDITION_REQUIRED
 
 from api.auth import require_area, require_event
+from api.metrics import TRANSITIONS
 from api.problems import documented
 from disclosure.policy import Stage
 from disclosure.reads import ReadLog
@@ -162,4 +163,5 @@ class RequestController(Controller):
         result = await workflow.apply(
             reference, data, actor=actor, expected_version=expected, area=principal.area
         )
+        TRANSITIONS.labels(event=result.event).inc()
         return Response(result, headers={"ETag": etag(result.version)})

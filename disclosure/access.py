@@ -42,15 +42,17 @@ ANYONE: Final = frozenset(ROLES)
 class Rule:
     """Who may call one endpoint.
 
-    `public` endpoints take no credential (signing in). `scoped` endpoints address one request:
-    a request of another area answers 404, as if it did not exist. `personal` marks endpoints
-    whose answers carry personal data.
+    `public` endpoints take no credential (signing in, the probes). `scoped` endpoints address
+    one request: a request of another area answers 404, as if it did not exist. `personal`
+    marks endpoints whose answers carry personal data. `scrape` endpoints are public unless the
+    deployment sets a scrape token (DISCLOSURE_METRICS_TOKEN_FILE); then they need that token.
     """
 
     roles: frozenset[str]
     public: bool = False
     scoped: bool = False
     personal: bool = False
+    scrape: bool = False
 
 
 # Keyed by route handler name (the function name of the handler).
@@ -80,6 +82,10 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "verify_trail": Rule(frozenset({"auditor", "admin"})),
     # Accounts.
     "list_users": Rule(frozenset({"admin"})),
+    # Operations: probes for the load balancer, and counts with no personal data or references.
+    "healthz": Rule(frozenset(), public=True),
+    "readyz": Rule(frozenset(), public=True),
+    "metrics": Rule(frozenset(), public=True, scrape=True),
 }
 
 PREPARE: Final = frozenset({"disclosure_officer", "mapp_coordinator"})

@@ -1,16 +1,22 @@
-"""The `disclosure` command: serve, migrate, seed demo data, verify the trail, clocks, diagrams."""
+"""The `disclosure` command: serve, migrate, seed demo data, verify the trail, back up and
+restore, clocks, diagrams."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from disclosure import audit, timeliness
+from sqlalchemy.exc import SQLAlchemyError
+
+from disclosure import audit, backups, logs, timeliness
 from disclosure.access import ROLES
 from disclosure.db import Database
 from disclosure.errors import StaleVersion
@@ -50,18 +56,44 @@ def _run(
     return asyncio.run(main())
 
 
+def _metrics_folder(workers: int) -> Path | None:
+    """With several workers, each writes its metrics to one folder that /metrics adds up; it
+    is emptied at start, as the Prometheus client requires. Returns a folder made here (to be
+    removed at exit), if any."""
+    made = None
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder is None:
+        if workers == 1:
+            return None
+        folder = tempfile.mkdtemp(prefix="disclosure-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        made = Path(folder)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
+    return made
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    logs.configure(settings.log_level)
     # Fail at start-up, naming the key, rather than on the first request.
     load_policy_book(settings.policy_file)
-    upgrade(settings.database_url)
+    if not args.no_migrate:
+        upgrade(settings.database_url)
     if args.demo:
         cmd_demo(argparse.Namespace(requests=args.demo, seed=0, if_empty=True), settings)
-    uvicorn.run(
-        "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-        log_level="info", access_log=False,
-    )
+    made = _metrics_folder(args.workers)
+    try:
+        # log_config=None: each worker's create_app sets up the JSON logs, uvicorn's included.
+        uvicorn.run(
+            "api.app:create_app", factory=True, host=args.host, port=args.port,
+            workers=args.workers, log_config=None, access_log=False,
+        )
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
     return 0
 
 
@@ -95,6 +127,42 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _run(settings, job)
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    target: Path = args.output
+    if target.exists() and not args.force:
+        print(f"disclosure: {target} exists; give --force to replace it", file=sys.stderr)
+        return 2
+    try:
+        backups.backup(settings.database_url, target)
+    except backups.BackupError as exc:
+        print(f"disclosure: {exc}", file=sys.stderr)
+        return 2
+    print(f"backup written to {target} ({target.stat().st_size} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.force:
+        try:
+            empty = asyncio.run(backups.is_empty(settings.database_url))
+        except (OSError, SQLAlchemyError) as exc:
+            print(f"disclosure: cannot reach the configured database ({type(exc).__name__})",
+                  file=sys.stderr)
+            return 2
+        if not empty:
+            print("disclosure: the configured database holds data; give --force to replace it",
+                  file=sys.stderr)
+            return 2
+    try:
+        backups.restore(settings.database_url, args.backup)
+    except backups.BackupError as exc:
+        print(f"disclosure: {exc}", file=sys.stderr)
+        return 2
+    print(f"restored {args.backup}; verifying the audit trail")
+    # The restored database must prove itself: the same verification as `audit verify`.
+    return cmd_audit_verify(argparse.Namespace(reference=None), settings)
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -347,7 +415,21 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", type=int, default=0, metavar="N",
                        help="seed N demo requests first if the database is empty")
+    serve.add_argument("--no-migrate", action="store_true",
+                       help="leave the schema alone (a separate `db upgrade` step migrates)")
     serve.set_defaults(handler=cmd_serve)
+
+    save = commands.add_parser("backup", help="an online copy of the database (pg_dump on"
+                               " PostgreSQL)")
+    save.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    save.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    save.set_defaults(handler=cmd_backup)
+    load = commands.add_parser("restore", help="restore a backup into the configured database,"
+                               " then verify the audit trail")
+    load.add_argument("backup", type=Path, metavar="FILE")
+    load.add_argument("--force", action="store_true",
+                      help="replace a database that already holds data")
+    load.set_defaults(handler=cmd_restore)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="migrate to the latest schema").set_defaults(

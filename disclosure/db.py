@@ -66,14 +66,22 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 class Database:
-    """The engine and its two session factories: readers and writers."""
+    """The engine and its session factories: readers, writers, and reports.
 
-    def __init__(self, url: str) -> None:
+    Reports (statistics, oversight) read from `reports_url`, a read replica, when one is given;
+    they tolerate the replica's lag, and casework never reads from it.
+    """
+
+    def __init__(self, url: str, *, reports_url: str | None = None) -> None:
         self.engine = create_engine(url)
         self.dialect = self.engine.dialect.name
         self.reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self.writer = async_sessionmaker(
             self.engine.execution_options(writer=True), expire_on_commit=False
+        )
+        self.reports_engine = create_engine(reports_url) if reports_url else None
+        self.reporter = async_sessionmaker(
+            self.reports_engine or self.engine, expire_on_commit=False
         )
 
     def read(self) -> AsyncSession:
@@ -82,5 +90,10 @@ class Database:
     def write(self) -> AsyncSession:
         return self.writer()
 
+    def report(self) -> AsyncSession:
+        return self.reporter()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.reports_engine is not None:
+            await self.reports_engine.dispose()

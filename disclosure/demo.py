@@ -189,7 +189,7 @@ MAPPA_ORGANISATIONS = {
 }
 RSO_SHARE = {"csods": 0.35, "mappa": 0.5}
 NON_DELIVERY: dict[NonDeliveryReason, int] = {
-    "declined": 45, "not_found": 35, "undertaking_refused": 20,
+    "declined": 40, "not_found": 30, "undertaking_refused": 20, "stopped": 10,
 }
 SUBJECT_RELATIONSHIPS: dict[str, dict[str, int]] = {
     "dvds": {"partner": 70, "ex-partner": 30},
@@ -864,8 +864,9 @@ async def _deliveries(case: _Case) -> None:
                 at=at, decided_by=case.decider[1] if reason == "undertaking_refused" else None,
                 notes={"declined": "Did not want to hear what the police hold",
                        "not_found": "Moved away; no forwarding address found",
-                       "undertaking_refused": "Would not keep it confidential; not told"}[reason],
-            ), by=case.officer, at=at)
+                       "undertaking_refused": "Would not keep it confidential; not told",
+                       "stopped": "New information: the relationship has ended"}[reason],
+            ), by=case.decider if reason == "stopped" else case.officer, at=at)
             continue
         drifted = rng.random() < 0.1
         refused = rng.random() < 0.08

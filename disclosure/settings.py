@@ -6,22 +6,45 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"DISCLOSURE_{name}", default)
+
+
+def _path(name: str) -> Path | None:
+    return Path(value) if (value := _env(name, "")) else None
+
+
+def _with_password(url: str) -> str:
+    """The URL with the password from DISCLOSURE_DATABASE_PASSWORD_FILE, if that is set, so
+    that a deployment keeps the password in a secret file rather than in its environment."""
+    secret = _path("DATABASE_PASSWORD_FILE")
+    if secret is None or url.startswith("sqlite"):
+        return url
+    password = secret.read_text().strip()
+    return make_url(url).set(password=password).render_as_string(hide_password=False)
+
+
+def _database_url() -> str:
+    return _with_password(_env("DATABASE_URL", "sqlite+aiosqlite:///var/disclosure.db"))
+
+
+def _reports_database_url() -> str | None:
+    url = _env("REPORTS_DATABASE_URL", "")
+    return _with_password(url) if url else None
 
 
 @dataclass(frozen=True)
 class Settings:
     """Service configuration; every field has a DISCLOSURE_<NAME> variable."""
 
-    database_url: str = field(
-        default_factory=lambda: _env("DATABASE_URL", "sqlite+aiosqlite:///var/disclosure.db")
-    )
+    database_url: str = field(default_factory=_database_url)
+    # A read replica for statistics and oversight reads; the main database when unset.
+    reports_database_url: str | None = field(default_factory=_reports_database_url)
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", "262144")))
-    policy_file: Path | None = field(
-        default_factory=lambda: Path(p) if (p := _env("POLICY_FILE", "")) else None
-    )
+    policy_file: Path | None = field(default_factory=lambda: _path("POLICY_FILE"))
     debug: bool = field(default_factory=lambda: _env("DEBUG", "") == "1")
     # Session cookies are Secure unless this is 0 (plain-HTTP development only).
     cookie_secure: bool = field(default_factory=lambda: _env("COOKIE_SECURE", "1") != "0")
@@ -37,6 +60,10 @@ class Settings:
     login_source_limit: int = field(
         default_factory=lambda: int(_env("LOGIN_SOURCE_LIMIT", "30"))
     )
+    # A file holding the bearer token a Prometheus scraper must send to /metrics; unset, the
+    # endpoint is open and must be kept off the public network by the proxy in front.
+    metrics_token_file: Path | None = field(default_factory=lambda: _path("METRICS_TOKEN_FILE"))
+    log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO").upper())
 
     # Finding people: what a search shows, what counts as the same person, and when a subject
     # is a repeat subject (docs/search.md explains each default).

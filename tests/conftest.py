@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,20 +45,28 @@ def _require_postgres() -> str:
     pytest.skip("DISCLOSURE_TEST_POSTGRES_URL not set")
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A throwaway PostgreSQL database for this run, migrated to head."""
-    server = make_url(_require_postgres())
-    name = f"disclosure_test_{uuid.uuid4().hex[:8]}"
+@contextmanager
+def scratch_database(server_url: str, prefix: str = "disclosure_test") -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server at `server_url`, dropped afterwards."""
+    server = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this run, migrated to head."""
+    with scratch_database(_require_postgres()) as url:
+        upgrade(url)
+        yield url
 
 
 def _truncate(url: str) -> None:

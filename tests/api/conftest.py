@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import io
+import logging
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +15,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from api.app import create_app
+from disclosure import logs
 from disclosure.access import ROLES
 from disclosure.settings import Settings
 from disclosure.users import LoginPolicy, Users
@@ -72,3 +75,16 @@ def app(workflow: Workflow) -> Litestar:
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """What the service writes to its log stream while the test runs."""
+    [handler] = [h for h in logging.getLogger().handlers if h.get_name() == logs.HANDLER_NAME]
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        yield stream
+    finally:
+        handler.setStream(previous)

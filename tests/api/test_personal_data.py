@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 from typing import Any
 
@@ -138,7 +140,8 @@ async def test_oversight_sees_only_its_own_area(
 
 
 async def test_a_full_lifecycle_logs_no_personal_data(
-    client: httpx.AsyncClient, people: People, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, people: People, caplog: pytest.LogCaptureFixture,
+    log_lines: io.StringIO,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     ref = await walk_to_delivery(client, people)
@@ -156,6 +159,16 @@ async def test_a_full_lifecycle_logs_no_personal_data(
     )
     for value in PERSONAL:
         assert value not in logged
+    # The lines as written: JSON, each naming its request, with usernames but no party's data.
+    written = log_lines.getvalue()
+    for value in PERSONAL:
+        assert value not in written
+    lines = [json.loads(line) for line in written.splitlines()]
+    service = [line for line in lines if line["logger"] != "httpx"]
+    assert service and all(line["request_id"] for line in service)
+    actors = {line.get("actor") for line in service if line["event"] == "request"}
+    assert actors == {None, people.username("disclosure_officer"),
+                      people.username("decision_maker")}
 
 
 async def test_reads_are_logged_and_auditors_can_list_them(

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from disclosure.clocks import (
@@ -409,6 +409,9 @@ def _is_working_day(day: date, nation: str) -> bool:
     return day.weekday() < 5 and day not in calendar
 
 
+# No deadline: tests never assert wall-clock times, and a year's holidays loaded for the first
+# time can take longer than hypothesis's default on a busy machine.
+@settings(deadline=None)
 @given(
     start=st.datetimes(
         min_value=datetime(2015, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)

@@ -220,7 +220,7 @@ async def _check(url: str, expected: int) -> None:
             closed = await session.scalar(
                 select(func.count()).where(Request.state == "closed")
             )
-            verdict = await audit.verify(session)
+        verdict = await audit.verify(db)
     finally:
         await db.dispose()
     if closed != expected or not verdict.ok:

@@ -95,9 +95,9 @@ INSERT_CHECK = text(
 )
 INSERT_EVENT = text(
     "INSERT INTO events (request_id, seq, event, from_state, to_state, actor, occurred_at,"
-    " policy_version, payload, payload_salt, payload_digest, prev_hash, hash) VALUES (:rid, :seq,"
-    " :event, :from_state, :to_state, :actor, :at, :policy_version, :payload, :salt, :digest,"
-    " :prev_hash, :hash)"
+    " policy_version, payload, payload_salt, payload_digest, prev_hash, hash, key_id) VALUES"
+    " (:rid, :seq, :event, :from_state, :to_state, :actor, :at, :policy_version, :payload,"
+    " :salt, :digest, :prev_hash, :hash, :key_id)"
 )
 
 
@@ -154,6 +154,7 @@ class RawLifecycle:
         self.sqlite = db.dialect == "sqlite"
         self.lock = text(LOCK if self.sqlite else LOCK + " FOR UPDATE").columns(**WHEN)
         self.policy = policy
+        self.keys = db.keys
 
     def _when(self, moment: datetime | None) -> Any:
         """A UTC datetime as the column stores it: naive text on SQLite, timestamptz otherwise."""
@@ -342,8 +343,8 @@ class RawLifecycle:
         """One link of the trail: the event row's values but its request id."""
         salt = audit.new_salt()
         digest = audit.payload_digest(payload, salt)
-        link = audit.link_hash(
-            prev_hash=prev_hash, reference=reference, seq=seq, event=event,
+        key_id, link = audit.link(
+            self.keys, prev_hash=prev_hash, reference=reference, seq=seq, event=event,
             from_state=from_state, to_state=to_state, actor=actor, occurred_at=at,
             policy_version=policy_version, digest=digest,
         )
@@ -351,5 +352,5 @@ class RawLifecycle:
             "seq": seq, "event": event, "from_state": from_state, "to_state": to_state,
             "actor": actor, "at": self._when(at), "policy_version": policy_version,
             "payload": msgspec.json.encode(payload).decode(), "salt": salt, "digest": digest,
-            "prev_hash": prev_hash, "hash": link,
+            "prev_hash": prev_hash, "hash": link, "key_id": key_id,
         }

@@ -119,6 +119,9 @@ EVENTS: Final[dict[str, frozenset[str]]] = {
     "reopen": frozenset({"decision_maker"}),
 }
 
+# Who may authorise erasing an event's payload for retention (`disclosure audit erase`).
+AUTHORISES_ERASURE: Final = frozenset({"admin"})
+
 # The two outcomes of a repeat-subject alert's review, keyed by event. Starting a right-to-know
 # request is receiving one; deciding that no action is needed is a decision-maker's call too.
 ALERT_EVENTS: Final[dict[str, frozenset[str]]] = {
@@ -179,6 +182,11 @@ def may_review(roles: frozenset[str] | set[str], event: str) -> bool:
 def review_refusal(event: str) -> str:
     needed = ", ".join(sorted(ALERT_EVENTS.get(event, frozenset()))) or "no role"
     return f"{event} needs one of: {needed}"
+
+
+def trail_scope(roles: frozenset[str] | set[str], area: str) -> str | None:
+    """The area whose trail a person verifies: every area (None) for an admin, else their own."""
+    return None if "admin" in roles else area
 
 
 def sees_personal_data(roles: frozenset[str] | set[str]) -> bool:

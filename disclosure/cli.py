@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from disclosure import audit, backups, logs, timeliness
+from disclosure import audit, backups, checkpoints, keys, logs, timeliness
 from disclosure.access import ROLES
 from disclosure.db import Database
-from disclosure.errors import StaleVersion
+from disclosure.errors import InvalidInput, NotFound, StaleVersion
 from disclosure.migrations import upgrade
 from disclosure.policy import LONDON, PolicyError, PolicySettings, load_policy_book
 from disclosure.schemas import RecomputeClock
@@ -56,6 +56,29 @@ def _run(
     return asyncio.run(main())
 
 
+def _upgrade(settings: Settings) -> None:
+    """Migrate, then key a trail written before keys (only at that upgrade, see reseal).
+    Without the trail's key nothing is touched."""
+    keys.trail_keys_for(settings.database_url, settings.trail_key_file)
+    upgrade(settings.database_url)
+    _run(settings, lambda workflow: _reseal(workflow, quiet=True))
+
+
+async def _reseal(workflow: Workflow, *, quiet: bool = False) -> int:
+    done = await audit.reseal(workflow.db)
+    if done is None:
+        if not quiet:
+            print("the trail is already keyed; nothing to reseal")
+        return 0
+    if done.requests or not quiet:
+        print(f"trail keyed: {done.events} events and {done.views} views re-linked,"
+              f" {done.rows} rows sealed, in {done.requests} requests")
+    for reference in done.unverified:
+        print(f"disclosure: {reference}: its trail did not verify as written; left unkeyed,"
+              " `disclosure audit verify` names it", file=sys.stderr)
+    return 0
+
+
 def _metrics_folder(workers: int) -> Path | None:
     """With several workers, each writes its metrics to one folder that /metrics adds up; it
     is emptied at start, as the Prometheus client requires. Returns a folder made here (to be
@@ -80,8 +103,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure(settings.log_level)
     # Fail at start-up, naming the key, rather than on the first request.
     load_policy_book(settings.policy_file)
+    if settings.trail_key_file is None and settings.is_sqlite:
+        print("disclosure: the trail key is kept beside the SQLite database (a development"
+              " default); set DISCLOSURE_TRAIL_KEY_FILE to a file the database's"
+              " administrators cannot read", file=sys.stderr)
     if not args.no_migrate:
-        upgrade(settings.database_url)
+        _upgrade(settings)
+    else:
+        keys.trail_keys_for(settings.database_url, settings.trail_key_file)
     if args.demo:
         cmd_demo(argparse.Namespace(requests=args.demo, seed=0, if_empty=True), settings)
     made = _metrics_folder(args.workers)
@@ -98,7 +127,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    upgrade(settings.database_url)
+    _upgrade(settings)
     print("database is at the latest schema")
     return 0
 
@@ -109,7 +138,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from disclosure.demo import AREAS, seed
     from disclosure.models import Request
 
-    upgrade(settings.database_url)
+    _upgrade(settings)
 
     async def job(workflow: Workflow) -> int:
         if getattr(args, "if_empty", False):
@@ -166,18 +195,93 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    public = None
+    if args.checkpoints is not None:
+        public = keys.load_public_key(args.public_key or keys.public_path(
+            keys.checkpoint_key_file(settings.database_url, settings.checkpoint_key_file)
+        ))
+
     async def job(workflow: Workflow) -> int:
-        async with workflow.db.read() as session:
-            verdict = await audit.verify(session, reference=args.reference)
+        verdict = await audit.verify(workflow.db, reference=args.reference)
+        broken = not verdict.ok
         if verdict.ok:
             print(
                 f"OK: {verdict.events_checked} events in {verdict.requests_checked} requests,"
-                f" {verdict.views_checked} views"
+                f" {verdict.views_checked} views, {verdict.rows_checked} sealed rows"
             )
-            return 0
-        where = f"{verdict.reference}" + (f" event {verdict.seq}" if verdict.seq else "")
-        print(f"BROKEN: {where}: {verdict.problem}")
-        return 1
+        for problem in verdict.problems:
+            where = f"{problem.reference}: " if problem.reference else ""
+            event = f"event {problem.seq}: " if problem.trail == "events" and problem.seq else ""
+            print(f"BROKEN: {where}{event}{problem.problem}")
+        if public is not None:
+            for finding in await checkpoints.verify(workflow.db, args.checkpoints, public):
+                head = finding.head
+                if finding.ok and head is not None:
+                    taken = f"{head.taken_at:%Y-%m-%d %H:%M:%S}Z"
+                    print(
+                        f"OK: extends {finding.path.name} ({head.events.size} events,"
+                        f" {head.views.size} views at {taken})"
+                    )
+                for gone in finding.problems:
+                    broken = True
+                    print(f"BROKEN: {finding.path.name}: {gone}")
+        return 1 if broken else 0
+
+    return _run(settings, job)
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    path = keys.checkpoint_key_file(settings.database_url, settings.checkpoint_key_file)
+    if not path.exists() and settings.checkpoint_key_file is None:
+        keys.create_checkpoint_key(path)
+    signing_key = keys.load_signing_key(path)
+
+    async def job(workflow: Workflow) -> int:
+        written = await checkpoints.take(workflow.db, signing_key, args.output)
+        print(f"checkpoint written to {written}; keep a copy outside the database's reach")
+        return 0
+
+    return _run(settings, job)
+
+
+def cmd_audit_reseal(args: argparse.Namespace, settings: Settings) -> int:
+    return _run(settings, _reseal)
+
+
+def cmd_audit_keygen(args: argparse.Namespace, settings: Settings) -> int:
+    trail = settings.trail_key_file or keys.default_trail_key_file(settings.database_url)
+    if trail is None:
+        raise keys.TrailKeyError("set DISCLOSURE_TRAIL_KEY_FILE to where the trail key goes")
+    if args.rotate:
+        print(f"trail key {keys.rotate_trail_key(trail)} is now the current key in {trail}")
+    elif trail.exists():
+        print(f"trail key file {trail} exists; left as it is (--rotate adds a new key)")
+    else:
+        keys.create_trail_key_file(trail)
+        print(f"trail key written to {trail} (mode 0600)")
+    signer = keys.checkpoint_key_file(settings.database_url, settings.checkpoint_key_file)
+    if signer.exists():
+        print(f"checkpoint key {signer} exists; left as it is")
+    else:
+        public = keys.create_checkpoint_key(signer)
+        print(f"checkpoint key {keys.key_id(public)} written to {signer} (mode 0600),"
+              f" public key to {keys.public_path(signer)}")
+    return 0
+
+
+def cmd_audit_erase(args: argparse.Namespace, settings: Settings) -> int:
+    async def job(workflow: Workflow) -> int:
+        try:
+            done = await workflow.erase_payload(
+                args.reference, seq=args.seq, reason=args.reason,
+                authorised_by=args.authorised_by,
+            )
+        except (InvalidInput, NotFound) as exc:
+            print(f"disclosure: {exc}", file=sys.stderr)
+            return 1
+        print(f"{done.reference}: payload of event {args.seq} erased, recorded as event"
+              f" {done.version} ({audit.ERASE}) authorised by {args.authorised_by}")
+        return 0
 
     return _run(settings, job)
 
@@ -317,7 +421,7 @@ def _read_password() -> str:
 
 
 def cmd_areas_add(args: argparse.Namespace, settings: Settings) -> int:
-    upgrade(settings.database_url)
+    _upgrade(settings)
 
     async def job(workflow: Workflow) -> int:
         await _users(settings, workflow).add_area(
@@ -340,7 +444,7 @@ def cmd_areas_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
-    upgrade(settings.database_url)
+    _upgrade(settings)
     password = _read_password()
 
     async def job(workflow: Workflow) -> int:
@@ -444,9 +548,30 @@ def parser() -> argparse.ArgumentParser:
     trail = commands.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit", required=True
     )
-    verify = trail.add_parser("verify", help="check every hash chain")
+    verify = trail.add_parser("verify", help="check every chain and row seal")
     verify.add_argument("--reference", default=None)
+    verify.add_argument("--checkpoints", type=Path, default=None, metavar="DIR",
+                        help="also prove the trail extends every checkpoint in DIR")
+    verify.add_argument("--public-key", type=Path, default=None,
+                        help="the checkpoints' public key (default: the configured key's .pub)")
     verify.set_defaults(handler=cmd_audit_verify)
+    checkpoint = trail.add_parser("checkpoint", help="write a signed checkpoint of the trail")
+    checkpoint.add_argument("-o", "--output", type=Path, default=Path("checkpoints"),
+                            metavar="DIR", help="the folder to write it to")
+    checkpoint.set_defaults(handler=cmd_audit_checkpoint)
+    keygen = trail.add_parser("keygen", help="make the trail key and the checkpoint key")
+    keygen.add_argument("--rotate", action="store_true",
+                        help="add a new current trail key, keeping the old ones")
+    keygen.set_defaults(handler=cmd_audit_keygen)
+    trail.add_parser(
+        "reseal", help="key a trail written before keys (once, at that upgrade)"
+    ).set_defaults(handler=cmd_audit_reseal)
+    erase = trail.add_parser("erase", help="erase one event's payload for retention")
+    erase.add_argument("--reference", required=True)
+    erase.add_argument("--seq", type=int, required=True)
+    erase.add_argument("--reason", required=True)
+    erase.add_argument("--authorised-by", required=True, metavar="ADMIN")
+    erase.set_defaults(handler=cmd_audit_erase)
 
     clocks = commands.add_parser("clocks", help="due dates").add_subparsers(
         dest="clocks", required=True
@@ -508,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
         code: int = args.handler(args, settings)
-    except PolicyError as exc:
+    except (PolicyError, keys.TrailKeyError) as exc:
         print(f"disclosure: {exc}", file=sys.stderr)
         return 2
     return code

@@ -28,6 +28,18 @@ class IdempotencyMismatch(DisclosureError):
         super().__init__("this Idempotency-Key was already used for a different request")
 
 
+class TamperedRecord(DisclosureError):
+    """A row about to be changed does not match its seal: it was changed behind the service's
+    back, and writing over it would seal the change as if it were the service's own."""
+
+    def __init__(self, reference: str, problem: str) -> None:
+        super().__init__(
+            f"{reference}: {problem}; nothing is written over it until the trail is checked"
+            " (`disclosure audit verify`)"
+        )
+        self.reference = reference
+
+
 class InvalidInput(DisclosureError):
     """Input that is well-formed but does not fit the request it is for."""
 
@@ -44,4 +56,5 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "StaleVersion",
+    "TamperedRecord",
 ]

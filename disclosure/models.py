@@ -275,6 +275,8 @@ class Event(Base):
     payload_digest: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Which trail key the hash is a MAC under (None: written before the trail was keyed).
+    key_id: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (UniqueConstraint("request_id", "seq", name="uq_events_request_seq"),)
 
@@ -390,8 +392,25 @@ class View(Base):
     viewed_at: Mapped[datetime]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (UniqueConstraint("request_id", "seq", name="uq_views_request_seq"),)
+
+
+class Seal(Base):
+    """The keyed MAC of one casework row, written with every change to it, so that an edit
+    made behind the service's back does not verify."""
+
+    __tablename__ = "seals"
+
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=False)
+    # The request the row belongs to (a request's own seal: itself).
+    request_id: Mapped[int] = mapped_column(Key, index=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    mac: Mapped[str] = mapped_column(String(64))
+    # A request's seal only: the digest of its rows' seals, which its MAC covers too.
+    rows: Mapped[str | None] = mapped_column(String(64))
 
 
 # Finding people: the search index, the search log, links and repeat-subject alerts -------

@@ -6,28 +6,32 @@ a request never changes its version (the ETag everyone's If-Match depends on).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from disclosure import seals
 from disclosure.db import Database
-from disclosure.models import Request, View
+from disclosure.keys import TrailKeys
+from disclosure.models import Base, View
 from disclosure.references import request_id
 
 GENESIS = "0" * 64
 Clock = Callable[[], datetime]
+VIEWS = Base.metadata.tables["views"]
+REQUESTS = Base.metadata.tables["requests"]
 
 
-def link_hash(
+def link_message(
     *, prev_hash: str, reference: str, seq: int, viewer: str, endpoint: str, viewed_at: datetime
-) -> str:
+) -> bytes:
+    """What one view's MAC covers."""
     fields = [prev_hash, reference, seq, viewer, endpoint, viewed_at.isoformat()]
-    return hashlib.sha256(msgspec.json.encode(fields)).hexdigest()
+    return msgspec.json.encode(fields)
 
 
 class ViewEntry(msgspec.Struct, kw_only=True):
@@ -70,11 +74,12 @@ class ReadLog:
         ).first()
         seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
         at = self.now()
+        keys = self.db.keys
         session.add(View(
             request_id=rid, seq=seq, viewer=viewer, endpoint=endpoint, viewed_at=at,
-            prev_hash=prev,
-            hash=link_hash(prev_hash=prev, reference=reference, seq=seq, viewer=viewer,
-                           endpoint=endpoint, viewed_at=at),
+            prev_hash=prev, key_id=keys.current,
+            hash=keys.sign(link_message(prev_hash=prev, reference=reference, seq=seq,
+                                        viewer=viewer, endpoint=endpoint, viewed_at=at)),
         ))
 
     async def list(self, reference: str, *, area: str | None = None) -> list[ViewEntry]:
@@ -90,35 +95,69 @@ class ReadLog:
             ]
 
 
+def _view_problem(
+    keys: TrailKeys, prev: str, expected: int, ref: str, seq: int, viewer: str, endpoint: str,
+    viewed_at: datetime, prev_hash: str, mac: str, key_id: str | None,
+) -> tuple[int, str] | None:
+    if seq != expected:
+        return expected, f"view {expected} is missing"
+    if prev_hash != prev:
+        return seq, f"view {seq} does not link to the one before"
+    if key_id is None:
+        return seq, f"view {seq} is not keyed (see `audit reseal`)"
+    recomputed = keys.mac(key_id, link_message(
+        prev_hash=prev, reference=ref, seq=seq, viewer=viewer, endpoint=endpoint,
+        viewed_at=viewed_at,
+    ))
+    if recomputed is None:
+        return seq, f"view {seq} is keyed with key {key_id}, which the trail key file does not hold"
+    if recomputed != mac:
+        return seq, f"view {seq} does not match its hash"
+    return None
+
+
 async def verify(
-    session: AsyncSession, *, reference: str | None = None
-) -> tuple[int, tuple[str, int, str] | None]:
-    """Walk the view chains; the number checked and the first broken link, if any."""
+    conn: AsyncConnection,
+    keys: TrailKeys,
+    found: list[seals.Broken],
+    *,
+    reference: str | None = None,
+    area: str | None = None,
+) -> int:
+    """Walk the view chains in one stream, adding the first broken link of each to `found`;
+    the number of views checked."""
     query = (
-        select(View, Request.reference)
-        .join(Request, Request.id == View.request_id)
-        .order_by(View.request_id, View.seq)
+        select(
+            VIEWS.c.request_id, REQUESTS.c.reference, VIEWS.c.seq, VIEWS.c.viewer,
+            VIEWS.c.endpoint, VIEWS.c.viewed_at, VIEWS.c.prev_hash, VIEWS.c.hash,
+            VIEWS.c.key_id,
+        )
+        .join(REQUESTS, REQUESTS.c.id == VIEWS.c.request_id)
+        .order_by(VIEWS.c.request_id, VIEWS.c.seq)
     )
     if reference is not None:
-        query = query.where(Request.reference == reference)
+        query = query.where(REQUESTS.c.reference == reference)
+    if area is not None:
+        query = query.where(REQUESTS.c.area == area)
     checked = 0
     current: int | None = None
     prev = GENESIS
     expected = 1
-    rows = await session.stream(query.execution_options(yield_per=1000))
-    async for view, ref in rows:
-        if view.request_id != current:
-            current, prev, expected = view.request_id, GENESIS, 1
-        if view.seq != expected:
-            return checked, (ref, expected, f"view {expected} is missing")
-        if view.prev_hash != prev:
-            return checked, (ref, view.seq, f"view {view.seq} does not link to the one before")
-        recomputed = link_hash(
-            prev_hash=prev, reference=ref, seq=view.seq, viewer=view.viewer,
-            endpoint=view.endpoint, viewed_at=view.viewed_at,
-        )
-        if recomputed != view.hash:
-            return checked, (ref, view.seq, f"view {view.seq} does not match its hash")
-        prev, expected = view.hash, expected + 1
-        checked += 1
-    return checked, None
+    broken = False
+    async for batch in seals.batches(conn, query):
+        for rid, ref, seq, viewer, endpoint, viewed_at, prev_hash, mac, key_id in batch:
+            if rid != current:
+                current, prev, expected, broken = rid, GENESIS, 1, False
+            checked += 1
+            if broken:
+                continue
+            problem = _view_problem(keys, prev, expected, ref, seq, viewer, endpoint,
+                                    viewed_at, prev_hash, mac, key_id)
+            if problem is not None:
+                found.append(seals.Broken("views", ref, *problem))
+                if len(found) >= seals.LIMIT:
+                    return checked
+                broken = True
+                continue
+            prev, expected = mac, expected + 1
+    return checked

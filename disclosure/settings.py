@@ -45,6 +45,14 @@ class Settings:
     reports_database_url: str | None = field(default_factory=_reports_database_url)
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", "262144")))
     policy_file: Path | None = field(default_factory=lambda: _path("POLICY_FILE"))
+    # The trail's secret key file (keys every event, view and row seal). Unset on SQLite: a
+    # `trail.key` beside the database file, made on first use; PostgreSQL refuses to start.
+    trail_key_file: Path | None = field(default_factory=lambda: _path("TRAIL_KEY_FILE"))
+    # The Ed25519 key that signs checkpoints. Unset on SQLite: `checkpoint.key` beside the
+    # database file (made by `disclosure audit keygen`).
+    checkpoint_key_file: Path | None = field(
+        default_factory=lambda: _path("CHECKPOINT_KEY_FILE")
+    )
     debug: bool = field(default_factory=lambda: _env("DEBUG", "") == "1")
     # Session cookies are Secure unless this is 0 (plain-HTTP development only).
     cookie_secure: bool = field(default_factory=lambda: _env("COOKIE_SECURE", "1") != "0")

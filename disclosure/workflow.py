@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure import audit, clocks, cursors, timeliness
-from disclosure.access import SYSTEM_EVENTS
+from disclosure import audit, clocks, cursors, seals, timeliness
+from disclosure.access import AUTHORISES_ERASURE, SYSTEM_EVENTS
 from disclosure.alerts import repeats
 from disclosure.db import Database
 from disclosure.errors import IdempotencyMismatch, InvalidInput, NotFound, StaleVersion
@@ -131,9 +131,9 @@ _LOCK = (
 _BUMP = update(REQUESTS).where(
     REQUESTS.c.id == bindparam("rid"), REQUESTS.c.version == bindparam("expected")
 )
-_INSERT_REQUEST = insert(REQUESTS).returning(REQUESTS.c.id)
-# Batched where the driver can; the ids come back in the order the parties were given.
-_INSERT_PARTIES = insert(PARTIES).returning(PARTIES.c.id, sort_by_parameter_order=True)
+_INSERT_REQUEST = insert(REQUESTS)
+# Batched where the driver can; the rows come back in the order the parties were given.
+_INSERT_PARTIES = insert(PARTIES)
 _COUNT_CHECKS = select(func.count()).where(CHECKS.c.request_id == bindparam("rid"))
 # Each actor who prepared the request, with the first preparing event they sent.
 _PREPARED_BY = (
@@ -171,6 +171,12 @@ _RECIPIENTS = select(
 _AUTHORISER_ROLES = select(USERS.c.roles).where(
     USERS.c.username == bindparam("username"), USERS.c.area == bindparam("area"),
     USERS.c.disabled_at.is_(None),
+)
+_ACTIVE_ROLES = select(USERS.c.roles).where(
+    USERS.c.username == bindparam("username"), USERS.c.disabled_at.is_(None)
+)
+_EVENT_AT = select(EVENTS.c.id, EVENTS.c.event, EVENTS.c.payload_salt).where(
+    EVENTS.c.request_id == bindparam("rid"), EVENTS.c.seq == bindparam("seq")
 )
 _OPEN_PARTNER_REQUESTS = select(PARTNER_REQUESTS.c.id).where(
     PARTNER_REQUESTS.c.request_id == bindparam("rid"), PARTNER_REQUESTS.c.responded_at.is_(None)
@@ -271,8 +277,9 @@ class Workflow:
         digest: str | None = None,
         continued_from: Locked | None = None,
     ) -> tuple[Request, list[PartyView]]:
-        """Write a request, its parties and its receipt on the trail; `continued_from` is the
-        right-to-ask request it carries on, if any."""
+        """Write a request, its parties and its receipt on the trail, each row sealed;
+        `continued_from` is the right-to-ask request it carries on, if any."""
+        sealer = seals.Sealer(conn, self.db.keys)
         now = self.now()
         received_at = new.received_at.astimezone(UTC)
         if received_at > now:
@@ -302,7 +309,7 @@ class Workflow:
             "idempotency_digest": digest if key else None,
             "continued_from_id": continued_from.id if continued_from else None,
         }
-        rid: int = (await conn.execute(_INSERT_REQUEST, columns)).scalar_one()
+        rid: int = (await sealer.write(_INSERT_REQUEST, columns))[0].id
         await conn.execute(insert(EVENTS), link | {"request_id": rid})
         parties: list[dict[str, Any]] = [
             {
@@ -315,9 +322,9 @@ class Workflow:
             }
             for p in new.parties
         ]
-        ids = (
-            await conn.execute(_INSERT_PARTIES, [p | {"request_id": rid} for p in parties])
-        ).scalars().all()
+        written = await sealer.write(_INSERT_PARTIES, [p | {"request_id": rid} for p in parties])
+        ids = [row.id for row in written]
+        await sealer.flush()
         # The answer is built from the values written; the session never tracks these rows.
         views = [PartyView(id=party_id, **p) for party_id, p in zip(ids, parties, strict=True)]
         await index.index_parties(
@@ -361,6 +368,7 @@ class Workflow:
             # Core statements on the transaction's connection: every row this writes is new or
             # updated once, so the session's identity map and flushes would only add cost.
             conn = await session.connection()
+            sealer = seals.Sealer(conn, self.db.keys)
             request = await self._lock(conn, reference)
             if area is not None and request.area != area:
                 raise NotFound(reference)
@@ -374,7 +382,7 @@ class Workflow:
             # The request's columns this event sets, beyond its state, version and due dates.
             changes: dict[str, Any] = {}
             recorded = await self._record(
-                conn, request, payload, actor=actor, at=now, decision=decision, facts=facts,
+                sealer, request, payload, actor=actor, at=now, decision=decision, facts=facts,
                 changes=changes,
             )
             outcome = request.outcome
@@ -394,16 +402,17 @@ class Workflow:
             # The clock reads the trail with this event in it, so the request row is written
             # once, with its new due dates.
             clock = await timeliness.request_clock(conn, request, self.policy)
-            bumped = await conn.execute(_BUMP, changes | {
+            bumped = await sealer.write(_BUMP, changes | {
                 "rid": request.id, "expected": expected_version, "state": to_state,
                 "version": link["seq"], "last_event_hash": link["hash"], "updated_at": now,
                 "due_at": clock.overall.due_at if clock.overall else None,
                 "stage_due_at": timeliness.stage_due_at(clock, to_state),
             })
-            if bumped.rowcount != 1:
+            if len(bumped) != 1:
                 # The row lock makes this unreachable; it guards against a lost update if a
                 # backend ever lets a second writer through.
                 raise StaleVersion(reference, expected_version, request.version)
+            await sealer.flush()
             return Transitioned(
                 reference=reference,
                 event=event,
@@ -411,6 +420,55 @@ class Workflow:
                 state=to_state,
                 outcome=outcome,
                 version=link["seq"],
+            )
+
+    async def erase_payload(
+        self, reference: str, *, seq: int, reason: str, authorised_by: str
+    ) -> Transitioned:
+        """Erase one event's payload for retention. The erasure is an event of its own on the
+        request's trail, naming the event, the reason and the admin who authorised it, so an
+        erased payload verifies and one removed in SQL does not."""
+        if not reason.strip():
+            raise InvalidInput("reason", "is required")
+        async with self.db.write() as session, session.begin():
+            conn = await session.connection()
+            sealer = seals.Sealer(conn, self.db.keys)
+            request = await self._lock(conn, reference)
+            roles = (await conn.execute(_ACTIVE_ROLES, {"username": authorised_by})).first()
+            if roles is None or not AUTHORISES_ERASURE & set(roles[0]):
+                needed = " or ".join(sorted(AUTHORISES_ERASURE))
+                raise InvalidInput("authorised_by", f"{authorised_by} is not an active {needed}")
+            target = (
+                await conn.execute(_EVENT_AT, {"rid": request.id, "seq": seq})
+            ).first()
+            if target is None:
+                raise InvalidInput("seq", f"{reference} has no event {seq}")
+            if target.event == audit.ERASE:
+                raise InvalidInput("seq", f"event {seq} is an erasure; its record is kept")
+            if target.payload_salt is None:
+                raise InvalidInput("seq", f"the payload of event {seq} is already erased")
+            now = self.now()
+            link = self._link(
+                reference=reference, seq=request.version + 1,
+                prev_hash=request.last_event_hash, policy_version=request.policy_version,
+                event=audit.ERASE, from_state=request.state, to_state=request.state,
+                actor=authorised_by, at=now,
+                payload={"seq": seq, "event": target.event, "reason": reason,
+                         "authorised_by": authorised_by},
+            )
+            await conn.execute(
+                update(EVENTS).where(EVENTS.c.id == target.id)
+                .values(payload=None, payload_salt=None)
+            )
+            await conn.execute(insert(EVENTS), link | {"request_id": request.id})
+            await sealer.write(_BUMP, {
+                "rid": request.id, "expected": request.version, "version": link["seq"],
+                "last_event_hash": link["hash"], "updated_at": now,
+            })
+            await sealer.flush()
+            return Transitioned(
+                reference=reference, event=audit.ERASE, from_state=request.state,
+                state=request.state, outcome=request.outcome, version=link["seq"],
             )
 
     async def _lock(self, conn: AsyncConnection, reference: str) -> Locked:
@@ -510,7 +568,7 @@ class Workflow:
 
     async def _record(
         self,
-        conn: AsyncConnection,
+        sealer: seals.Sealer,
         request: Locked,
         payload: EventIn,
         *,
@@ -523,9 +581,11 @@ class Workflow:
         """Write the stage record an event carries, if any; return what the trail adds to it.
 
         `decision` is the latest decision and `facts` what the guards read, gathered by
-        `_facts`; an event that sets a column of the request puts it in `changes`.
+        `_facts`; an event that sets a column of the request puts it in `changes`. Every row
+        goes through `sealer`, which seals it in this transaction.
         """
         rid = request.id
+        conn = sealer.conn
         match payload:
             case CompleteInitialChecks():
                 changes["immediate_risk"] = payload.immediate_risk
@@ -540,69 +600,69 @@ class Workflow:
                         actor=actor,
                     )
             case RecordCheck():
-                await conn.execute(insert(CHECKS), {
+                await sealer.write(insert(CHECKS), {
                     "request_id": rid, "source": payload.source,
                     "information_held": payload.information_held, "summary": payload.summary,
                     "checked_at": payload.checked_at, "recorded_by": actor,
                 })
             case RecordPartnerRequest():
-                await conn.execute(insert(PARTNER_REQUESTS), {
+                await sealer.write(insert(PARTNER_REQUESTS), {
                     "request_id": rid, "agency": payload.agency, "asked": payload.asked,
                     "asked_at": payload.asked_at, "due_at": payload.due_at,
                 })
             case RecordPartnerResponse():
-                await conn.execute(
+                await sealer.write(
                     update(PARTNER_REQUESTS)
-                    .where(PARTNER_REQUESTS.c.id == payload.partner_request_id)
-                    .values(
-                        responded_at=payload.responded_at,
-                        information_held=payload.information_held,
-                        response=payload.response,
-                    )
+                    .where(PARTNER_REQUESTS.c.id == payload.partner_request_id),
+                    {
+                        "responded_at": payload.responded_at,
+                        "information_held": payload.information_held,
+                        "response": payload.response,
+                    },
                 )
             case RecordDecision():
                 fields = msgspec.structs.asdict(payload)
                 recipients = fields.pop("recipients")
                 fields["legal_test"] = msgspec.to_builtins(payload.legal_test)
                 fields["attendees"] = msgspec.to_builtins(payload.attendees)
-                decision_id = (await conn.execute(
-                    insert(DECISIONS).returning(DECISIONS.c.id),
+                decision_id = (await sealer.write(
+                    insert(DECISIONS),
                     fields | {"request_id": rid, "decision_maker": actor, "recorded_by": actor},
-                )).scalar_one()
+                ))[0].id
                 if recipients:
-                    await conn.execute(insert(DECISION_RECIPIENTS), [
+                    await sealer.write(insert(DECISION_RECIPIENTS), [
                         msgspec.structs.asdict(r) | {"decision_id": decision_id,
                                                      "request_id": rid}
                         for r in recipients
                     ])
             case RecordDelivery():
                 approved = facts.pending.get(payload.recipient_party_id)
-                await conn.execute(insert(DELIVERIES), msgspec.structs.asdict(payload) | {
+                await sealer.write(insert(DELIVERIES), msgspec.structs.asdict(payload) | {
                     "request_id": rid,
                     "matches_approved_wording": same_words(payload.words_used, approved),
                     "recorded_by": actor,
                 })
-                await self._settle(conn, decision, payload.recipient_party_id, {
+                await self._settle(sealer, decision, payload.recipient_party_id, {
                     "settlement": "delivered", "settled_at": payload.delivered_at,
                     "settled_by": payload.delivered_by,
                 })
             case RecordNonDelivery():
                 # A decision-maker who stops a disclosure is the one who sends the event.
                 decided_by = actor if payload.reason == "stopped" else payload.decided_by
-                await self._settle(conn, decision, payload.recipient_party_id, {
+                await self._settle(sealer, decision, payload.recipient_party_id, {
                     "settlement": payload.reason, "settled_at": payload.at,
                     "settled_by": decided_by, "notes": payload.notes,
                 })
             case RecordNotice():
-                await conn.execute(insert(NOTICES), msgspec.structs.asdict(payload) | {
+                await sealer.write(insert(NOTICES), msgspec.structs.asdict(payload) | {
                     "request_id": rid, "recorded_by": actor,
                 })
             case RecordSubjectTold():
-                await conn.execute(insert(SUBJECT_TOLD), msgspec.structs.asdict(payload) | {
+                await sealer.write(insert(SUBJECT_TOLD), msgspec.structs.asdict(payload) | {
                     "request_id": rid, "recorded_by": actor,
                 })
             case TakeImmediateAction(urgent_disclosure=urgent) if urgent is not None:
-                await self._urgent_disclosure(conn, rid, payload, actor=actor)
+                await self._urgent_disclosure(sealer, rid, payload, actor=actor)
             case ContinueAsRightToKnow():
                 carried, _ = await self._insert_request(
                     conn, await self._carried_on(conn, request, payload, at), actor=actor,
@@ -614,7 +674,7 @@ class Workflow:
                 extension = clocks.Extension(payload.days, payload.category, payload.reason, at)
                 extended = timeliness.extend(clock, extension, self.policy)
                 old, new = clock.overall.due_at if clock.overall else None, extended.due_at
-                await conn.execute(insert(EXTENSIONS), {
+                await sealer.write(insert(EXTENSIONS), {
                     "request_id": rid, "days": payload.days, "category": payload.category,
                     "reason": payload.reason, "granted_at": at, "old_due_at": old,
                     "new_due_at": new, "granted_by": actor,
@@ -637,33 +697,33 @@ class Workflow:
         return {}
 
     async def _settle(
-        self, conn: AsyncConnection, decision: LatestDecision | None, party: int,
+        self, sealer: seals.Sealer, decision: LatestDecision | None, party: int,
         values: dict[str, Any],
     ) -> None:
         """Mark one recipient of the decision awaiting delivery as settled."""
         assert decision is not None, "the guard refuses a settlement with no decision"
-        await conn.execute(
+        await sealer.write(
             update(DECISION_RECIPIENTS)
             .where(DECISION_RECIPIENTS.c.decision_id == decision.id,
-                   DECISION_RECIPIENTS.c.party_id == party)
-            .values(**values)
+                   DECISION_RECIPIENTS.c.party_id == party),
+            values,
         )
 
     async def _urgent_disclosure(
-        self, conn: AsyncConnection, rid: int, payload: TakeImmediateAction, *, actor: str
+        self, sealer: seals.Sealer, rid: int, payload: TakeImmediateAction, *, actor: str
     ) -> None:
         """An urgent disclosure kept as a decision marked urgent with its one recipient, already
         delivered, so that it is listed and counted with every other disclosure."""
         urgent = payload.urgent_disclosure
         assert urgent is not None
-        decision_id = (await conn.execute(insert(DECISIONS).returning(DECISIONS.c.id), {
+        decision_id = (await sealer.write(insert(DECISIONS), {
             "request_id": rid, "urgent": True, "forum": "urgent", "decided_at": payload.taken_at,
             "chair": urgent.authorised_by, "attendees": [],
             "decision_maker": urgent.authorised_by,
             "decision_maker_role": urgent.authoriser_rank, "decision": "disclose",
             "legal_test": {}, "safeguarding_actions": [], "recorded_by": actor,
-        })).scalar_one()
-        await conn.execute(insert(DECISION_RECIPIENTS), {
+        }))[0].id
+        await sealer.write(insert(DECISION_RECIPIENTS), {
             "decision_id": decision_id, "request_id": rid, "party_id": urgent.recipient_party_id,
             "rationale": payload.action, "better_placed_reason": urgent.better_placed_reason,
             "wording": urgent.wording, "discloser": urgent.delivered_by, "method": "urgent",
@@ -716,8 +776,8 @@ class Workflow:
         """The next link of a request's trail: the event row's columns but its request id."""
         salt = audit.new_salt()
         digest = audit.payload_digest(payload, salt)
-        link = audit.link_hash(
-            prev_hash=prev_hash, reference=reference, seq=seq, event=event,
+        key_id, link = audit.link(
+            self.db.keys, prev_hash=prev_hash, reference=reference, seq=seq, event=event,
             from_state=from_state, to_state=to_state, actor=actor, occurred_at=at,
             policy_version=policy_version, digest=digest,
         )
@@ -725,7 +785,7 @@ class Workflow:
             "seq": seq, "event": event, "from_state": from_state, "to_state": to_state,
             "actor": actor, "occurred_at": at, "policy_version": policy_version,
             "payload": payload, "payload_salt": salt, "payload_digest": digest,
-            "prev_hash": prev_hash, "hash": link,
+            "prev_hash": prev_hash, "hash": link, "key_id": key_id,
         }
 
     # Reading -----------------------------------------------------------------------------

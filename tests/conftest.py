@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from disclosure.db import Database
+from disclosure.keys import create_trail_key_file
 from disclosure.migrations import upgrade
 from disclosure.models import Base
 from disclosure.policy import load_policy_book
@@ -43,6 +44,16 @@ def _require_postgres() -> str:
     if IN_CI:
         pytest.fail("DISCLOSURE_TEST_POSTGRES_URL is not set, and CI must run the PostgreSQL tests")
     pytest.skip("DISCLOSURE_TEST_POSTGRES_URL not set")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def trail_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The trail's key for the run, outside every database, as production configures it."""
+    path = tmp_path_factory.mktemp("keys") / "trail.key"
+    create_trail_key_file(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DISCLOSURE_TRAIL_KEY_FILE", str(path))
+        yield path
 
 
 @contextmanager

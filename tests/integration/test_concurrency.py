@@ -41,8 +41,7 @@ async def test_conflicting_transitions_from_two_connections(
             assert after.version == 2 and after.state == won[0].state
             events = await workflow.events(view.reference)
             assert [e.event for e in events] == ["receive", won[0].event]
-        async with workflow.db.read() as session:
-            assert (await audit.verify(session)).ok
+        assert (await audit.verify(workflow.db)).ok
     finally:
         await other.db.dispose()
 

@@ -52,7 +52,7 @@ async def test_demo_covers_every_state_and_outcome_with_a_sound_trail(
         events = await session.scalar(select(func.count()).select_from(Event))
         applicants = set(await session.scalars(
             select(Party.relationship).where(Party.role == "applicant")))
-        verdict = await audit.verify(session)
+    verdict = await audit.verify(workflow.db)
 
     assert {s for r, s in states if r == "right_to_ask"} == RIGHT_TO_ASK_STATES
     assert {s for r, s in states if r == "right_to_know"} == RIGHT_TO_KNOW_STATES

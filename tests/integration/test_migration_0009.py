@@ -17,7 +17,7 @@ __all__ = ["empty_url"]
 
 
 def test_parties_held_before_are_found_after(empty_url: str) -> None:
-    upgrade(empty_url, "0004")
+    upgrade(empty_url, "0006")
     engine = create_engine(_sync(empty_url))
     with engine.begin() as conn:
         conn.execute(text(

@@ -88,8 +88,8 @@ async def test_third_party_application_disclosed_then_the_applicant_told_the_pro
         "receive", "complete_initial_checks", "record_meeting", "record_check",
         "complete_checks", "record_decision", "record_delivery", "record_notice",
     ]
+    assert (await audit.verify(workflow.db)).ok
     async with workflow.db.read() as session:
-        assert (await audit.verify(session)).ok
         delivery = await session.scalar(select(Delivery))
         assert delivery is not None and delivery.matches_approved_wording
         notice = await session.scalar(select(Notice))

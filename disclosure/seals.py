@@ -1,0 +1,281 @@
+"""Row seals: a keyed MAC over every column of every casework row, written in the transaction
+that writes the row, so that an edit made in SQL behind the service's back is found.
+
+Which tables are sealed is worked out from the schema: `requests` and every table that holds a
+request's rows (a `request_id` column), except the two trails, which are keyed chains of their
+own. The MAC covers whatever columns a table has, so a column added later is covered with no
+change here. A NULL column is left out of the MAC, so adding a nullable column keeps existing
+seals valid; a migration that fills a sealed column for existing rows must reseal them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import msgspec
+from sqlalchemy import Insert, Table, Update, and_, bindparam, exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from disclosure.errors import TamperedRecord
+from disclosure.keys import TrailKeys
+from disclosure.models import Base
+
+# Tables with a request_id that are not sealed row by row: the two trails, keyed chains of
+# their own, and the seals themselves; and what finding people derives or logs beside the
+# record: the search index (rebuilt from the parties by `disclosure search reindex`), the
+# requests each search showed, and the requests an alert was raised on.
+UNSEALED: Final = frozenset({
+    "events", "views", "seals", "search_terms", "search_results", "alert_requests",
+})
+SEALS: Final = Base.metadata.tables["seals"]
+
+
+def _sealed_tables() -> tuple[Table, ...]:
+    tables = tuple(
+        t for t in Base.metadata.sorted_tables
+        if t.name == "requests" or ("request_id" in t.c and t.name not in UNSEALED)
+    )
+    for t in tables:
+        # Seals are keyed by (table, id): every sealed table has a single integer `id`.
+        assert [c.name for c in t.primary_key.columns] == ["id"], t.name
+    return tables
+
+
+SEALED: Final = _sealed_tables()
+SEALED_NAMES: Final = frozenset(t.name for t in SEALED)
+REQUESTS: Final = Base.metadata.tables["requests"]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return value
+
+
+def message(
+    table: str, row_id: int, columns: Sequence[str], values: Sequence[Any],
+    rows: str | None = None,
+) -> bytes:
+    """What a row's seal is a MAC of: its table, id and every non-NULL column by name; for a
+    request, also the digest of its rows' seals."""
+    body = {
+        name: _canonical(value)
+        for name, value in zip(columns, values, strict=True)
+        if value is not None
+    }
+    covered = [str(table), row_id, body] if rows is None else [str(table), row_id, body, rows]
+    return msgspec.json.encode(covered, order="sorted")
+
+
+def rows_digest(macs: str | None) -> str:
+    """The digest of the seals of a request's rows (comma-separated, in any order): a row
+    deleted together with its seal changes it, and the request's own seal covers it."""
+    return hashlib.sha256(",".join(sorted(macs.split(",") if macs else [])).encode()).hexdigest()
+
+
+def _upsert(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(SEALS)
+    return statement.on_conflict_do_update(
+        index_elements=["table_name", "row_id"],
+        set_={"key_id": statement.excluded.key_id, "mac": statement.excluded.mac,
+              "rows": statement.excluded.rows},
+    )
+
+
+_UPSERTS = {dialect: _upsert(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def _row_macs(dialect: str, request_id: Any) -> Any:
+    """The seals of a request's rows (not its own), comma-separated in one value."""
+    rows = SEALS.alias("request_rows")
+    join = func.string_agg if dialect == "postgresql" else func.group_concat
+    return (
+        select(join(rows.c.mac, ","))
+        .where(rows.c.request_id == request_id, rows.c.table_name != "requests")
+        .scalar_subquery()
+    )
+
+
+_ROW_MACS = {d: select(_row_macs(d, bindparam("rid"))) for d in ("postgresql", "sqlite")}
+
+
+class Sealer:
+    """Writes casework rows on a transaction's connection and seals each row it wrote, as the
+    database stored it; `flush` writes the seals, before the transaction commits. A request's
+    own seal also covers the seals of all its rows, so it is sealed last, in `flush`: every
+    transaction that writes a request's rows writes the request too."""
+
+    def __init__(self, conn: AsyncConnection, keys: TrailKeys) -> None:
+        self.conn = conn
+        self.keys = keys
+        self._pending: list[dict[str, Any]] = []
+        self._requests: dict[int, Any] = {}
+
+    async def write(
+        self, statement: Insert | Update, params: dict[str, Any] | list[dict[str, Any]],
+        *, unsealed: bool = False,
+    ) -> Sequence[Any]:
+        """Run an INSERT or UPDATE of a sealed table; the rows written, every column, in the
+        order of `params` for a batch.
+
+        The rows an UPDATE matches must match their seals first (TamperedRecord if not), so a
+        change made behind the service's back is never sealed over; `unsealed` skips that, for
+        keying rows written before seals existed.
+        """
+        table = statement.table
+        assert isinstance(table, Table) and table.name in SEALED_NAMES, table
+        if isinstance(statement, Update) and not unsealed:
+            assert isinstance(params, dict)
+            await self._check(table, statement, params)
+        if isinstance(statement, Insert):
+            statement = statement.returning(
+                *table.c, sort_by_parameter_order=isinstance(params, list)
+            )
+        else:
+            statement = statement.returning(*table.c)
+        rows = (await self.conn.execute(statement, params)).all()
+        if table is REQUESTS:
+            self._requests.update((row.id, row) for row in rows)
+        else:
+            self.seal(table, rows)
+        return rows
+
+    async def _check(self, table: Table, statement: Update, params: dict[str, Any]) -> None:
+        names = list(table.c.keys())
+        query = _scoped(table, self.conn.dialect.name, None, None).where(statement.whereclause)
+        for row in await self.conn.execute(query, params):
+            if (problem := _row_problem(self.keys, table, names, row)) is not None:
+                raise TamperedRecord(row[len(names)], problem)
+
+    def seal(self, table: Table, rows: Sequence[Any]) -> None:
+        """Seal rows of a request's `table` as read, every column in the table's order."""
+        names = table.c.keys()
+        for row in rows:
+            self._pending.append({
+                "table_name": str(table.name), "row_id": row.id, "request_id": row.request_id,
+                "key_id": self.keys.current, "rows": None,
+                "mac": self.keys.sign(message(table.name, row.id, names, row)),
+            })
+
+    async def flush(self) -> None:
+        upsert = _UPSERTS[self.conn.dialect.name]
+        if self._pending:
+            await self.conn.execute(upsert, self._pending)
+        names = REQUESTS.c.keys()
+        sealed = []
+        for rid, row in self._requests.items():
+            macs = await self.conn.scalar(_ROW_MACS[self.conn.dialect.name], {"rid": rid})
+            digest = rows_digest(macs)
+            sealed.append({
+                "table_name": "requests", "row_id": rid, "request_id": rid,
+                "key_id": self.keys.current, "rows": digest,
+                "mac": self.keys.sign(message("requests", rid, names, row, digest)),
+            })
+        if sealed:
+            await self.conn.execute(upsert, sealed)
+        self._pending, self._requests = [], {}
+
+
+# How many problems one verification lists before it stops looking.
+LIMIT: Final = 100
+
+
+class Broken(msgspec.Struct, frozen=True):
+    """One thing that does not verify: in which trail (`events`, `views`, or `rows` for the
+    sealed rows), where (request, event or view number) and what."""
+
+    trail: str
+    reference: str | None
+    seq: int | None
+    problem: str
+
+
+def _scoped(table: Table, dialect: str, area: str | None, reference: str | None) -> Any:
+    """The rows of `table` with their seal and request reference, of one area or request if
+    given."""
+    seal = and_(SEALS.c.table_name == table.name, SEALS.c.row_id == table.c.id)
+    if table is REQUESTS:
+        query = select(table, REQUESTS.c.reference.label("_reference"))
+    else:
+        query = select(table, REQUESTS.c.reference.label("_reference")).join(
+            REQUESTS, REQUESTS.c.id == table.c.request_id
+        )
+    query = query.add_columns(SEALS.c.key_id.label("_key_id"), SEALS.c.mac.label("_mac"))
+    if table is REQUESTS:
+        query = query.add_columns(
+            SEALS.c.rows.label("_rows"), _row_macs(dialect, REQUESTS.c.id).label("_row_macs")
+        )
+    query = query.outerjoin(SEALS, seal).order_by(table.c.id)
+    if area is not None:
+        query = query.where(REQUESTS.c.area == area)
+    if reference is not None:
+        query = query.where(REQUESTS.c.reference == reference)
+    return query
+
+
+async def batches(conn: AsyncConnection, query: Any) -> AsyncIterator[Sequence[Any]]:
+    result = await conn.stream(query.execution_options(yield_per=1000))
+    async for batch in result.partitions():
+        yield batch
+        # A long verify over HTTP lets other requests in between batches.
+        await asyncio.sleep(0)
+
+
+def _row_problem(keys: TrailKeys, table: Table, names: list[str], row: Any) -> str | None:
+    width = len(names)
+    values = row[:width]
+    key_id, mac = row[width + 1], row[width + 2]
+    where = f"{table.name} row {values[0]}"
+    if mac is None:
+        return f"{where} has no seal"
+    digest = None
+    if table is REQUESTS:
+        digest = rows_digest(row[width + 4])
+        if digest != row[width + 3]:
+            return f"{where}: a row of this request was deleted together with its seal"
+    expected = keys.mac(key_id, message(table.name, values[0], names, values, digest))
+    if expected is None:
+        return f"{where} is sealed with key {key_id}, which the trail key file does not hold"
+    if expected != mac:
+        return f"{where} does not match its seal"
+    return None
+
+
+async def verify(
+    conn: AsyncConnection, keys: TrailKeys, found: list[Broken], *, area: str | None = None,
+    reference: str | None = None,
+) -> int:
+    """Check every sealed row (of one area or request, if given), adding to `found` each row
+    whose content does not match its seal or that has none, and (checking everything) each
+    seal whose row is gone; the number of rows checked."""
+    checked = 0
+    for table in SEALED:
+        names = list(table.c.keys())
+        async for batch in batches(conn, _scoped(table, conn.dialect.name, area, reference)):
+            for row in batch:
+                checked += 1
+                if (problem := _row_problem(keys, table, names, row)) is not None:
+                    found.append(Broken("rows", row[len(names)], None, problem))
+                    if len(found) >= LIMIT:
+                        return checked
+        if area is None and reference is None:
+            # A seal whose row is gone: the row was deleted behind the service's back.
+            orphans = await conn.scalars(
+                select(SEALS.c.row_id)
+                .where(SEALS.c.table_name == table.name)
+                .where(~exists().where(table.c.id == SEALS.c.row_id))
+                .order_by(SEALS.c.row_id)
+                .limit(LIMIT)
+            )
+            found.extend(
+                Broken("rows", None, None, f"{table.name} row {o} was deleted") for o in orphans
+            )
+            if len(found) >= LIMIT:
+                return checked
+    return checked

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
-from api.problems import documented
+from api.problems import WITH_BODY, documented
 from api.requests import etag, parse_if_match
 from disclosure import access
 from disclosure.alerts.service import AlertEvent, AlertPage, Alerts, AlertView
@@ -32,14 +32,18 @@ async def list_alerts(
 
 @post(
     "/api/alerts/{alert_id:int}/events", tags=["alerts"], status_code=200,
-    responses=documented(400, 404, 409, 412, 428),
+    responses=documented(*WITH_BODY, 404, 409, 412, 428),
 )
 async def review_alert(
     alert_id: AlertId,
     data: JSONBody[AlertEvent],
     alerts: NamedDependency[Alerts],
     principal: NamedDependency[Principal],
-    if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None,
+    if_match: Annotated[str | None, HeaderParameter(
+        name="If-Match", required=True,
+        description='The alert\'s strong ETag, e.g. "1": missing is 428; stale, weak (W/) or'
+        " malformed is 412.",
+    )] = None,
 ) -> Response[AlertView]:
     """Review an alert: start a right-to-know request linked to its requests, or record that
     no action is needed and why. If-Match carries the alert's ETag."""

@@ -2,30 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Any
 
-from litestar import Litestar, Request
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import ClientException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from api.accounts import close_session, issue_token, list_users, open_session, whoami
+from api.accounts import (
+    close_session,
+    end_other_sessions,
+    issue_token,
+    list_users,
+    open_session,
+    whoami,
+)
 from api.alerts import list_alerts, review_alert
 from api.audit import verify_trail, views
-from api.auth import authorise, provide_actor, provide_principal
+from api.auth import authorise, provide_actor, provide_principal, session_cookie
+from api.contract import StrictStructSchema
 from api.correlation import correlate
-from api.headers import security_headers
+from api.docs import LocalSwagger
+from api.headers import path_methods, security_headers
 from api.health import healthz, readyz
+from api.inputs import QueryNames, refuse_bad_input
 from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
+from api.reading import read_trail
 from api.requests import RequestController
 from api.search import list_searches, search
-from disclosure import logs
+from disclosure import jobs, logs
 from disclosure.alerts.service import Alerts
 from disclosure.db import Database
 from disclosure.policy import load_policy_book
@@ -37,15 +49,6 @@ from disclosure.users import LoginPolicy, Users
 from disclosure.workflow import Workflow
 
 DOCS_PATH = "/schema"
-
-
-async def one_value_per_parameter(request: Request[Any, Any, Any]) -> None:
-    """Refuse a repeated query parameter rather than silently using its first value."""
-    seen: set[str] = set()
-    for key, _ in request.query_params.multi_items():
-        if key in seen:
-            raise ClientException(f"{key}: given more than once")
-        seen.add(key)
 
 
 def create_app(settings: Settings | None = None, workflow: Workflow | None = None) -> Litestar:
@@ -66,9 +69,19 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        background = None
+        if settings.jobs_minutes > 0:
+            background = asyncio.create_task(jobs.every(
+                timedelta(minutes=settings.jobs_minutes), service.db, users,
+                keep=timedelta(days=settings.prune_after_days),
+            ))
         try:
             yield
         finally:
+            if background is not None:
+                background.cancel()
+                with suppress(asyncio.CancelledError):
+                    await background
             await service.db.dispose()
 
     def constant(value: Any) -> Provide:
@@ -77,10 +90,12 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
 
         return Provide(provide)
 
+    query_names = QueryNames()
+    allow: dict[str, str] = {}
     app = Litestar(
         route_handlers=[
             RequestController, verify_trail, views, statistics, decisions,
-            open_session, close_session, whoami, issue_token, list_users,
+            open_session, close_session, whoami, issue_token, end_other_sessions, list_users,
             healthz, readyz, metrics, search, list_searches, list_alerts, review_alert,
         ],
         dependencies={
@@ -94,25 +109,31 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "actor": Provide(provide_actor),
         },
         guards=[authorise],
-        before_request=one_value_per_parameter,
-        middleware=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH), HTTP.middleware],
-        state=State({"users": users, "scrape_token": _scrape_token(settings)}),
+        before_request=refuse_bad_input(query_names),
+        plugins=[StrictStructSchema()],
+        middleware=[read_trail(reads), HTTP.middleware],
+        before_send=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH, allow=allow)],
+        state=State({"users": users, "session_cookie": session_cookie(settings),
+                     "scrape_token": _scrape_token(settings)}),
         exception_handlers=HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="disclosure", version="0.1.0", path=DOCS_PATH,
             components=Components(security_schemes={
                 "bearer": SecurityScheme(type="http", scheme="bearer"),
-                "session": SecurityScheme(type="apiKey", name="disclosure_session",
+                "session": SecurityScheme(type="apiKey", name=session_cookie(settings),
                                           security_scheme_in="cookie"),
             }),
             security=[{"bearer": []}, {"session": []}],
+            render_plugins=[LocalSwagger()],
         ),
         lifespan=[lifespan],
         debug=settings.debug,
         # Logging is set up by disclosure.logs, for every logger of the process.
         logging_config=None,
     )
+    query_names.learn(app)
+    allow.update(path_methods(app))
     # Outermost, around routing too, so that even an unknown path's answer has a request id.
     app.asgi_handler = correlate(app.asgi_handler)
     return app

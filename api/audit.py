@@ -6,12 +6,12 @@ from typing import Annotated
 
 from litestar import get
 from litestar.di import NamedDependency
-from litestar.params import PathParameter
+from litestar.params import PathParameter, QueryParameter
 
 from api.problems import documented
 from disclosure import audit
 from disclosure.access import trail_scope
-from disclosure.reads import ReadLog, ViewEntry
+from disclosure.reads import ReadLog, ViewPage
 from disclosure.users import Principal
 from disclosure.workflow import Workflow
 
@@ -30,6 +30,9 @@ async def views(
     reference: Annotated[str, PathParameter(pattern=r"^[A-Z]{4,5}-\d{4}-\d{6}$", max_length=32)],
     reads: NamedDependency[ReadLog],
     principal: NamedDependency[Principal],
-) -> list[ViewEntry]:
-    """Who viewed this request's details or parties, when, and through which endpoint."""
-    return await reads.list(reference, area=principal.area)
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+) -> ViewPage:
+    """Who viewed this request's details or parties, when, and through which endpoint, oldest
+    first, a page at a time (`next_cursor` continues)."""
+    return await reads.list(reference, area=principal.area, limit=limit, cursor=cursor)

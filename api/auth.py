@@ -13,12 +13,20 @@ from litestar.handlers.base import BaseRouteHandler
 
 from api.correlation import bind_actor
 from disclosure import access
+from disclosure.settings import Settings
 from disclosure.users import Principal, Users
 
-SESSION_COOKIE = "disclosure_session"
+# The __Host- prefix makes browsers refuse the cookie unless it is Secure, for this host only
+# and for every path; plain-HTTP development (DISCLOSURE_COOKIE_SECURE=0) cannot use it.
+SESSION_COOKIE = "__Host-disclosure_session"
+INSECURE_SESSION_COOKIE = "disclosure_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="disclosure"'}
+
+
+def session_cookie(settings: Settings) -> str:
+    return SESSION_COOKIE if settings.cookie_secure else INSECURE_SESSION_COOKIE
 
 
 def _is_docs(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
@@ -78,7 +86,7 @@ async def _authenticate(
             raise NotAuthorizedException("the token is invalid, expired or revoked",
                                          headers=CHALLENGE)
         return principal
-    cookie = connection.cookies.get(SESSION_COOKIE)
+    cookie = connection.cookies.get(connection.app.state.session_cookie)
     if cookie is None:
         raise NotAuthorizedException("sign in first", headers=CHALLENGE)
     principal = await users.authenticate(cookie, kind="session")

@@ -1,12 +1,16 @@
-"""Security headers on every answer, errors included."""
+"""Security headers on every answer, routing errors (404, 405) included, and an `Allow` that
+names every method a path has."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
+from litestar import Litestar
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.routes import HTTPRoute
+from litestar.types import Message, Scope
 
 # The web pages serve their own scripts and styles; nothing inline, nothing from elsewhere.
 PAGE_CSP = (
@@ -14,47 +18,51 @@ PAGE_CSP = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
-# The OpenAPI viewers load their bundles from a CDN and start with an inline script.
+# The schema viewer's scripts come from the app too (api/docs.py); Swagger UI sets inline style
+# attributes as it draws, so styles alone may be inline. No other host is named.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
-    "https://unpkg.com; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
-    "https://unpkg.com https://fonts.googleapis.com; font-src 'self' https://fonts.gstatic.com; "
-    "img-src 'self' data: https://cdn.jsdelivr.net; worker-src 'self' blob:; "
-    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 HSTS = "max-age=31536000; includeSubDomains"
 
+Hook = Callable[[Message, Scope], Coroutine[Any, Any, None]]
 
-def security_headers(*, hsts: bool, docs_path: str) -> Callable[[ASGIApp], ASGIApp]:
-    """A middleware factory; `hsts` forces Strict-Transport-Security behind a TLS proxy."""
 
-    def middleware(app: ASGIApp) -> ASGIApp:
-        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await app(scope, receive, send)
-                return
-            path: str = scope["path"]
-            docs = path == docs_path or path.startswith(docs_path + "/")
-            tls = hsts or scope.get("scheme") == "https"
+def path_methods(app: Litestar) -> dict[str, str]:
+    """Each path template's methods, as an `Allow` header lists them."""
+    found: dict[str, set[str]] = {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            found.setdefault(route.path_format, set()).update(route.methods)
+    return {path: ", ".join(sorted(methods)) for path, methods in found.items()}
 
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    headers = MutableScopeHeaders.from_message(message)
-                    headers["Content-Security-Policy"] = DOCS_CSP if docs else PAGE_CSP
-                    headers["X-Content-Type-Options"] = "nosniff"
-                    headers["X-Frame-Options"] = "DENY"
-                    headers["Referrer-Policy"] = "no-referrer"
-                    headers["Cross-Origin-Opener-Policy"] = "same-origin"
-                    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-                    if path.startswith("/api/"):
-                        # Answers carry personal data: no browser or proxy may keep a copy.
-                        headers["Cache-Control"] = "no-store"
-                    if tls:
-                        headers["Strict-Transport-Security"] = HSTS
-                await send(message)
 
-            await app(scope, receive, send_with_headers)
+def security_headers(*, hsts: bool, docs_path: str, allow: dict[str, str]) -> Hook:
+    """A before-send hook; `hsts` forces Strict-Transport-Security behind a TLS proxy, and
+    `allow` (filled once the app is built) answers OPTIONS with every method of the path."""
 
-        return wrapped
+    async def hook(message: Message, scope: Scope) -> None:
+        if scope["type"] != ScopeType.HTTP or message["type"] != "http.response.start":
+            return
+        path: str = scope["path"]
+        docs = path == docs_path or path.startswith(docs_path + "/")
+        headers = MutableScopeHeaders.from_message(message)
+        headers["Content-Security-Policy"] = DOCS_CSP if docs else PAGE_CSP
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["Cross-Origin-Resource-Policy"] = "same-origin"
+        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if path.startswith("/api/"):
+            # Answers carry personal data: no browser or proxy may keep a copy.
+            headers["Cache-Control"] = "no-store"
+        if hsts or scope.get("scheme") == "https":
+            headers["Strict-Transport-Security"] = HSTS
+        template = scope.get("path_template")
+        if scope.get("method") == "OPTIONS" and template in allow:
+            headers["Allow"] = allow[template]
 
-    return middleware
+    return hook

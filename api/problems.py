@@ -34,6 +34,7 @@ from disclosure.errors import (
     NotFound,
     StaleVersion,
 )
+from disclosure.schemas import NO_NUL
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("disclosure.api")
@@ -73,6 +74,8 @@ def _field_error(item: Any) -> FieldError:
     if not isinstance(item, dict):
         return FieldError(field="$", message=str(item))
     message = str(item.get("message", ""))
+    if NUL_REFUSED in message:
+        message = "must not contain a NUL character (\\u0000)"
     key = str(item.get("key", ""))
     if key and key != "data":
         return FieldError(field=f"$.{key}", message=message)
@@ -82,6 +85,16 @@ def _field_error(item: Any) -> FieldError:
     if named := re.fullmatch(r"(\w+): (.+)", message, flags=re.S):
         return FieldError(field=f"$.{named[1]}", message=named[2])
     return FieldError(field="$", message=message)
+
+
+NUL_REFUSED = f"matching regex {NO_NUL!r}"
+
+
+def _named(detail: str) -> list[FieldError]:
+    """A 400 whose detail reads "field: why" names its field."""
+    if named := re.fullmatch(r"([\w$.\[\]-]+): (.+)", detail, flags=re.S):
+        return [FieldError(field=named[1], message=named[2])]
+    return []
 
 
 def _field_errors(exc: ValidationException) -> list[FieldError]:
@@ -95,8 +108,11 @@ def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> 
 
 
 def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    detail = str(exc.detail)
+    errors = _named(detail) if exc.status_code == HTTP_400_BAD_REQUEST else []
     return problem(
-        exc.status_code, _title(exc.status_code), str(exc.detail), headers=exc.headers or None
+        exc.status_code, _title(exc.status_code), detail, headers=exc.headers or None,
+        errors=errors,
     )
 
 
@@ -172,11 +188,18 @@ def _title(status: int) -> str:
         return "Error"
 
 
+# Any endpoint can answer these: an unknown query parameter (400), no or a bad credential (401),
+# a role that may not (403), and the database away (503, with Retry-After).
+EVERYWHERE = (400, 401, 403, 503)
+# And one that takes a JSON body these: too large (413), not application/json (415).
+WITH_BODY = (413, 415)
+
+
 def documented(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses a handler can give, besides 401 and 403."""
+    """OpenAPI entries for the problem responses a handler can give, besides EVERYWHERE's."""
     return {
         status: ResponseSpec(data_container=Problem, media_type=PROBLEM, description=_title(status))
-        for status in (401, 403, *statuses)
+        for status in sorted({*EVERYWHERE, *statuses})
     }
 
 

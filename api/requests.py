@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ClientException, HTTPException
+from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_428_PRECONDITION_REQUIRED
+from litestar.status_codes import (
+    HTTP_201_CREATED,
+    HTTP_412_PRECONDITION_FAILED,
+    HTTP_428_PRECONDITION_REQUIRED,
+)
 
 from api.auth import require_area, require_event
 from api.metrics import TRANSITIONS
-from api.problems import documented
+from api.problems import WITH_BODY, documented
 from disclosure.policy import Stage
-from disclosure.reads import ReadLog
 from disclosure.schemas import (
     Actions,
     ClockView,
@@ -39,24 +43,30 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+STRONG_ETAG = re.compile(r'"(\d{1,18})"')
+
+
 def parse_if_match(value: str | None) -> int:
+    """The version a strong ETag names; a weak or malformed one never matches (RFC 9110 13.1.1)."""
     if value is None:
         raise HTTPException(
             status_code=HTTP_428_PRECONDITION_REQUIRED,
             detail='If-Match is required: send the ETag of the request you acted on, e.g. "3"',
         )
-    text = value.strip()
-    text = text.removeprefix("W/").strip('"')
-    if not text.isdigit():
-        raise ClientException(f"If-Match: expected an ETag such as \"3\", got {value!r}")
-    return int(text)
+    strong = STRONG_ETAG.fullmatch(value.strip())
+    if strong is None:
+        raise HTTPException(
+            status_code=HTTP_412_PRECONDITION_FAILED,
+            detail=f'If-Match: {value!r} matches no version; send the strong ETag, e.g. "3"',
+        )
+    return int(strong[1])
 
 
 class RequestController(Controller):
     path = "/api/requests"
     tags = ("requests",)
 
-    @post("/", status_code=HTTP_201_CREATED, responses=documented(400, 413, 422))
+    @post("/", status_code=HTTP_201_CREATED, responses=documented(*WITH_BODY, 422))
     async def receive(
         self,
         data: JSONBody[NewRequest],
@@ -67,7 +77,8 @@ class RequestController(Controller):
             str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=100)
         ] = None,
     ) -> Response[RequestView]:
-        """Receive a new request."""
+        """Receive a new request. A repeat with the same Idempotency-Key answers the request
+        made the first time; every answer carries its parties, so the view is logged."""
         require_area(principal, data.area)
         view = await workflow.create(data, actor=actor, idempotency_key=idempotency_key)
         return Response(
@@ -104,11 +115,9 @@ class RequestController(Controller):
         reference: Reference,
         workflow: NamedDependency[Workflow],
         principal: NamedDependency[Principal],
-        reads: NamedDependency[ReadLog],
     ) -> Response[RequestView]:
         """One request with its parties; the ETag is its version. The view is logged."""
         view = await workflow.get(reference, area=principal.area)
-        await reads.record(reference, viewer=principal.username, endpoint="read")
         return Response(view, headers={"ETag": etag(view.version)})
 
     @get("/{reference:str}/events", responses=documented(400, 404))
@@ -117,12 +126,9 @@ class RequestController(Controller):
         reference: Reference,
         workflow: NamedDependency[Workflow],
         principal: NamedDependency[Principal],
-        reads: NamedDependency[ReadLog],
     ) -> list[EventView]:
         """The request's timeline: every event, oldest first. The view is logged."""
-        events = await workflow.events(reference, area=principal.area)
-        await reads.record(reference, viewer=principal.username, endpoint="timeline")
-        return events
+        return await workflow.events(reference, area=principal.area)
 
     @get("/{reference:str}/clock", responses=documented(400, 404))
     async def clock(
@@ -131,7 +137,8 @@ class RequestController(Controller):
         workflow: NamedDependency[Workflow],
         principal: NamedDependency[Principal],
     ) -> ClockView:
-        """Every due date of the request with its inputs and a sentence explaining it."""
+        """Every due date of the request with its inputs and a sentence explaining it; extension
+        reasons are free text, so the view is logged."""
         return await workflow.clock(reference, area=principal.area)
 
     @get("/{reference:str}/actions", responses=documented(400, 404))
@@ -146,7 +153,7 @@ class RequestController(Controller):
 
     @post(
         "/{reference:str}/events", status_code=200,
-        responses=documented(400, 404, 409, 412, 413, 428),
+        responses=documented(*WITH_BODY, 404, 409, 412, 428),
     )
     async def send(
         self,
@@ -155,7 +162,11 @@ class RequestController(Controller):
         workflow: NamedDependency[Workflow],
         actor: NamedDependency[str],
         principal: NamedDependency[Principal],
-        if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None,
+        if_match: Annotated[str | None, HeaderParameter(
+            name="If-Match", required=True,
+            description='The strong ETag of the version acted on, e.g. "3": missing is 428; stale,'
+            " weak (W/) or malformed is 412.",
+        )] = None,
     ) -> Response[Transitioned]:
         """Send one lifecycle event; If-Match must carry the version it was decided on."""
         require_event(principal, data)

@@ -9,13 +9,14 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from api.problems import documented
+from disclosure.schemas import NO_NUL
 from disclosure.search.service import Finder, SearchLogPage, SearchPage
 from disclosure.users import Principal
 
 
 @get("/api/search", tags=["search"], responses=documented(400))
 async def search(
-    q: Annotated[str, QueryParameter(min_length=1, max_length=200)],
+    q: Annotated[str, QueryParameter(min_length=1, max_length=200, pattern=NO_NUL)],
     finder: NamedDependency[Finder],
     principal: NamedDependency[Principal],
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,

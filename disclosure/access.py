@@ -44,14 +44,19 @@ class Rule:
 
     `public` endpoints take no credential (signing in, the probes). `scoped` endpoints address
     one request: a request of another area answers 404, as if it did not exist. `personal`
-    marks endpoints whose answers carry personal data. `scrape` endpoints are public unless the
-    deployment sets a scrape token (DISCLOSURE_METRICS_TOKEN_FILE); then they need that token.
+    marks endpoints whose answers carry personal data (names, addresses or free text): every such
+    answer is put on the read trail (api/reading.py), and no oversight role may call them (but
+    an auditor the search log). `own_log` marks a personal endpoint whose answers are about no
+    one request, so they stay off the read trail: a search goes on the search log instead.
+    `scrape` endpoints are public unless the deployment sets a scrape token
+    (DISCLOSURE_METRICS_TOKEN_FILE); then they need that token.
     """
 
     roles: frozenset[str]
     public: bool = False
     scoped: bool = False
     personal: bool = False
+    own_log: bool = False
     scrape: bool = False
 
 
@@ -62,23 +67,28 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "issue_token": Rule(frozenset(), public=True),
     "close_session": Rule(ANYONE),
     "whoami": Rule(ANYONE),
+    "end_other_sessions": Rule(ANYONE),
     # Casework.
     "receive": Rule(frozenset({"disclosure_officer", "mapp_coordinator"}), personal=True),
     "list_requests": Rule(CASEWORK | {"auditor"}),
     "read": Rule(CASEWORK, scoped=True, personal=True),
     "timeline": Rule(CASEWORK, scoped=True, personal=True),
-    "clock": Rule(CASEWORK, scoped=True),
+    "clock": Rule(CASEWORK, scoped=True, personal=True),
     "actions": Rule(CASEWORK, scoped=True),
-    "send": Rule(CASEWORK, scoped=True, personal=True),
-    # Finding people: every search is logged, its terms visible to auditors only.
-    "search": Rule(CASEWORK, personal=True),
+    "send": Rule(CASEWORK, scoped=True),
+    # Finding people: a search names many requests, so it goes on the search log (its terms
+    # and the requests shown) rather than one request's read trail.
+    "search": Rule(CASEWORK, personal=True, own_log=True),
     "list_alerts": Rule(CASEWORK),
-    "review_alert": Rule(CASEWORK, scoped=True, personal=True),
+    # A review is recorded on the alert (who, when, why), as an event is on its request.
+    "review_alert": Rule(CASEWORK, scoped=True),
     # Oversight.
     "statistics": Rule(CASEWORK | OVERSIGHT),
     "decisions": Rule(frozenset({"decision_maker", "smb_member", "lay_adviser", "auditor"})),
     "views": Rule(frozenset({"auditor"}), scoped=True),
-    "list_searches": Rule(frozenset({"auditor"}), personal=True),
+    # The one place an auditor sees personal data: the words of each search, to check it was
+    # justified. Listing the log is not itself logged.
+    "list_searches": Rule(frozenset({"auditor"}), personal=True, own_log=True),
     "verify_trail": Rule(frozenset({"auditor", "admin"})),
     # Accounts.
     "list_users": Rule(frozenset({"admin"})),

@@ -10,13 +10,13 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from disclosure import audit, backups, checkpoints, keys, logs, timeliness
+from disclosure import audit, backups, checkpoints, jobs, keys, logs, timeliness
 from disclosure.access import ROLES
 from disclosure.db import Database
 from disclosure.errors import InvalidInput, NotFound, StaleVersion
@@ -119,11 +119,28 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         uvicorn.run(
             "api.app:create_app", factory=True, host=args.host, port=args.port,
             workers=args.workers, log_config=None, access_log=False,
+            # Which proxies may name the client is the app's setting (DISCLOSURE_TRUSTED_PROXIES).
+            proxy_headers=False,
         )
     finally:
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)
     return 0
+
+
+def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
+    async def job(workflow: Workflow) -> int:
+        users = Users(workflow.db, policy=LoginPolicy.from_settings(settings))
+        done = await jobs.prune(workflow.db, users,
+                                keep=timedelta(days=settings.prune_after_days))
+        if not done.ran:
+            print("skipped: another process is running the jobs")
+            return 0
+        print(f"pruned {done.login_attempts} sign-in attempts and "
+              f"{done.credentials} ended credentials")
+        return 0
+
+    return _run(settings, job)
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -190,8 +207,14 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
         print(f"disclosure: {exc}", file=sys.stderr)
         return 2
     print(f"restored {args.backup}; verifying the audit trail")
-    # The restored database must prove itself: the same verification as `audit verify`.
-    return cmd_audit_verify(argparse.Namespace(reference=None), settings)
+    # The restored database must prove itself: the same verification as `audit verify`, and
+    # with --checkpoints, that it holds everything the latest checkpoints saw.
+    return cmd_audit_verify(
+        argparse.Namespace(
+            reference=None, checkpoints=args.checkpoints, public_key=args.public_key
+        ),
+        settings,
+    )
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -533,12 +556,23 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("backup", type=Path, metavar="FILE")
     load.add_argument("--force", action="store_true",
                       help="replace a database that already holds data")
+    load.add_argument("--checkpoints", type=Path, default=None, metavar="DIR",
+                      help="prove the restored trail extends every checkpoint in DIR")
+    load.add_argument("--public-key", type=Path, default=None,
+                      help="the checkpoints' public key (default: the configured key's .pub)")
     load.set_defaults(handler=cmd_restore)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="migrate to the latest schema").set_defaults(
         handler=cmd_db_upgrade
     )
+
+    job_commands = commands.add_parser("jobs", help="background jobs").add_subparsers(
+        dest="jobs", required=True
+    )
+    job_commands.add_parser(
+        "run", help="run the background jobs once (pruning old sign-in attempts and credentials)"
+    ).set_defaults(handler=cmd_jobs_run)
 
     demo = commands.add_parser("demo", help="seed realistic synthetic requests")
     demo.add_argument("--requests", type=int, default=500)

@@ -359,6 +359,8 @@ class Credential(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # When it was last used (to the minute): a web session idle for too long has ended.
+    last_used_at: Mapped[datetime | None]
 
 
 class LoginAttempt(Base):
@@ -370,12 +372,14 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(64))
     attempted_at: Mapped[datetime]
-    # ok, bad (wrong password or unknown user), locked or limited (refused before checking).
+    # checking (the password is being checked: counts as a failure until it is known), ok, or
+    # bad (wrong password or unknown user). Attempts refused unchecked are not recorded.
     outcome: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (
         Index("ix_login_attempts_username", "username", "attempted_at"),
         Index("ix_login_attempts_source", "source", "attempted_at"),
+        Index("ix_login_attempts_attempted_at", "attempted_at"),
     )
 
 

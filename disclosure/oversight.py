@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from disclosure.models import Alert, Decision, DecisionRecipient, Request
+from disclosure.models import Alert, Decision, DecisionRecipient, Division, Request
 
 
 class Count(msgspec.Struct, kw_only=True):
@@ -42,8 +42,10 @@ class Statistics(msgspec.Struct, kw_only=True):
 class AnonymisedDecision(msgspec.Struct, kw_only=True):
     """A decision record with no names, addresses, wording or free-text reasoning.
 
-    Ranks and agencies are codes of disclosure/vocabularies.py; an urgent disclosure made
-    outside the forum is listed too, with forum `urgent`.
+    Every field is a code from a fixed vocabulary, a flag, a count or a time, never text someone
+    typed: ranks and agencies are codes of disclosure/vocabularies.py, and a division is shown
+    only when it is one of the area's registered divisions. An urgent disclosure made outside the
+    forum is listed too, with forum `urgent`.
     """
 
     decision_id: int
@@ -136,9 +138,11 @@ async def decisions(
         .subquery()
     )
     query = (
-        select(Decision, Request, settled.c.recipients, settled.c.delivered)
+        select(Decision, Request, settled.c.recipients, settled.c.delivered, Division.code)
         .join(Request, Request.id == Decision.request_id)
         .outerjoin(settled, settled.c.decision_id == Decision.id)
+        .outerjoin(Division, and_(Division.area == Request.area,
+                                  Division.code == Request.division))
         .where(Request.area == area)
         .order_by(Decision.id.desc())
         .limit(limit + 1)
@@ -148,7 +152,7 @@ async def decisions(
     rows = (await session.execute(query)).all()
     items = [
         AnonymisedDecision(
-            decision_id=d.id, scheme=r.scheme, route=r.route, area=r.area, division=r.division,
+            decision_id=d.id, scheme=r.scheme, route=r.route, area=r.area, division=division,
             state=r.state, outcome=r.outcome, urgent=d.urgent, forum=d.forum,
             decided_at=d.decided_at,
             decision_maker_role=d.decision_maker_role,
@@ -163,7 +167,7 @@ async def decisions(
             safeguarding_actions=[str(a) for a in d.safeguarding_actions],
             dissent_recorded=bool(d.dissent), deviation_recorded=bool(d.deviation),
         )
-        for d, r, recipients, delivered in rows[:limit]
+        for d, r, recipients, delivered, division in rows[:limit]
     ]
     more = len(rows) > limit
     return DecisionPage(items=items, next_before=items[-1].decision_id if more and items else None)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure import seals
+from disclosure import cursors, seals
 from disclosure.db import Database
 from disclosure.keys import TrailKeys
 from disclosure.models import Base, View
@@ -40,6 +40,11 @@ class ViewEntry(msgspec.Struct, kw_only=True):
     endpoint: str
     viewed_at: datetime
     hash: str
+
+
+class ViewPage(msgspec.Struct, kw_only=True):
+    items: list[ViewEntry]
+    next_cursor: str | None
 
 
 class ReadLog:
@@ -82,17 +87,25 @@ class ReadLog:
                                         viewer=viewer, endpoint=endpoint, viewed_at=at)),
         ))
 
-    async def list(self, reference: str, *, area: str | None = None) -> list[ViewEntry]:
+    async def list(
+        self, reference: str, *, area: str | None = None, limit: int = 100,
+        cursor: str | None = None,
+    ) -> ViewPage:
+        """A page of a request's views, oldest first; `cursor` continues after the last one."""
+        after = cursors.decode(cursor, int)[0] if cursor else 0
         async with self.db.read() as session:
             rid = await request_id(session, reference, area=area)
-            rows = await session.scalars(
-                select(View).where(View.request_id == rid).order_by(View.seq)
-            )
-            return [
-                ViewEntry(seq=v.seq, viewer=v.viewer, endpoint=v.endpoint,
-                          viewed_at=v.viewed_at, hash=v.hash)
-                for v in rows
-            ]
+            rows = list(await session.scalars(
+                select(View).where(View.request_id == rid, View.seq > after)
+                .order_by(View.seq).limit(limit + 1)
+            ))
+        items = [
+            ViewEntry(seq=v.seq, viewer=v.viewer, endpoint=v.endpoint,
+                      viewed_at=v.viewed_at, hash=v.hash)
+            for v in rows[:limit]
+        ]
+        more = len(rows) > limit
+        return ViewPage(items=items, next_cursor=cursors.encode(items[-1].seq) if more else None)
 
 
 def _view_problem(

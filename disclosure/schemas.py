@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -31,17 +31,36 @@ Channel = Literal[
     "repeat_subject_review",
 ]
 PartyRole = Literal["applicant", "subject", "person_at_risk", "child", "referrer", "recipient"]
-Text = Annotated[str, Meta(min_length=1, max_length=4000)]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-Short = Annotated[str, Meta(max_length=200)]
+# PostgreSQL cannot store a NUL character in text (SQLite can): every string that crosses the
+# edge refuses one, so both backends give the same 400 naming the field.
+NO_NUL = r"^[^\x00]*$"
+Plain = Annotated[str, Meta(pattern=NO_NUL)]
+Text = Annotated[Plain, Meta(min_length=1, max_length=4000)]
+Name = Annotated[Plain, Meta(min_length=1, max_length=200)]
+Short = Annotated[Plain, Meta(max_length=200)]
+# The times a request can carry: a clock adds at most a few years to one, within datetime's range.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, tzinfo=UTC)
 Days = Annotated[int, Meta(ge=1, le=365)]
 PartyId = Annotated[int, Meta(ge=1)]
 Username = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-Note = Annotated[str, Meta(max_length=4000)]
+Note = Annotated[Plain, Meta(max_length=4000)]
+# An area or a division: a code, never free text.
+Code = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Strict input: an unknown field is an error, not something silently dropped."""
+    """Strict input: an unknown field is an error, not something silently dropped.
+
+    Every time must carry an offset and lie within the years a clock can count in; a subclass
+    with rules of its own calls this first (`super().__post_init__()`).
+    """
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                _aware(name, value)
 
 
 class SafeContact(Input, kw_only=True):
@@ -55,13 +74,13 @@ class PartyIn(Input, kw_only=True):
     role: PartyRole
     name: Name | None = None
     date_of_birth: Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
-    address: Annotated[str, Meta(max_length=500)] | None = None
+    address: Annotated[Plain, Meta(max_length=500)] | None = None
     relationship: Short | None = None
     sex: Literal["female", "male", "other", "not_known"] | None = None
     age_band: Literal["under_18", "18_24", "25_34", "35_44", "45_54", "55_64", "65_plus"] | None = (
         None
     )
-    ethnicity: Annotated[str, Meta(max_length=40)] | None = None
+    ethnicity: Annotated[Plain, Meta(max_length=40)] | None = None
     safe_contact: SafeContact | None = None
     kind: PartyKind = "person"
     # How the party stands to the person at risk or the child, as a code the recipient rules
@@ -71,6 +90,7 @@ class PartyIn(Input, kw_only=True):
     registered_sex_offender: bool | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.kind == "organisation":
             for name in ("date_of_birth", "sex", "age_band", "ethnicity"):
                 if getattr(self, name) is not None:
@@ -89,10 +109,15 @@ class PartyIn(Input, kw_only=True):
 
 
 class NewRequest(Input, kw_only=True):
+    """A new request. Rules across fields: `parties` includes a `subject`; a right-to-ask
+    request has an `applicant` and a right-to-know request has none; a DVDS request has a
+    `person_at_risk` and a CSODS request a `child`. Every time carries an offset and lies between
+    1900-01-01 and 2999-12-31 in UTC; no string holds a NUL character."""
+
     scheme: Scheme
     route: Route
-    area: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-    division: Annotated[str, Meta(max_length=64)] | None = None
+    area: Code
+    division: Code | None = None
     received_at: datetime
     channel: Channel
     summary: Text
@@ -100,8 +125,7 @@ class NewRequest(Input, kw_only=True):
     parties: Annotated[list[PartyIn], Meta(min_length=1, max_length=50)]
 
     def __post_init__(self) -> None:
-        if self.received_at.tzinfo is None:
-            raise ValueError("received_at: needs a time zone offset, e.g. 2026-04-02T09:30:00Z")
+        super().__post_init__()
         roles = [p.role for p in self.parties]
         if "subject" not in roles:
             raise ValueError("parties: a request needs a party with role 'subject'")
@@ -117,28 +141,37 @@ class NewRequest(Input, kw_only=True):
 
 
 def _aware(name: str, value: datetime | None) -> None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError(f"{name}: needs a time zone offset")
+    """A time with an offset, that converts to UTC within EARLIEST and LATEST."""
+    if value is None:
+        return
+    if value.tzinfo is None:
+        raise ValueError(f"{name}: needs a time zone offset, e.g. 2026-04-02T09:30:00Z")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise ValueError(
+            f"{name}: must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} in UTC"
+        )
 
 
 class EventIn(Input, tag_field="event", kw_only=True):
     """Base of every event payload; the `event` field says which one it is."""
 
-    def __post_init__(self) -> None:
-        for name in self.__struct_fields__:
-            value = getattr(self, name)
-            if isinstance(value, datetime):
-                _aware(name, value)
-
 
 class CompleteInitialChecks(EventIn, tag="complete_initial_checks", kw_only=True):
+    """Initial checks done. `duplicate_of` is required when the finding is `duplicate`, and
+    `referred_to` when it is `referred_safeguarding`."""
+
     finding: Literal["in_scope", "out_of_scope", "duplicate", "referred_safeguarding"]
     immediate_risk: bool
-    notes: Annotated[str, Meta(max_length=4000)] = ""
-    duplicate_of: Annotated[str, Meta(max_length=32)] | None = None
+    notes: Annotated[Plain, Meta(max_length=4000)] = ""
+    duplicate_of: Annotated[Plain, Meta(max_length=32)] | None = None
     referred_to: Literal["marac", "childrens_social_care", "mappa", "other"] | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.finding == "duplicate" and not self.duplicate_of:
             raise ValueError("duplicate_of: required when the finding is duplicate")
         if self.finding == "referred_safeguarding" and not self.referred_to:
@@ -158,7 +191,7 @@ class RecordMeeting(EventIn, tag="record_meeting", kw_only=True):
     documents_seen: list[IdentityDocument] = []
     proof_of_address: bool = False
     proof_of_relationship: bool = False
-    notes: Annotated[str, Meta(max_length=4000)] = ""
+    notes: Annotated[Plain, Meta(max_length=4000)] = ""
 
 
 CheckSource = Literal[
@@ -189,7 +222,7 @@ class RecordPartnerResponse(EventIn, tag="record_partner_response", kw_only=True
 
 
 class CompleteChecks(EventIn, tag="complete_checks", kw_only=True):
-    summary: Annotated[str, Meta(max_length=4000)] = ""
+    summary: Annotated[Plain, Meta(max_length=4000)] = ""
 
 
 class Answer(Input, kw_only=True):
@@ -224,11 +257,11 @@ class RecipientIn(Input, kw_only=True):
     party_id: PartyId
     rationale: Text
     # Where the scheme allows this recipient only exceptionally, why they are better placed.
-    better_placed_reason: Annotated[str, Meta(max_length=4000)] | None = None
+    better_placed_reason: Annotated[Plain, Meta(max_length=4000)] | None = None
     wording: Text
     discloser: Name
-    method: Annotated[str, Meta(min_length=1, max_length=1000)]
-    others_present: Annotated[str, Meta(max_length=1000)] | None = None
+    method: Annotated[Plain, Meta(min_length=1, max_length=1000)]
+    others_present: Annotated[Plain, Meta(max_length=1000)] | None = None
     deliver_by: datetime
 
     def __post_init__(self) -> None:
@@ -239,7 +272,11 @@ ReferredTo = Literal["marac", "mash", "childrens_social_care", "mappa"]
 
 
 class RecordDecision(EventIn, tag="record_decision", kw_only=True):
-    """The decision; its decision-maker is whoever signs in and sends it."""
+    """The decision; its decision-maker is whoever signs in and sends it. To `disclose` names
+    one or more `recipients`, each party once; `no_disclosure` needs a `no_disclosure_reason` and
+    `refer` a `referred_to`, each only for that decision, and neither names recipients.
+    `subject_views_reason` is required when `subject_views_sought` is false, and
+    `deviation_justification` when a `deviation` is recorded."""
 
     forum: Literal["police", "dvds_panel", "marac", "mapp_level_2", "mapp_level_3"]
     decided_at: datetime
@@ -254,13 +291,13 @@ class RecordDecision(EventIn, tag="record_decision", kw_only=True):
     presumption_applies: bool | None = None
     recipients: Annotated[list[RecipientIn], Meta(max_length=20)] = []
     subject_views_sought: bool
-    subject_views_reason: Annotated[str, Meta(max_length=4000)] | None = None
-    subject_representations: Annotated[str, Meta(max_length=4000)] | None = None
+    subject_views_reason: Annotated[Plain, Meta(max_length=4000)] | None = None
+    subject_representations: Annotated[Plain, Meta(max_length=4000)] | None = None
     subject_to_be_told: bool
     safeguarding_actions: list[SafeguardingAction] = []
-    dissent: Annotated[str, Meta(max_length=4000)] | None = None
-    deviation: Annotated[str, Meta(max_length=4000)] | None = None
-    deviation_justification: Annotated[str, Meta(max_length=4000)] | None = None
+    dissent: Annotated[Plain, Meta(max_length=4000)] | None = None
+    deviation: Annotated[Plain, Meta(max_length=4000)] | None = None
+    deviation_justification: Annotated[Plain, Meta(max_length=4000)] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -289,12 +326,12 @@ class RecordDelivery(EventIn, tag="record_delivery", kw_only=True):
     location: Text
     delivered_by: Name
     recipient_party_id: PartyId
-    others_present: Annotated[str, Meta(max_length=1000)] | None = None
+    others_present: Annotated[Plain, Meta(max_length=1000)] | None = None
     words_used: Text
     # Why the words used differ from the approved wording, when they do.
-    different_words_reason: Annotated[str, Meta(max_length=4000)] | None = None
+    different_words_reason: Annotated[Plain, Meta(max_length=4000)] | None = None
     confidentiality_explained: bool
-    confidentiality_reason: Annotated[str, Meta(max_length=4000)] | None = None
+    confidentiality_reason: Annotated[Plain, Meta(max_length=4000)] | None = None
     undertaking: Literal["signed", "refused"]
     # With the undertaking refused, who decided the disclosure still went ahead.
     undertaking_decided_by: Name | None = None
@@ -345,8 +382,8 @@ class RecordNotice(EventIn, tag="record_notice", kw_only=True):
     method: Literal["in_person", "telephone", "letter"]
     told: Literal["process_ended", "outcome"] = "process_ended"
     safety_advice_given: bool
-    safety_advice: Annotated[str, Meta(max_length=4000)] | None = None
-    notes: Annotated[str, Meta(max_length=4000)] | None = None
+    safety_advice: Annotated[Plain, Meta(max_length=4000)] | None = None
+    notes: Annotated[Plain, Meta(max_length=4000)] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -359,7 +396,7 @@ class UrgentDisclosure(Input, kw_only=True):
     decision-maker other than the sender."""
 
     recipient_party_id: PartyId
-    better_placed_reason: Annotated[str, Meta(max_length=4000)] | None = None
+    better_placed_reason: Annotated[Plain, Meta(max_length=4000)] | None = None
     wording: Text
     delivered_by: Name
     delivered_at: datetime

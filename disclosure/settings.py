@@ -68,6 +68,23 @@ class Settings:
     login_source_limit: int = field(
         default_factory=lambda: int(_env("LOGIN_SOURCE_LIMIT", "30"))
     )
+    # A web session signs out after this long unused.
+    session_idle_minutes: float = field(
+        default_factory=lambda: float(_env("SESSION_IDLE_MINUTES", "30"))
+    )
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client;
+    # from anyone else the header is ignored.
+    trusted_proxies: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            p.strip() for p in _env("TRUSTED_PROXIES", "").split(",") if p.strip()
+        )
+    )
+    # How often the app's background jobs run (0: never inside the app; run `disclosure jobs run`).
+    jobs_minutes: float = field(default_factory=lambda: float(_env("JOBS_MINUTES", "60")))
+    # How long sign-in attempts and ended credentials are kept before the job deletes them.
+    prune_after_days: float = field(
+        default_factory=lambda: float(_env("PRUNE_AFTER_DAYS", "30"))
+    )
     # A file holding the bearer token a Prometheus scraper must send to /metrics; unset, the
     # endpoint is open and must be kept off the public network by the proxy in front.
     metrics_token_file: Path | None = field(default_factory=lambda: _path("METRICS_TOKEN_FILE"))

@@ -6,26 +6,38 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from math import ceil
 
 import msgspec
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from disclosure.access import ROLES
 from disclosure.db import Database
 from disclosure.models import Area, Credential, Division, LoginAttempt, User
+from disclosure.passwords import weakness
 from disclosure.settings import Settings
 
 Clock = Callable[[], datetime]
 TOKEN_PREFIX = "dsc_"
-MIN_PASSWORD_LENGTH = 12
+# A failure until the check ends: attempts racing each other count the ones still running.
+FAILING = ("bad", "checking")
+TOUCH_EVERY = timedelta(minutes=1)
 
 DEFAULT_HASHER = PasswordHash((Argon2Hasher(),))
+
+
+def _lock_key(kind: str, value: str) -> int:
+    """A PostgreSQL advisory lock key (signed 64-bit) for one username or source."""
+    digested = hashlib.sha256(f"login:{kind}:{value}".encode()).digest()
+    return int(struct.unpack(">q", digested[:8])[0])
 
 
 def utcnow() -> datetime:
@@ -52,24 +64,39 @@ class TooManyAttempts(Exception):
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    """How long credentials live and how hard guessing is made."""
+    """How long credentials live and how hard guessing is made.
+
+    Wrong passwords are throttled per username and source (`max_failures` in `window`), per
+    source across usernames (`source_limit` failures in `source_window`), and slowed per username
+    from anywhere (each check beyond `max_failures` waits twice as long as the one before, up to
+    `slow_cap`): no one can lock another person out, only slow their sign-in a little.
+    """
 
     token_ttl: timedelta = timedelta(days=30)
     session_ttl: timedelta = timedelta(hours=8)
+    session_idle: timedelta = timedelta(minutes=30)
     max_failures: int = 5
-    lockout: timedelta = timedelta(minutes=15)
+    window: timedelta = timedelta(minutes=15)
     source_limit: int = 30
     source_window: timedelta = timedelta(minutes=5)
+    slow_cap: timedelta = timedelta(seconds=30)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoginPolicy:
         return cls(
             token_ttl=timedelta(days=settings.token_days),
             session_ttl=timedelta(hours=settings.session_hours),
+            session_idle=timedelta(minutes=settings.session_idle_minutes),
             max_failures=settings.login_max_failures,
-            lockout=timedelta(minutes=settings.lockout_minutes),
+            window=timedelta(minutes=settings.lockout_minutes),
             source_limit=settings.login_source_limit,
         )
+
+    def slowing(self, failures: int) -> timedelta:
+        """How long after the last check on a username the next may run."""
+        if failures < self.max_failures:
+            return timedelta(0)
+        return min(self.slow_cap, timedelta(seconds=2 ** min(failures - self.max_failures, 16)))
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -177,8 +204,8 @@ class Users:
             raise UserError("give at least one role")
         if unknown := [r for r in roles if r not in ROLES]:
             raise UserError(f"unknown role {unknown[0]!r}; roles are {', '.join(ROLES)}")
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise UserError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+        if why := weakness(password, username=username):
+            raise UserError(why)
         if not username or len(username) > 64 or not username.replace(".", "").replace(
             "-", ""
         ).replace("_", "").isalnum():
@@ -245,78 +272,129 @@ class Users:
         return Issued(secret=secret, kind=kind, expires_at=now + ttl, csrf_token=csrf)
 
     async def login(
-        self, username: str, password: str, *, source: str, kind: str = "bearer"
+        self, username: str, password: str, *, source: str, kind: str = "bearer",
+        replacing: str | None = None,
     ) -> Issued:
-        """Check a password, within the per-source rate limit and the per-username lockout."""
-        now = self.now()
-        p = self.policy
-        async with self.db.read() as session:
-            recent_from_source = await session.scalar(
-                select(func.count()).where(
-                    LoginAttempt.source == source,
-                    LoginAttempt.attempted_at > now - p.source_window,
-                )
-            )
-            last_ok = await session.scalar(
-                select(func.max(LoginAttempt.attempted_at)).where(
-                    LoginAttempt.username == username, LoginAttempt.outcome == "ok"
-                )
-            )
-            since = max(now - p.lockout, last_ok) if last_ok else now - p.lockout
-            failures = list(await session.scalars(
-                select(LoginAttempt.attempted_at)
-                .where(
-                    LoginAttempt.username == username, LoginAttempt.outcome == "bad",
-                    LoginAttempt.attempted_at > since,
-                )
-                .order_by(LoginAttempt.attempted_at.desc())
-                .limit(p.max_failures)
-            ))
-            user = await session.scalar(select(User).where(User.username == username))
-        if (recent_from_source or 0) >= p.source_limit:
-            await self._attempt(username, source, "limited")
-            raise TooManyAttempts(int(p.source_window.total_seconds()))
-        if len(failures) >= p.max_failures:
-            await self._attempt(username, source, "locked")
-            # Locked until the oldest of the last N failures falls out of the window.
-            until = failures[-1] + p.lockout
-            raise TooManyAttempts(max(1, int((until - now).total_seconds())))
+        """Check a password, within the throttles; `replacing` is a session this one ends."""
+        username, source = username[:64], source[:64]
+        attempt = await self._reserve(username, source)
+        user = await self._user(username)
         stored = user.password_hash if user is not None else await asyncio.to_thread(self._dummy)
         ok = await asyncio.to_thread(self.hasher.verify, password, stored)
-        if not ok or user is None or user.disabled_at is not None:
-            await self._attempt(username, source, "bad")
+        ok = ok and user is not None and user.disabled_at is None
+        async with self.db.write() as session, session.begin():
+            await session.execute(
+                update(LoginAttempt).where(LoginAttempt.id == attempt)
+                .values(outcome="ok" if ok else "bad")
+            )
+        if not ok or user is None:
             raise BadCredentials()
-        await self._attempt(username, source, "ok")
+        if replacing is not None:
+            await self._revoke_secret(replacing)
         return await self._issue(user.id, kind=kind, label=f"sign-in from {source}")
 
-    async def _attempt(self, username: str, source: str, outcome: str) -> None:
-        async with self.db.write() as session, session.begin():
-            session.add(LoginAttempt(
-                username=username[:64], source=source[:64], attempted_at=self.now(),
-                outcome=outcome,
-            ))
+    async def _user(self, username: str) -> User | None:
+        async with self.db.read() as session:
+            return await session.scalar(select(User).where(User.username == username))
 
+    async def _reserve(self, username: str, source: str) -> int:
+        """Count the failures and record this attempt as one, atomically; or refuse it.
+
+        SQLite's write lock serialises every writer; on PostgreSQL transaction-scoped advisory
+        locks on the source and the username do, so parallel guesses queue up here.
+        """
+        now = self.now()
+        async with self.db.write() as session, session.begin():
+            if self.db.dialect == "postgresql":
+                for key in sorted({_lock_key("source", source), _lock_key("user", username)}):
+                    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            wait = await self._throttled(session, username, source, now)
+            if wait is not None:
+                raise TooManyAttempts(max(1, ceil(wait.total_seconds())))
+            attempt = LoginAttempt(username=username, source=source, attempted_at=now,
+                                   outcome="checking")
+            session.add(attempt)
+            await session.flush()
+            return attempt.id
+
+    async def _throttled(
+        self, session: AsyncSession, username: str, source: str, now: datetime
+    ) -> timedelta | None:
+        """How long this attempt must wait, or None if it may be checked now."""
+        p = self.policy
+        failing = LoginAttempt.outcome.in_(FAILING)
+        from_source = await session.scalars(
+            select(LoginAttempt.attempted_at)
+            .where(LoginAttempt.source == source, failing,
+                   LoginAttempt.attempted_at > now - p.source_window)
+            .order_by(LoginAttempt.attempted_at.desc()).limit(p.source_limit)
+        )
+        source_failures = list(from_source)
+        if len(source_failures) >= p.source_limit:
+            return source_failures[-1] + p.source_window - now
+        # A sign-in ends the failures before it: all of them for the slowing of the username,
+        # only its own address's for the throttle of that address.
+        oks: dict[str, datetime] = {src: at for src, at in (await session.execute(
+            select(LoginAttempt.source, func.max(LoginAttempt.attempted_at))
+            .where(LoginAttempt.username == username, LoginAttempt.outcome == "ok",
+                   LoginAttempt.attempted_at > now - p.window)
+            .group_by(LoginAttempt.source)
+        )).all()}
+        last_ok = max(oks.values(), default=None)
+        pair_ok = oks.get(source)
+        recent: list[tuple[str, datetime]] = [(src, at) for src, at in (await session.execute(
+            select(LoginAttempt.source, LoginAttempt.attempted_at)
+            .where(LoginAttempt.username == username, failing,
+                   LoginAttempt.attempted_at > now - p.window)
+            .order_by(LoginAttempt.attempted_at.desc())
+        )).all()]
+        pair = [at for src, at in recent if src == source and (pair_ok is None or at > pair_ok)]
+        if len(pair) >= p.max_failures:
+            return pair[p.max_failures - 1] + p.window - now
+        recent = [(src, at) for src, at in recent if last_ok is None or at > last_ok]
+        if recent and (slow := p.slowing(len(recent))):
+            ready = recent[0][1] + slow
+            if ready > now:
+                return ready - now
+        return None
     async def authenticate(self, secret: str, *, kind: str) -> Principal | None:
-        """The principal behind a live credential of this kind, or None."""
+        """The principal behind a live credential of this kind, or None.
+
+        A web session also ends when it has been idle for `session_idle`; its last use is kept
+        to the minute, so a busy session writes at most once a minute.
+        """
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
+        now = self.now()
+        query = (
+            select(Credential, User)
+            .join(User, User.id == Credential.user_id)
+            .where(
+                Credential.secret_hash == digest(secret),
+                Credential.kind == kind,
+                Credential.revoked_at.is_(None),
+                Credential.expires_at > now,
+                User.disabled_at.is_(None),
+            )
+        )
+        if kind == "session":
+            query = query.where(or_(
+                Credential.last_used_at.is_(None),
+                Credential.last_used_at > now - self.policy.session_idle,
+            ))
         async with self.db.read() as session:
-            row = (
-                await session.execute(
-                    select(Credential, User)
-                    .join(User, User.id == Credential.user_id)
-                    .where(
-                        Credential.secret_hash == digest(secret),
-                        Credential.kind == kind,
-                        Credential.revoked_at.is_(None),
-                        Credential.expires_at > self.now(),
-                        User.disabled_at.is_(None),
-                    )
-                )
-            ).first()
+            row = (await session.execute(query)).first()
         if row is None:
             return None
         credential, user = row
+        if kind == "session" and (
+            credential.last_used_at is None or now - credential.last_used_at >= TOUCH_EVERY
+        ):
+            async with self.db.write() as session, session.begin():
+                await session.execute(
+                    update(Credential).where(Credential.id == credential.id)
+                    .values(last_used_at=now)
+                )
         return Principal(
             username=user.username, display_name=user.display_name, area=user.area,
             roles=frozenset(user.roles), credential_id=credential.id, kind=kind,
@@ -330,3 +408,42 @@ class Users:
                 .where(Credential.id == credential_id, Credential.revoked_at.is_(None))
                 .values(revoked_at=self.now())
             )
+
+    async def _revoke_secret(self, secret: str) -> None:
+        async with self.db.write() as session, session.begin():
+            await session.execute(
+                update(Credential)
+                .where(Credential.secret_hash == digest(secret), Credential.revoked_at.is_(None))
+                .values(revoked_at=self.now())
+            )
+
+    async def revoke_others(self, principal: Principal) -> int:
+        """End every other live session and token of this user; how many were ended."""
+        now = self.now()
+        async with self.db.write() as session, session.begin():
+            user_id = select(Credential.user_id).where(Credential.id == principal.credential_id)
+            ended = await session.execute(
+                update(Credential)
+                .where(
+                    Credential.user_id == user_id.scalar_subquery(),
+                    Credential.id != principal.credential_id,
+                    Credential.revoked_at.is_(None),
+                    Credential.expires_at > now,
+                )
+                .values(revoked_at=now)
+            )
+        return int(getattr(ended, "rowcount", 0) or 0)
+
+    async def prune(self, session: AsyncSession, *, keep: timedelta) -> tuple[int, int]:
+        """Delete sign-in attempts and ended credentials older than `keep`: (attempts, creds)."""
+        cutoff = self.now() - keep
+        attempts = await session.execute(
+            delete(LoginAttempt).where(LoginAttempt.attempted_at < cutoff)
+        )
+        credentials = await session.execute(
+            delete(Credential).where(or_(
+                Credential.expires_at < cutoff, Credential.revoked_at < cutoff,
+            ))
+        )
+        return (int(getattr(attempts, "rowcount", 0) or 0),
+                int(getattr(credentials, "rowcount", 0) or 0))

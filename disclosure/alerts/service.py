@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
-from msgspec import Meta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +18,7 @@ from disclosure import cursors
 from disclosure.alerts.repeats import AT_RISK_ROLES, REVIEW_CHANNEL
 from disclosure.errors import NotFound, StaleVersion
 from disclosure.models import Alert, AlertRequest, Party, Request
-from disclosure.schemas import Input, NewRequest, PartyIn
+from disclosure.schemas import Code, Input, NewRequest, PartyIn, Text
 from disclosure.search import links, names
 from disclosure.workflow import Workflow
 from statemachines.alerts import fire
@@ -40,12 +39,12 @@ class AlertEventIn(Input, tag_field="event", kw_only=True):
 class StartRightToKnow(AlertEventIn, tag="start_right_to_know", kw_only=True):
     """Start a right-to-know request about the subject, linked to every request alerted on."""
 
-    summary: Annotated[str, Meta(min_length=1, max_length=4000)]
-    division: Annotated[str, Meta(max_length=64)] | None = None
+    summary: Text
+    division: Code | None = None
 
 
 class RecordNoAction(AlertEventIn, tag="record_no_action", kw_only=True):
-    reason: Annotated[str, Meta(min_length=1, max_length=4000)]
+    reason: Text
 
 
 AlertEvent = StartRightToKnow | RecordNoAction

@@ -59,6 +59,7 @@ SAMPLES: dict[str, Callable[[str, str, str], Call]] = {
         "POST", "/api/tokens", _login()),
     "close_session": lambda ref, area, role: ("DELETE", "/api/session", None),
     "whoami": lambda ref, area, role: ("GET", "/api/session", None),
+    "end_other_sessions": lambda ref, area, role: ("DELETE", "/api/sessions/others", None),
     "receive": lambda ref, area, role: ("POST", "/api/requests", factories.new_request(area=area)),
     "list_requests": lambda ref, area, role: ("GET", f"/api/requests?area={area}", None),
     "read": lambda ref, area, role: ("GET", f"/api/requests/{ref}", None),

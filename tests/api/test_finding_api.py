@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 
+from disclosure.workflow import Workflow
 from tests import factories
 from tests.api.conftest import People
+from tests.api.test_read_trail import views_of
 
 
 def application(subject: str, at_risk: str, **subject_fields: Any) -> dict[str, Any]:
@@ -139,3 +141,59 @@ async def test_three_women_one_man_becomes_a_right_to_know_review(
     assert stats["alerts"] == [
         {"kind": "repeat_subject", "state": "reviewed", "review": "right_to_know_started",
          "alerts": 1}]
+
+
+async def test_a_search_is_logged_once_on_the_search_log_not_the_read_trail(
+    client: httpx.AsyncClient, people: People, workflow: Workflow
+) -> None:
+    officer = people.bearer("disclosure_officer")
+    made = (await client.post("/api/requests", json=application("Daniel Price", "Emma Walker"),
+                              headers=officer)).json()
+    before = await views_of(workflow)
+    found = await client.get("/api/search", params={"q": "Daniel Price"}, headers=officer)
+    assert [hit["reference"] for hit in found.json()["items"]] == [made["reference"]]
+    assert await views_of(workflow) == before
+    log = (await client.get("/api/searches", headers=people.bearer("auditor"))).json()
+    assert [(e["terms"], e["shown"]) for e in log["items"]] == [
+        ("Daniel Price", [made["reference"]])]
+
+
+async def test_search_and_alerts_refuse_what_they_do_not_take(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    officer = people.bearer("disclosure_officer")
+    nul = await client.get("/api/search", params={"q": "Price\x00"}, headers=officer)
+    assert nul.status_code == 400
+    assert nul.json()["errors"][0]["field"] == "$.q"
+    for path, params in (("/api/search", {"q": "Price", "area": "durham"}),
+                         ("/api/alerts", {"status": "open"})):
+        answer = await client.get(path, params=params, headers=officer)
+        assert answer.status_code == 400, path
+        assert "not a query parameter here" in answer.json()["detail"]
+    log = await client.get("/api/searches", headers=people.bearer("auditor"))
+    assert log.json()["items"] == []
+
+
+async def test_an_alert_review_refuses_nul_a_free_text_division_and_a_weak_etag(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    officer = people.bearer("disclosure_officer")
+    for at_risk in ("Emma Walker", "Kerry Holt", "Sophie Hart"):
+        made = (await client.post("/api/requests", json=application("Daniel Price", at_risk),
+                                  headers=officer)).json()
+    [alert] = made["alerts"]
+    review = f"/api/alerts/{alert['id']}/events"
+    current = {**officer, "If-Match": '"1"'}
+    nul = await client.post(review, json={"event": "record_no_action", "reason": "no\x00"},
+                            headers=current)
+    assert nul.status_code == 400
+    assert nul.json()["errors"][0]["field"] == "$.reason"
+    division = await client.post(review, json={"event": "start_right_to_know", "summary": "x",
+                                               "division": "North Team"}, headers=current)
+    assert division.status_code == 400
+    assert division.json()["errors"][0]["field"] == "$.division"
+    weak = await client.post(review, json={"event": "record_no_action", "reason": "known"},
+                             headers={**officer, "If-Match": 'W/"1"'})
+    assert weak.status_code == 412
+    queue = (await client.get("/api/alerts", params={"state": "open"}, headers=officer)).json()
+    assert [a["id"] for a in queue["items"]] == [alert["id"]]

@@ -106,7 +106,7 @@ async def test_a_backup_edited_after_it_was_taken_fails_verification(
         edited.execute("UPDATE events SET actor = 'someone.else' WHERE seq = 2")
     target = f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}"
     assert await _cli(monkeypatch, target, "restore", str(saved)) == 1
-    assert f"BROKEN: {first} event 2" in capsys.readouterr().out
+    assert f"BROKEN: {first}: event 2" in capsys.readouterr().out
 
 
 async def test_restore_refuses_a_file_that_is_not_a_backup(
@@ -117,3 +117,30 @@ async def test_restore_refuses_a_file_that_is_not_a_backup(
     target = f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}"
     assert await _cli(monkeypatch, target, "restore", str(junk)) == 2
     assert "is not a SQLite backup" in capsys.readouterr().err
+
+
+async def test_a_restore_proves_itself_against_the_checkpoints(
+    workflow: Workflow, database_url: str, restore_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DISCLOSURE_CHECKPOINT_KEY_FILE", str(tmp_path / "checkpoint.key"))
+    assert await _cli(monkeypatch, database_url, "audit", "keygen") == 0
+    await _casework(workflow)
+    folder = tmp_path / "checkpoints"
+    assert await _cli(monkeypatch, database_url, "audit", "checkpoint", "-o", str(folder)) == 0
+    saved = tmp_path / "disclosure.backup"
+    assert await _cli(monkeypatch, database_url, "backup", "-o", str(saved)) == 0
+    capsys.readouterr()
+
+    assert await _cli(
+        monkeypatch, restore_url, "restore", "--checkpoints", str(folder), str(saved)
+    ) == 0
+    assert "OK: extends checkpoint-" in capsys.readouterr().out
+
+    # A checkpoint taken after the backup names what the older backup does not hold.
+    await workflow.create(new(), actor="officer.ann")
+    assert await _cli(monkeypatch, database_url, "audit", "checkpoint", "-o", str(folder)) == 0
+    assert await _cli(
+        monkeypatch, restore_url, "restore", "--force", "--checkpoints", str(folder), str(saved)
+    ) == 1
+    assert "BROKEN: checkpoint-" in capsys.readouterr().out

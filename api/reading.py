@@ -1,0 +1,53 @@
+"""Every answer that carries personal data goes on the read trail, derived from the permission
+table: an endpoint marked `personal` in disclosure/access.py is logged when it answers 2xx, so a
+new endpoint cannot forget to (one that keeps its own log, a search, is logged there instead).
+A read that cannot be logged is not answered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from disclosure import access
+from disclosure.reads import ReadLog
+from disclosure.users import Principal
+
+
+def _reference(scope: Scope, start: Message) -> str | None:
+    """The request the answer is about: the path's, or a created one's Location."""
+    reference = scope.get("path_params", {}).get("reference")
+    if reference is None:
+        location = MutableScopeHeaders.from_message(start).get("Location")
+        reference = location.rsplit("/", 1)[-1] if location else None
+    return str(reference) if reference else None
+
+
+def read_trail(reads: ReadLog) -> Callable[[ASGIApp], ASGIApp]:
+    """A middleware factory over the app's read log."""
+
+    def middleware(app: ASGIApp) -> ASGIApp:
+        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+            handler = scope.get("route_handler")
+            rule = access.endpoint_rule(handler.handler_name) if handler else None
+            if scope["type"] != ScopeType.HTTP or rule is None or not rule.personal or rule.own_log:
+                await app(scope, receive, send)
+                return
+
+            async def send_after_logging(message: Message) -> None:
+                if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                    principal = scope.get("user")
+                    reference = _reference(scope, message)
+                    if not isinstance(principal, Principal) or reference is None:
+                        raise RuntimeError("a personal answer with no viewer or request to log")
+                    await reads.record(reference, viewer=principal.username,
+                                       endpoint=handler.handler_name)
+                await send(message)
+
+            await app(scope, receive, send_after_logging)
+
+        return wrapped
+
+    return middleware

@@ -1,0 +1,75 @@
+"""Security headers on every answer, OPTIONS naming every method, and a schema viewer that
+loads nothing from another host."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from api.app import create_app
+from disclosure.settings import Settings
+from tests.api.conftest import client_for
+
+APP = create_app(Settings(database_url="sqlite+aiosqlite:///unused.db"))
+
+
+@pytest.fixture
+async def plain() -> httpx.AsyncClient:
+    async with client_for(APP) as found:
+        yield found
+
+
+def assert_secured(answer: httpx.Response) -> None:
+    headers = answer.headers
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], answer.request.url
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/no/such/page", 404),
+    ("GET", "/api/no-such-endpoint", 404),
+    ("PUT", "/api/requests", 405),
+    ("PATCH", "/api/session", 405),
+])
+async def test_routing_errors_carry_the_security_headers(
+    plain: httpx.AsyncClient, method: str, path: str, status: int
+) -> None:
+    answer = await plain.request(method, path)
+    assert answer.status_code == status
+    assert_secured(answer)
+    if path.startswith("/api/"):
+        assert answer.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(("path", "methods"), [
+    ("/api/requests", {"GET", "POST", "OPTIONS"}),
+    ("/api/session", {"GET", "POST", "DELETE", "OPTIONS"}),
+    ("/api/requests/DVDS-2026-000001/events", {"GET", "POST", "OPTIONS"}),
+])
+async def test_options_names_every_method_of_the_path(
+    plain: httpx.AsyncClient, path: str, methods: set[str]
+) -> None:
+    answer = await plain.options(path)
+    assert answer.status_code == 204
+    assert {m.strip() for m in answer.headers["Allow"].split(",")} == methods
+    assert_secured(answer)
+
+
+async def test_the_schema_viewer_loads_only_from_the_app(plain: httpx.AsyncClient) -> None:
+    page = await plain.get("/schema")
+    assert page.status_code == 200
+    assert_secured(page)
+    csp = page.headers["Content-Security-Policy"]
+    assert "http" not in csp and "script-src 'self';" in csp
+    assert "<script>" not in page.text, "no inline script"
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/schema/") for s in sources)
+    for source in sources:
+        asset = await plain.get(source)
+        assert asset.status_code == 200 and len(asset.content) > 100, source
+    assert "SwaggerUIBundle" in (await plain.get("/schema/assets/swagger-ui-bundle.js")).text

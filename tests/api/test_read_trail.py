@@ -1,0 +1,88 @@
+"""Every answer carrying personal data is on the read trail, derived from the permission table."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+
+from disclosure import access
+from disclosure.models import View
+from disclosure.workflow import Workflow
+from tests import factories
+from tests.api.conftest import OWN, People
+from tests.api.test_access_matrix import SAMPLES, _call
+
+OFFICER = "disclosure_officer"
+
+
+async def views_of(workflow: Workflow) -> list[tuple[str, str]]:
+    async with workflow.db.read() as session:
+        rows = await session.execute(select(View.viewer, View.endpoint).order_by(View.id))
+        return [(viewer, endpoint) for viewer, endpoint in rows]
+
+
+async def test_every_personal_endpoint_logs_its_answer(
+    client: httpx.AsyncClient, people: People, workflow: Workflow
+) -> None:
+    reference = (await workflow.create(factories.new(area=OWN), actor="seed")).reference
+    personal = [
+        name for name, rule in access.ENDPOINTS.items() if rule.personal and not rule.own_log
+    ]
+    assert {"read", "timeline", "clock", "receive"} <= set(personal)
+    for handler in personal:
+        role = next(r for r in access.ROLES if r in access.ENDPOINTS[handler].roles)
+        before = await views_of(workflow)
+        answer = await _call(client, workflow, SAMPLES[handler](reference, OWN, role),
+                             people.bearer(role))
+        assert 200 <= answer.status_code < 300, (handler, answer.text)
+        assert (await views_of(workflow))[len(before):] == [(people.username(role), handler)]
+
+
+async def test_reading_the_clock_is_logged(
+    client: httpx.AsyncClient, people: People, workflow: Workflow
+) -> None:
+    reference = (await workflow.create(factories.new(area=OWN), actor="seed")).reference
+    answer = await client.get(f"/api/requests/{reference}/clock", headers=people.bearer(OFFICER))
+    assert answer.status_code == 200
+    assert await views_of(workflow) == [(people.username(OFFICER), "clock")]
+
+
+async def test_a_replayed_create_is_logged_as_a_read(
+    client: httpx.AsyncClient, people: People, workflow: Workflow
+) -> None:
+    headers = {**people.bearer(OFFICER), "Idempotency-Key": "call-0001"}
+    first = await client.post("/api/requests", json=factories.new_request(), headers=headers)
+    replay = await client.post("/api/requests", json=factories.new_request(), headers=headers)
+    assert replay.json()["parties"] == first.json()["parties"]
+    assert await views_of(workflow) == [(people.username(OFFICER), "receive")] * 2
+
+
+async def test_a_refused_read_is_not_logged(
+    client: httpx.AsyncClient, people: People, workflow: Workflow
+) -> None:
+    reference = (await workflow.create(factories.new(area=OWN), actor="seed")).reference
+    elsewhere = people.bearer(OFFICER, "durham")
+    assert (await client.get(f"/api/requests/{reference}", headers=elsewhere)).status_code == 404
+    assert await views_of(workflow) == []
+
+
+async def test_the_views_are_paged(
+    client: httpx.AsyncClient, people: People, workflow: Workflow
+) -> None:
+    reference = (await workflow.create(factories.new(area=OWN), actor="seed")).reference
+    for _ in range(5):
+        await client.get(f"/api/requests/{reference}", headers=people.bearer(OFFICER))
+    auditor = people.bearer("auditor")
+    seen: list[int] = []
+    cursor = ""
+    while True:
+        page = (await client.get(f"/api/requests/{reference}/views?limit=2{cursor}",
+                                 headers=auditor)).json()
+        assert len(page["items"]) <= 2
+        seen += [v["seq"] for v in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert seen == [1, 2, 3, 4, 5]
+    forged = await client.get(f"/api/requests/{reference}/views?cursor=bm9wZQ", headers=auditor)
+    assert forged.status_code == 400

@@ -10,6 +10,7 @@ from litestar.params import QueryParameter
 
 from api.problems import documented
 from disclosure import oversight
+from disclosure import statistics as counts
 from disclosure.users import Principal
 from disclosure.workflow import Workflow
 
@@ -17,10 +18,10 @@ from disclosure.workflow import Workflow
 @get("/api/stats", tags=["oversight"], responses=documented(400))
 async def statistics(
     workflow: NamedDependency[Workflow], principal: NamedDependency[Principal]
-) -> oversight.Statistics:
+) -> counts.Statistics:
     """Requests in your area counted by scheme, route, state and outcome."""
     async with workflow.db.report() as session:
-        return await oversight.statistics(session, area=principal.area)
+        return await counts.read(session, area=principal.area)
 
 
 @get("/api/decisions", tags=["oversight"], responses=documented(400))

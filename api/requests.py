@@ -18,6 +18,7 @@ from litestar.status_codes import (
 from api.auth import require_area, require_event
 from api.metrics import TRANSITIONS
 from api.problems import WITH_BODY, documented
+from disclosure import cursors
 from disclosure.policy import Stage
 from disclosure.schemas import (
     Actions,
@@ -100,7 +101,7 @@ class RequestController(Controller):
         queue: FromQuery[Queue | None] = None,
         stage: FromQuery[Stage | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=cursors.MAX_LENGTH)] = None,
     ) -> RequestPage:
         """List requests, newest first; with a queue or stage, open ones by urgency."""
         filters = Filters(

@@ -116,9 +116,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     made = _metrics_folder(args.workers)
     try:
         # log_config=None: each worker's create_app sets up the JSON logs, uvicorn's included.
+        # uvloop and httptools: chosen by `python -m bench.servers` (docs/benchmarks.md).
         uvicorn.run(
             "api.app:create_app", factory=True, host=args.host, port=args.port,
-            workers=args.workers, log_config=None, access_log=False,
+            workers=args.workers, loop="uvloop", http="httptools", log_config=None,
+            access_log=False,
             # Which proxies may name the client is the app's setting (DISCLOSURE_TRUSTED_PROXIES).
             proxy_headers=False,
         )
@@ -208,7 +210,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     print(f"restored {args.backup}; verifying the audit trail")
     # The restored database must prove itself: the same verification as `audit verify`, and
-    # with --checkpoints, that it holds everything the latest checkpoints saw.
+    # with --checkpoints, that it extends every signed checkpoint taken before the backup.
     return cmd_audit_verify(
         argparse.Namespace(
             reference=None, checkpoints=args.checkpoints, public_key=args.public_key
@@ -557,8 +559,8 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("--force", action="store_true",
                       help="replace a database that already holds data")
     load.add_argument("--checkpoints", type=Path, default=None, metavar="DIR",
-                      help="prove the restored trail extends every checkpoint in DIR")
-    load.add_argument("--public-key", type=Path, default=None,
+                      help="also prove the restored trail extends every checkpoint in DIR")
+    load.add_argument("--public-key", type=Path, default=None, metavar="FILE",
                       help="the checkpoints' public key (default: the configured key's .pub)")
     load.set_defaults(handler=cmd_restore)
 

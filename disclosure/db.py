@@ -9,12 +9,14 @@ from typing import Any
 import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from disclosure.keys import TrailKeys, trail_keys_for
 from disclosure.search import names
@@ -66,10 +68,46 @@ def create_engine(url: str) -> AsyncEngine:
         _prepare_sqlite(engine)
         return engine
     # hide_parameters: SQL logging (echo, errors) must never print the personal data bound in.
-    return create_async_engine(
-        url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=True,
+    # No ping on checkout: that is a round trip per call. A connection the server has closed is
+    # known to the driver without one, and is replaced at checkout; one that fails on first use
+    # invalidates the pool, and a reader's statement is sent once more (`_ReadSession`).
+    engine = create_async_engine(
+        url, pool_size=20, max_overflow=20, hide_parameters=True,
         json_deserializer=msgspec.json.decode,
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    # The pool discards the connection and checks out another.
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this connection")
+
+
+class _ReadSession(Session):
+    """A reader's session: if its first statement finds the connection dropped, the statement
+    is sent once more on a fresh one. Nothing was read yet, so nothing is repeated or lost;
+    a writer's transaction is never replayed, and fails (503) instead."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self._once_more(super().execute, args, kwargs)
+
+    def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return self._once_more(super().scalar, args, kwargs)
+
+    def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return self._once_more(super().scalars, args, kwargs)
+
+    def _once_more(self, run: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        first = not self.in_transaction()
+        try:
+            return run(*args, **kwargs)
+        except DBAPIError as exc:
+            if not (first and exc.connection_invalidated):
+                raise
+            self.rollback()
+            return run(*args, **kwargs)
 
 
 class Database:
@@ -87,13 +125,16 @@ class Database:
         self.keys = keys or trail_keys_for(url, Settings().trail_key_file)
         self.engine = create_engine(url)
         self.dialect = self.engine.dialect.name
-        self.reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.reader = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=_ReadSession
+        )
         self.writer = async_sessionmaker(
             self.engine.execution_options(writer=True), expire_on_commit=False
         )
         self.reports_engine = create_engine(reports_url) if reports_url else None
         self.reporter = async_sessionmaker(
-            self.reports_engine or self.engine, expire_on_commit=False
+            self.reports_engine or self.engine, expire_on_commit=False,
+            sync_session_class=_ReadSession,
         )
 
     def read(self) -> AsyncSession:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -84,11 +85,28 @@ class Request(Base):
     # The right-to-ask request this right-to-know request carries on, if any.
     continued_from_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
 
-    __table_args__ = (
-        Index("ix_requests_queue", "state", "due_at"),
-        Index("ix_requests_stage_queue", "state", "stage_due_at"),
-        Index("ix_requests_filter", "scheme", "route", "area", "id"),
-    )
+
+
+# An open request. 'closed' is written into the SQL rather than bound, so that the partial
+# indexes below serve a prepared statement's generic plan too.
+OPEN = Request.state != literal_column("'closed'")
+
+# Every listing is of one area, so each index leads with it; each then follows the listing's
+# filter and order (see `Workflow.search` and `timeliness.queue`).
+Index("ix_requests_area", Request.area, Request.created_at, Request.id)
+Index("ix_requests_area_state", Request.area, Request.state, Request.created_at, Request.id)
+Index(
+    "ix_requests_open", Request.area, Request.created_at, Request.id,
+    postgresql_where=OPEN, sqlite_where=OPEN,
+)
+Index(
+    "ix_requests_queue", Request.area, Request.immediate_risk.desc(), Request.due_at, Request.id,
+    postgresql_where=OPEN, sqlite_where=OPEN,
+)
+Index(
+    "ix_requests_stage_queue", Request.area, Request.state, Request.immediate_risk.desc(),
+    Request.stage_due_at, Request.id,
+)
 
 
 class Party(Base):
@@ -415,6 +433,23 @@ class Seal(Base):
     mac: Mapped[str] = mapped_column(String(64))
     # A request's seal only: the digest of its rows' seals, which its MAC covers too.
     rows: Mapped[str | None] = mapped_column(String(64))
+
+
+class RequestCount(Base):
+    """How many of an area's requests stand at each scheme, route, state and outcome.
+
+    Kept by `disclosure.statistics` in the transaction of every change, so reading the counts
+    never scans the requests. A request with no outcome counts under the outcome ''.
+    """
+
+    __tablename__ = "request_counts"
+
+    area: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(16), primary_key=True)
+    route: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[str] = mapped_column(String(32), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(40), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer)
 
 
 # Finding people: the search index, the search log, links and repeat-subject alerts -------

@@ -1,4 +1,7 @@
-"""What the Strategic Management Board sees: counts, and decisions with every person taken out."""
+"""What the Strategic Management Board sees: decisions with every person taken out.
+
+Its counts of requests are kept by `disclosure.statistics`.
+"""
 
 from __future__ import annotations
 
@@ -9,34 +12,7 @@ import msgspec
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from disclosure.models import Alert, Decision, DecisionRecipient, Division, Request
-
-
-class Count(msgspec.Struct, kw_only=True):
-    scheme: str
-    route: str
-    state: str
-    outcome: str | None
-    requests: int
-
-
-class AlertCount(msgspec.Struct, kw_only=True):
-    """Repeat-subject alerts by state and by how their review ended."""
-
-    kind: str
-    state: str
-    review: str | None
-    alerts: int
-
-
-class Statistics(msgspec.Struct, kw_only=True):
-    area: str
-    total: int
-    counts: list[Count]
-    # Disclosures delivered, one per recipient: by the forum's decision and urgent ones.
-    disclosures_delivered: int
-    urgent_disclosures_delivered: int
-    alerts: list[AlertCount]
+from disclosure.models import Decision, DecisionRecipient, Division, Request
 
 
 class AnonymisedDecision(msgspec.Struct, kw_only=True):
@@ -77,42 +53,6 @@ class AnonymisedDecision(msgspec.Struct, kw_only=True):
 class DecisionPage(msgspec.Struct, kw_only=True):
     items: list[AnonymisedDecision]
     next_before: int | None = None
-
-
-async def statistics(session: AsyncSession, *, area: str) -> Statistics:
-    """Requests in an area counted by scheme, route, state and outcome."""
-    rows = (
-        await session.execute(
-            select(Request.scheme, Request.route, Request.state, Request.outcome, func.count())
-            .where(Request.area == area)
-            .group_by(Request.scheme, Request.route, Request.state, Request.outcome)
-            .order_by(Request.scheme, Request.route, Request.state, Request.outcome)
-        )
-    ).all()
-    counts = [
-        Count(scheme=s, route=r, state=st, outcome=o, requests=n) for s, r, st, o, n in rows
-    ]
-    alerts = (
-        await session.execute(
-            select(Alert.kind, Alert.state, Alert.review, func.count())
-            .where(Alert.area == area)
-            .group_by(Alert.kind, Alert.state, Alert.review)
-            .order_by(Alert.kind, Alert.state, Alert.review)
-        )
-    ).all()
-    delivered = dict((await session.execute(
-        select(Decision.urgent, func.count())
-        .join(DecisionRecipient, DecisionRecipient.decision_id == Decision.id)
-        .join(Request, Request.id == Decision.request_id)
-        .where(Request.area == area, DecisionRecipient.settlement == "delivered")
-        .group_by(Decision.urgent)
-    )).tuples().all())
-    return Statistics(
-        area=area, total=sum(c.requests for c in counts), counts=counts,
-        disclosures_delivered=delivered.get(False, 0),
-        urgent_disclosures_delivered=delivered.get(True, 0),
-        alerts=[AlertCount(kind=k, state=st, review=rv, alerts=n) for k, st, rv, n in alerts],
-    )
 
 
 def _answers(legal_test: dict[str, Any]) -> dict[str, bool]:

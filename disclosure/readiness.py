@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from disclosure import keys
 from disclosure.db import Database
 from disclosure.migrations import alembic_config
 from disclosure.settings import Settings
@@ -69,10 +70,19 @@ async def schema_at_head(settings: Settings, db: Database) -> str:
     return f"at {', '.join(sorted(current))}"
 
 
+async def trail_key_present(settings: Settings, db: Database) -> str:
+    try:
+        trail = keys.trail_keys_for(settings.database_url, settings.trail_key_file)
+    except keys.TrailKeyError as exc:
+        raise NotReady(str(exc)) from exc
+    return f"current key {trail.current}"
+
+
 # Each entry is one thing that must hold before this process takes traffic.
 CHECKS: dict[str, Check] = {
     "database": database_answers,
     "migrations": schema_at_head,
+    "trail_key": trail_key_present,
 }
 
 

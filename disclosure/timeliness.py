@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar, get_args
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from disclosure import clocks, cursors
-from disclosure.errors import InvalidInput
-from disclosure.models import Decision, DecisionRecipient, Event, Extension, Request, UtcDateTime
+from disclosure.models import OPEN, Decision, DecisionRecipient, Event, Extension, Request
 from disclosure.policy import STAGES, PolicySettings, Stage
 from disclosure.schemas import (
     ClockView,
@@ -37,8 +37,6 @@ STAGE_OF_STATE: dict[str, Stage] = {
 STATE_OF_STAGE: dict[Stage, str] = {stage: state for state, stage in STAGE_OF_STATE.items()}
 _LATER_STATES = tuple(state for state in STAGE_OF_STATE if state != "received")
 
-# Stands in for "no due date" so that requests without one sort last in a queue.
-_NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 _BATCH = 500
 _Query = TypeVar("_Query", bound=Select[Any])
 
@@ -220,9 +218,8 @@ def clock_view(
 # Queues --------------------------------------------------------------------------------------
 
 
-def _due(stage: Stage | None) -> ColumnElement[datetime]:
-    column = Request.stage_due_at if stage else Request.due_at
-    return func.coalesce(column, literal(_NEVER, UtcDateTime()))
+def _due(stage: Stage | None) -> InstrumentedAttribute[datetime | None]:
+    return Request.stage_due_at if stage else Request.due_at
 
 
 def in_queue(
@@ -255,7 +252,7 @@ async def workload(
     ]
     rows = await session.execute(
         select(Request.area, Request.scheme, Request.state, func.count(), *in_each)
-        .where(Request.state != "closed")
+        .where(OPEN)
         .group_by(Request.area, Request.scheme, Request.state)
         .order_by(Request.area, Request.scheme, Request.state)
     )
@@ -280,38 +277,35 @@ def queue(
     """Open requests in a queue, immediate risk first, then the soonest due, then the oldest.
 
     In a stage's queue the due date is the stage's own; otherwise it is the overall one.
+    Requests without a due date come last. The order is the columns of an index
+    (`ix_requests_queue` or `ix_requests_stage_queue`), compared as they are stored.
     """
     due = _due(stage)
-    query = query.where(
-        Request.state == STATE_OF_STAGE[stage] if stage else Request.state != "closed"
-    )
+    query = query.where(Request.state == STATE_OF_STAGE[stage] if stage else OPEN)
     if queue is not None:
         query = query.where(in_queue(queue, now=now, policy=policy, stage=stage))
     if cursor is not None:
         risk, at, rid = _decode(cursor)
-        same_risk = and_(
-            Request.immediate_risk == risk,
-            or_(due > at, and_(due == at, Request.id > rid)),
+        after = (
+            and_(due.is_(None), Request.id > rid) if at is None
+            else or_(due > at, and_(due == at, Request.id > rid), due.is_(None))
         )
-        later = or_(Request.immediate_risk.is_(False), same_risk) if risk else same_risk
+        same_risk = and_(Request.immediate_risk == risk, after)
+        later = or_(Request.immediate_risk == false(), same_risk) if risk else same_risk
         query = query.where(later)
-    return query.order_by(Request.immediate_risk.desc(), due, Request.id)
+    return query.order_by(Request.immediate_risk.desc(), due.asc().nulls_last(), Request.id)
 
 
 def next_cursor(last: Request, stage: Stage | None) -> str:
-    due = (last.stage_due_at if stage else last.due_at) or _NEVER
-    return cursors.encode(last.immediate_risk, due.isoformat(), last.id)
+    due = last.stage_due_at if stage else last.due_at
+    return cursors.encode(
+        last.immediate_risk, cursors.instant(due) if due is not None else None, last.id
+    )
 
 
-def _decode(cursor: str) -> tuple[bool, datetime, int]:
-    risk, at, rid = cursors.decode(cursor, bool, str, int)
-    try:
-        due = datetime.fromisoformat(at)
-    except ValueError:
-        due = None
-    if due is None or due.tzinfo is None:
-        raise InvalidInput("cursor", "not a cursor this service issued")
-    return risk, due, rid
+def _decode(cursor: str) -> tuple[bool, datetime | None, int]:
+    risk, at, rid = cursors.decode(cursor, bool, (int, type(None)), int)
+    return risk, cursors.from_instant(at) if at is not None else None, rid
 
 
 # Recomputing under another policy ------------------------------------------------------------
@@ -338,7 +332,7 @@ async def recompute(
     changed: list[Recomputed] = []
     after = 0
     while True:
-        query = select(Request).where(Request.state != "closed", Request.id > after)
+        query = select(Request).where(OPEN, Request.id > after)
         if reference is not None:
             query = query.where(Request.reference == reference)
         batch = (await session.scalars(query.order_by(Request.id).limit(_BATCH))).all()

@@ -33,6 +33,13 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 DEFAULT_HASHER = PasswordHash((Argon2Hasher(),))
 
+# How long a process trusts a credential it found live without looking it up again: revoking a
+# credential or disabling its user takes effect in every other process within this bound (at
+# once in the process that did it). Never longer than the credential's own expiry.
+CREDENTIAL_CACHE = timedelta(seconds=5)
+# The most credentials a process remembers; beyond it, the oldest are forgotten first.
+CREDENTIAL_CACHE_SIZE = 10_000
+
 
 def _lock_key(kind: str, value: str) -> int:
     """A PostgreSQL advisory lock key (signed 64-bit) for one username or source."""
@@ -159,6 +166,8 @@ class Users:
         self.policy = policy or LoginPolicy()
         self.hasher = hasher
         self._dummy_hash: str | None = None
+        # (kind, SHA-256 of the secret) -> the principal and until when it is trusted.
+        self._trusted: dict[tuple[str, str], tuple[Principal, datetime]] = {}
 
     def _dummy(self) -> str:
         # Unknown usernames are checked against this, so a miss costs as much as a wrong password.
@@ -238,6 +247,7 @@ class Users:
                 .where(Credential.user_id == user.id, Credential.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+        self._trusted.clear()
 
     async def list(self, *, area: str | None = None) -> list[UserView]:
         query = select(User).order_by(User.area, User.username)
@@ -365,12 +375,17 @@ class Users:
         """
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
+        key = (kind, digest(secret))
         now = self.now()
+        if (trusted := self._trusted.get(key)) is not None:
+            if now < trusted[1]:
+                return trusted[0]
+            del self._trusted[key]
         query = (
             select(Credential, User)
             .join(User, User.id == Credential.user_id)
             .where(
-                Credential.secret_hash == digest(secret),
+                Credential.secret_hash == key[1],
                 Credential.kind == kind,
                 Credential.revoked_at.is_(None),
                 Credential.expires_at > now,
@@ -395,11 +410,15 @@ class Users:
                     update(Credential).where(Credential.id == credential.id)
                     .values(last_used_at=now)
                 )
-        return Principal(
+        principal = Principal(
             username=user.username, display_name=user.display_name, area=user.area,
             roles=frozenset(user.roles), credential_id=credential.id, kind=kind,
             csrf_hash=credential.csrf_hash,
         )
+        while len(self._trusted) >= CREDENTIAL_CACHE_SIZE:
+            del self._trusted[next(iter(self._trusted))]
+        self._trusted[key] = (principal, min(now + CREDENTIAL_CACHE, credential.expires_at))
+        return principal
 
     async def revoke(self, credential_id: int) -> None:
         async with self.db.write() as session, session.begin():
@@ -408,6 +427,7 @@ class Users:
                 .where(Credential.id == credential_id, Credential.revoked_at.is_(None))
                 .values(revoked_at=self.now())
             )
+        self._trusted.clear()
 
     async def _revoke_secret(self, secret: str) -> None:
         async with self.db.write() as session, session.begin():
@@ -416,6 +436,7 @@ class Users:
                 .where(Credential.secret_hash == digest(secret), Credential.revoked_at.is_(None))
                 .values(revoked_at=self.now())
             )
+        self._trusted.clear()
 
     async def revoke_others(self, principal: Principal) -> int:
         """End every other live session and token of this user; how many were ended."""
@@ -432,6 +453,7 @@ class Users:
                 )
                 .values(revoked_at=now)
             )
+        self._trusted.clear()
         return int(getattr(ended, "rowcount", 0) or 0)
 
     async def prune(self, session: AsyncSession, *, keep: timedelta) -> tuple[int, int]:

@@ -8,17 +8,18 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import Row, Select, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure import audit, clocks, cursors, seals, timeliness
+from disclosure import audit, clocks, cursors, seals, statistics, timeliness
 from disclosure.access import AUTHORISES_ERASURE, SYSTEM_EVENTS
 from disclosure.alerts import repeats
 from disclosure.db import Database
 from disclosure.errors import IdempotencyMismatch, InvalidInput, NotFound, StaleVersion
 from disclosure.models import (
+    OPEN,
     Base,
     Check,
     Decision,
@@ -310,6 +311,9 @@ class Workflow:
             "continued_from_id": continued_from.id if continued_from else None,
         }
         rid: int = (await sealer.write(_INSERT_REQUEST, columns))[0].id
+        await statistics.count(conn, self.db.dialect, was=None, now=statistics.Standing(
+            new.area, new.scheme, new.route, "received", None,
+        ))
         await conn.execute(insert(EVENTS), link | {"request_id": rid})
         parties: list[dict[str, Any]] = [
             {
@@ -413,6 +417,14 @@ class Workflow:
                 # backend ever lets a second writer through.
                 raise StaleVersion(reference, expected_version, request.version)
             await sealer.flush()
+            # Last, so the count's row is locked for as short a time as the commit allows.
+            await statistics.count(
+                conn, self.db.dialect,
+                was=statistics.Standing(request.area, request.scheme, request.route,
+                                        from_state, request.outcome),
+                now=statistics.Standing(request.area, request.scheme, request.route,
+                                        to_state, outcome),
+            )
             return Transitioned(
                 reference=reference,
                 event=event,
@@ -897,34 +909,52 @@ class Workflow:
             ],
         )
 
-    async def search(
+    def listing(
         self, filters: Filters, *, limit: int, cursor: str | None, area: str | None = None
-    ) -> RequestPage:
-        """Newest first; a queue or a stage lists open requests in order of urgency instead.
-
-        With `area`, only that area's requests.
-        """
+    ) -> Select[Request]:
+        """The query behind `search`: one page, and one row more to tell if another follows."""
         query = select(Request).limit(limit + 1)
         if area is not None:
             query = query.where(Request.area == area)
-        queued = filters.queue is not None or filters.stage is not None
-        if queued:
+        if filters.queue is not None or filters.stage is not None:
             query = timeliness.queue(
                 query, queue=filters.queue, stage=filters.stage, now=self.now(),
                 policy=self.policy, cursor=cursor,
             )
         else:
-            query = query.order_by(Request.id.desc())
+            # Newest first by when each was entered, the id breaking ties: the columns of the
+            # area's indexes, which the primary key alone cannot serve (see docs/scale.md).
+            query = query.order_by(Request.created_at.desc(), Request.id.desc())
+            if cursor is not None:
+                entered, last_id = cursors.decode(cursor, int, int)
+                at = cursors.from_instant(entered)
+                query = query.where(
+                    Request.created_at <= at,
+                    or_(Request.created_at < at, Request.id < last_id),
+                )
         for name in ("state", "scheme", "route", "area"):
             value = getattr(filters, name)
             if value is not None:
                 query = query.where(getattr(Request, name) == value)
         if filters.overdue is not None:
-            late = (Request.state != "closed") & (Request.due_at < self.now())
-            query = query.where(late if filters.overdue else ~late)
-        if cursor is not None and not queued:
-            (last_id,) = cursors.decode(cursor, int)
-            query = query.where(Request.id < last_id)
+            # Spelt out both ways, so each side can use an index and a request with no due
+            # date counts as not overdue.
+            now = self.now()
+            query = query.where(
+                and_(OPEN, Request.due_at < now) if filters.overdue
+                else or_(~OPEN, Request.due_at.is_(None), Request.due_at >= now)
+            )
+        return query
+
+    async def search(
+        self, filters: Filters, *, limit: int, cursor: str | None, area: str | None = None
+    ) -> RequestPage:
+        """Newest entered first; a queue or a stage lists open requests by urgency instead.
+
+        With `area`, only that area's requests.
+        """
+        queued = filters.queue is not None or filters.stage is not None
+        query = self.listing(filters, limit=limit, cursor=cursor, area=area)
         async with self.db.read() as session:
             rows = (await session.scalars(query)).all()
         more = len(rows) > limit
@@ -942,7 +972,7 @@ class Workflow:
             ],
             next_cursor=(
                 (timeliness.next_cursor(rows[-1], filters.stage) if queued
-                 else cursors.encode(rows[-1].id))
+                 else cursors.encode(cursors.instant(rows[-1].created_at), rows[-1].id))
                 if more and rows else None
             ),
         )

@@ -47,8 +47,20 @@ async def test_liveness_and_readiness_answer_without_a_credential(
     assert ready.status_code == 200, ready.text
     assert ready.json()["ready"] is True
     assert {c["name"]: c["ok"] for c in ready.json()["checks"]} == {
-        "database": True, "migrations": True,
+        "database": True, "migrations": True, "trail_key": True,
     }
+
+
+async def test_not_ready_without_the_trail_key(workflow: Workflow, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-trail.key"
+    app = create_app(settings_for(workflow, trail_key_file=missing), workflow)
+    async with client_for(app) as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    checks = {c["name"]: c for c in ready.json()["checks"]}
+    assert checks["database"]["ok"] is True and checks["trail_key"]["ok"] is False
+    assert str(missing) in checks["trail_key"]["detail"]
+    assert "disclosure audit keygen" in checks["trail_key"]["detail"]
 
 
 async def test_not_ready_on_a_database_that_was_never_migrated(
@@ -192,7 +204,7 @@ async def test_an_unreachable_database_answers_503_and_not_ready_but_alive(
         await down.db.dispose()
     assert alive.status_code == 200
     assert ready.status_code == 503
-    assert [c["ok"] for c in ready.json()["checks"]] == [False, False]
+    assert [c["ok"] for c in ready.json()["checks"]] == [False, False, True]
     assert ready.json()["checks"][0]["detail"] == "failed: OperationalError"
     assert work.status_code == 503 and work.headers["Retry-After"] == "5"
     assert work.json()["detail"].startswith("the database is not answering")

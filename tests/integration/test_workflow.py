@@ -6,7 +6,7 @@ import msgspec
 import pytest
 from sqlalchemy import func, select
 
-from disclosure import audit, oversight
+from disclosure import audit, oversight, statistics
 from disclosure.errors import EventNotAllowed, GuardRefused, NotFound, StaleVersion
 from disclosure.models import (
     Check,
@@ -384,7 +384,7 @@ async def test_an_urgent_disclosure_is_a_full_record_listed_with_the_decisions(
     assert (await workflow.get(view.reference)).state == "received"
     async with workflow.db.read() as session:
         page = await oversight.decisions(session, area="derbyshire", limit=10)
-        stats = await oversight.statistics(session, area="derbyshire")
+        stats = await statistics.read(session, area="derbyshire")
         recipient_row = await session.scalar(select(DecisionRecipient))
     [listed] = page.items
     assert (listed.urgent, listed.forum, listed.decision, listed.decision_maker_role) == (

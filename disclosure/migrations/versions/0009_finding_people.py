@@ -1,7 +1,7 @@
 """finding people: the search index, the search log, request links, repeat-subject alerts
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-21 16:45:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from disclosure.search.index import terms_of
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,131 @@
+"""Counts of requests by area, scheme, route, state and outcome, kept as requests change.
+
+The workflow calls `count` in the transaction of every receipt and every event, so the counts
+always equal a count of the requests themselves, and `/api/stats` reads a few rows instead of
+scanning the table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import msgspec
+from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from disclosure.models import Alert, Decision, DecisionRecipient, Request, RequestCount
+
+
+def _table() -> Table:
+    table = RequestCount.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+_COUNTS = _table()
+# Stored for a request with no outcome: a key column cannot be null.
+NO_OUTCOME = ""
+_KEY = ("area", "scheme", "route", "state", "outcome")
+
+
+class Standing(NamedTuple):
+    """Where a request stands, as the counts group it."""
+
+    area: str
+    scheme: str
+    route: str
+    state: str
+    outcome: str | None
+
+
+class Count(msgspec.Struct, kw_only=True):
+    scheme: str
+    route: str
+    state: str
+    outcome: str | None
+    requests: int
+
+
+class AlertCount(msgspec.Struct, kw_only=True):
+    """Repeat-subject alerts by state and by how their review ended: codes, never names."""
+
+    kind: str
+    state: str
+    review: str | None
+    alerts: int
+
+
+class Statistics(msgspec.Struct, kw_only=True):
+    area: str
+    total: int
+    counts: list[Count]
+    # Disclosures delivered, one per recipient: by the forum's decision and urgent ones.
+    disclosures_delivered: int
+    urgent_disclosures_delivered: int
+    alerts: list[AlertCount]
+
+
+def _upsert(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(_COUNTS).values(
+        {name: bindparam(name) for name in (*_KEY, "requests")}
+    )
+    return statement.on_conflict_do_update(
+        index_elements=list(_KEY),
+        set_={"requests": _COUNTS.c.requests + statement.excluded.requests},
+    )
+
+
+# Built once per dialect, so each is compiled once.
+_UPSERTS = {name: _upsert(name) for name in ("postgresql", "sqlite")}
+
+
+async def count(
+    conn: AsyncConnection, dialect: str, *, was: Standing | None, now: Standing
+) -> None:
+    """Move a request's count from where it stood (None: it is new) to where it stands now."""
+    if was == now:
+        return
+    moves = [(now, 1)] + ([(was, -1)] if was is not None else [])
+    rows = [
+        dict(zip(_KEY, (*s[:4], s.outcome or NO_OUTCOME), strict=True)) | {"requests": delta}
+        for s, delta in moves
+    ]
+    # Rows are locked in key order, so two requests moving between the same pair of counts
+    # in opposite directions wait for each other rather than deadlock.
+    rows.sort(key=lambda row: tuple(row[k] for k in _KEY))
+    await conn.execute(_UPSERTS[dialect], rows)
+
+
+async def read(session: AsyncSession, *, area: str) -> Statistics:
+    """An area's requests counted by scheme, route, state and outcome, and its alerts."""
+    c = _COUNTS.c
+    rows = await session.execute(
+        select(c.scheme, c.route, c.state, c.outcome, c.requests)
+        .where(c.area == area, c.requests > 0)
+        .order_by(c.scheme, c.route, c.state, c.outcome)
+    )
+    counts = [
+        Count(scheme=s, route=r, state=st, outcome=o or None, requests=n)
+        for s, r, st, o, n in rows
+    ]
+    delivered = dict((await session.execute(
+        select(Decision.urgent, func.count())
+        .join(DecisionRecipient, DecisionRecipient.decision_id == Decision.id)
+        .join(Request, Request.id == Decision.request_id)
+        .where(Request.area == area, DecisionRecipient.settlement == "delivered")
+        .group_by(Decision.urgent)
+    )).all())
+    alerts = await session.execute(
+        select(Alert.kind, Alert.state, Alert.review, func.count())
+        .where(Alert.area == area)
+        .group_by(Alert.kind, Alert.state, Alert.review)
+        .order_by(Alert.kind, Alert.state, Alert.review)
+    )
+    return Statistics(
+        area=area, total=sum(c.requests for c in counts), counts=counts,
+        disclosures_delivered=delivered.get(False, 0),
+        urgent_disclosures_delivered=delivered.get(True, 0),
+        alerts=[AlertCount(kind=k, state=st, review=rv, alerts=n) for k, st, rv, n in alerts],
+    )

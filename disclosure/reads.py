@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 import msgspec
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from disclosure import cursors, seals
@@ -55,20 +54,15 @@ class ReadLog:
         self.now = now
 
     async def record(self, reference: str, *, viewer: str, endpoint: str) -> None:
-        # Two readers of one request can race for the next seq; the unique key makes one retry.
-        for attempt in range(5):
-            try:
-                async with self.db.write() as session, session.begin():
-                    await self._append(session, reference, viewer=viewer, endpoint=endpoint)
-                return
-            except IntegrityError:
-                if attempt == 4:
-                    raise
+        async with self.db.write() as session, session.begin():
+            await self._append(session, reference, viewer=viewer, endpoint=endpoint)
 
     async def _append(
         self, session: AsyncSession, reference: str, *, viewer: str, endpoint: str
     ) -> None:
-        rid = await request_id(session, reference)
+        # Readers of one request take the next seq in turn: the request row is locked until
+        # the view is written (SQLite's writers are one at a time already).
+        rid = await request_id(session, reference, lock=True)
         last = (
             await session.execute(
                 select(View.seq, View.hash)

@@ -10,6 +10,7 @@ from disclosure import audit
 from disclosure.db import Database
 from disclosure.errors import StaleVersion
 from disclosure.policy import load_policy_book
+from disclosure.reads import ReadLog
 from disclosure.workflow import Workflow
 from tests.conftest import FakeClock
 from tests.factories import new, payload
@@ -57,3 +58,24 @@ async def test_same_idempotency_key_at_once_makes_one_request(workflow: Workflow
         workflow.create(new(), actor="officer.ann", idempotency_key="retry-1") for _ in range(6)
     ))
     assert len({v.reference for v in views}) == 1
+
+
+async def test_many_readers_of_one_request_at_once_are_each_on_the_read_trail(
+    workflow: Workflow, database_url: str, clock: FakeClock
+) -> None:
+    # Twenty reads at once, over two engines as two app processes: every one is logged, in
+    # one unbroken chain (they used to race for the next seq and give up after five tries).
+    view = await workflow.create(new(), actor="officer.ann")
+    other = Workflow(Database(database_url), load_policy_book(None), now=clock)
+    try:
+        logs = [ReadLog(w.db, now=clock) for w in (workflow, other)]
+        await asyncio.gather(*(
+            logs[i % 2].record(view.reference, viewer=f"officer.{i}", endpoint="read")
+            for i in range(20)
+        ))
+        page = await logs[0].list(view.reference, limit=100)
+        assert [v.seq for v in page.items] == list(range(1, 21))
+        assert {v.viewer for v in page.items} == {f"officer.{i}" for i in range(20)}
+        assert (await audit.verify(workflow.db)).ok
+    finally:
+        await other.db.dispose()

@@ -22,6 +22,7 @@ from api.accounts import (
     open_session,
     whoami,
 )
+from api.alerts import list_alerts, review_alert
 from api.audit import verify_trail, views
 from api.auth import authorise, provide_actor, provide_principal, session_cookie
 from api.contract import StrictStructSchema
@@ -35,10 +36,14 @@ from api.oversight import decisions, statistics
 from api.problems import HANDLERS
 from api.reading import read_trail
 from api.requests import RequestController
+from api.search import list_searches, search
 from disclosure import jobs, logs
+from disclosure.alerts.service import Alerts
 from disclosure.db import Database
 from disclosure.policy import load_policy_book
 from disclosure.reads import ReadLog
+from disclosure.search.matching import FindingPolicy
+from disclosure.search.service import Finder
 from disclosure.settings import Settings
 from disclosure.users import LoginPolicy, Users
 from disclosure.workflow import Workflow
@@ -53,11 +58,14 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
     if workflow is None:
         policy = load_policy_book(settings.policy_file)
         workflow = Workflow(
-            Database(settings.database_url, reports_url=settings.reports_database_url), policy
+            Database(settings.database_url, reports_url=settings.reports_database_url), policy,
+            finding=FindingPolicy.from_settings(settings),
         )
     service = workflow
     users = Users(service.db, now=service.now, policy=LoginPolicy.from_settings(settings))
     reads = ReadLog(service.db, now=service.now)
+    finder = Finder(service.db, service.finding, now=service.now)
+    alerts = Alerts(service)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -88,12 +96,14 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         route_handlers=[
             RequestController, verify_trail, views, statistics, decisions,
             open_session, close_session, whoami, issue_token, end_other_sessions, list_users,
-            healthz, readyz, metrics,
+            healthz, readyz, metrics, search, list_searches, list_alerts, review_alert,
         ],
         dependencies={
             "workflow": constant(service),
             "users": constant(users),
             "reads": constant(reads),
+            "finder": constant(finder),
+            "alerts": constant(alerts),
             "settings": constant(settings),
             "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),

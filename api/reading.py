@@ -1,6 +1,7 @@
 """Every answer that carries personal data goes on the read trail, derived from the permission
 table: an endpoint marked `personal` in disclosure/access.py is logged when it answers 2xx, so a
-new endpoint cannot forget to. A read that cannot be logged is not answered."""
+new endpoint cannot forget to (one that keeps its own log, a search, is logged there instead).
+A read that cannot be logged is not answered."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def read_trail(reads: ReadLog) -> Callable[[ASGIApp], ASGIApp]:
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
             handler = scope.get("route_handler")
             rule = access.endpoint_rule(handler.handler_name) if handler else None
-            if scope["type"] != ScopeType.HTTP or rule is None or not rule.personal:
+            if scope["type"] != ScopeType.HTTP or rule is None or not rule.personal or rule.own_log:
                 await app(scope, receive, send)
                 return
 

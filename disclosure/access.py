@@ -45,7 +45,9 @@ class Rule:
     `public` endpoints take no credential (signing in, the probes). `scoped` endpoints address
     one request: a request of another area answers 404, as if it did not exist. `personal`
     marks endpoints whose answers carry personal data (names, addresses or free text): every such
-    answer is put on the read trail (api/reading.py), and no oversight role may call them.
+    answer is put on the read trail (api/reading.py), and no oversight role may call them (but
+    an auditor the search log). `own_log` marks a personal endpoint whose answers are about no
+    one request, so they stay off the read trail: a search goes on the search log instead.
     `scrape` endpoints are public unless the deployment sets a scrape token
     (DISCLOSURE_METRICS_TOKEN_FILE); then they need that token.
     """
@@ -54,6 +56,7 @@ class Rule:
     public: bool = False
     scoped: bool = False
     personal: bool = False
+    own_log: bool = False
     scrape: bool = False
 
 
@@ -73,10 +76,19 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "clock": Rule(CASEWORK, scoped=True, personal=True),
     "actions": Rule(CASEWORK, scoped=True),
     "send": Rule(CASEWORK, scoped=True),
+    # Finding people: a search names many requests, so it goes on the search log (its terms
+    # and the requests shown) rather than one request's read trail.
+    "search": Rule(CASEWORK, personal=True, own_log=True),
+    "list_alerts": Rule(CASEWORK),
+    # A review is recorded on the alert (who, when, why), as an event is on its request.
+    "review_alert": Rule(CASEWORK, scoped=True),
     # Oversight.
     "statistics": Rule(CASEWORK | OVERSIGHT),
     "decisions": Rule(frozenset({"decision_maker", "smb_member", "lay_adviser", "auditor"})),
     "views": Rule(frozenset({"auditor"}), scoped=True),
+    # The one place an auditor sees personal data: the words of each search, to check it was
+    # justified. Listing the log is not itself logged.
+    "list_searches": Rule(frozenset({"auditor"}), personal=True, own_log=True),
     "verify_trail": Rule(frozenset({"auditor", "admin"})),
     # Accounts.
     "list_users": Rule(frozenset({"admin"})),
@@ -122,6 +134,13 @@ EVENTS: Final[dict[str, frozenset[str]]] = {
 
 # Who may authorise erasing an event's payload for retention (`disclosure audit erase`).
 AUTHORISES_ERASURE: Final = frozenset({"admin"})
+
+# The two outcomes of a repeat-subject alert's review, keyed by event. Starting a right-to-know
+# request is receiving one; deciding that no action is needed is a decision-maker's call too.
+ALERT_EVENTS: Final[dict[str, frozenset[str]]] = {
+    "start_right_to_know": PREPARE | {"decision_maker"},
+    "record_no_action": PREPARE | {"decision_maker"},
+}
 
 # Events no role may send over HTTP: the service's own commands send them.
 SYSTEM_EVENTS: Final = frozenset(key for key, roles in EVENTS.items() if not roles)
@@ -174,6 +193,15 @@ def require_event(roles: frozenset[str] | set[str], event: str, payload: Any = N
         key = event_key(event, payload)
         needed = ", ".join(sorted(EVENTS.get(key, frozenset()))) or "no role"
         raise Denied(f"{key} needs one of: {needed}")
+
+
+def may_review(roles: frozenset[str] | set[str], event: str) -> bool:
+    return bool(ALERT_EVENTS.get(event, frozenset()) & set(roles))
+
+
+def review_refusal(event: str) -> str:
+    needed = ", ".join(sorted(ALERT_EVENTS.get(event, frozenset()))) or "no role"
+    return f"{event} needs one of: {needed}"
 
 
 def trail_scope(roles: frozenset[str] | set[str], area: str) -> str | None:

@@ -23,6 +23,7 @@ from disclosure.errors import InvalidInput, NotFound, StaleVersion
 from disclosure.migrations import upgrade
 from disclosure.policy import LONDON, PolicyError, PolicySettings, load_policy_book
 from disclosure.schemas import RecomputeClock
+from disclosure.search.matching import FindingPolicy
 from disclosure.settings import Settings
 from disclosure.users import LoginPolicy, UserError, Users
 from disclosure.workflow import Workflow
@@ -32,7 +33,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def _workflow(settings: Settings, policy: PolicySettings | None = None) -> Workflow:
     return Workflow(
-        Database(settings.database_url), policy or load_policy_book(settings.policy_file)
+        Database(settings.database_url), policy or load_policy_book(settings.policy_file),
+        finding=FindingPolicy.from_settings(settings),
     )
 
 
@@ -408,6 +410,16 @@ def cmd_clocks_recompute(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, job, policy=policy)
 
 
+def cmd_search_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from disclosure.search import index
+
+    async def job(workflow: Workflow) -> int:
+        print(f"reindexed {await index.reindex(workflow.db)} parties")
+        return 0
+
+    return _run(settings, job)
+
+
 def cmd_diagrams(args: argparse.Namespace, settings: Settings) -> int:
     from statemachines import diagrams
 
@@ -643,6 +655,12 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--label", default="issued with the CLI")
     token.set_defaults(handler=cmd_users_token)
 
+    search = commands.add_parser("search", help="the search index").add_subparsers(
+        dest="search", required=True
+    )
+    search.add_parser(
+        "reindex", help="rewrite every party's search terms (after a change to normalisation)"
+    ).set_defaults(handler=cmd_search_reindex)
     diagrams = commands.add_parser("diagrams", help="draw the lifecycles into docs/")
     diagrams.add_argument("--check", action="store_true", help="fail if docs/ is out of date")
     diagrams.set_defaults(handler=cmd_diagrams)

@@ -19,7 +19,7 @@ MAX_ID = 2**62
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
-Key = bool | int | None
+Key = bool | int | float | str | None
 
 
 def encode(*key: Key) -> str:

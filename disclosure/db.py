@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from disclosure.keys import TrailKeys, trail_keys_for
+from disclosure.search import names
 from disclosure.settings import Settings
 
 # aiosqlite logs every statement with its parameters at DEBUG, and parameters are names,
@@ -39,6 +40,11 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # pg_trgm's similarity(), so SQLite ranks the candidates its FTS5 index finds as
+        # PostgreSQL does.
+        dbapi_connection.create_function(
+            "trgm_similarity", 2, names.similarity, deterministic=True
+        )
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:

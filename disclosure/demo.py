@@ -516,7 +516,7 @@ async def seed(
     today = (today or workflow.now()).astimezone(UTC)
     rng = random.Random(seed)
     await _accounts(workflow)
-    driven = Workflow(workflow.db, workflow.policy, now=_NOW.get)
+    driven = Workflow(workflow.db, workflow.policy, now=_NOW.get, finding=workflow.finding)
     cases = [_new_case(driven, today, plan) for plan in _plans(rng, requests, today)]
     limit = asyncio.Semaphore(STORIES_AT_ONCE)
 
@@ -525,14 +525,15 @@ async def seed(
             with contextlib.suppress(_Paused):
                 await _story(case, previous)
 
-    previous: str | None = None
+    # A duplicate names the area's request received before it: one of the same area.
+    previous: dict[str, str] = {}
     async with asyncio.TaskGroup() as stories:
         for case in cases:
             # Received one after another, so references run in order of receipt; each story
             # then runs beside the others, as it touches only its own request.
             await _receive(case)
-            stories.create_task(tell(case, previous))
-            previous = case.reference
+            stories.create_task(tell(case, previous.get(case.area)))
+            previous[case.area] = case.reference
 
     def count(values: Sequence[str | None]) -> dict[str, int]:
         return dict(sorted(Counter(v for v in values if v is not None).items()))
@@ -618,6 +619,9 @@ async def _story(case: _Case, previous: str | None) -> None:
         if leaves:
             return
     finding = INITIAL_FINDINGS.get(fate.outcome, "in_scope")
+    if finding == "duplicate" and previous is None:
+        # The area's first request has nothing before it to duplicate.
+        finding = "out_of_scope"
     # Half the referrals are made at the initial checks, half once the full checks are in.
     if finding == "referred_safeguarding" and rng.random() < 0.5:
         finding = "in_scope"

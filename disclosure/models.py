@@ -479,3 +479,101 @@ class RequestCount(Base):
     state: Mapped[str] = mapped_column(String(32), primary_key=True)
     outcome: Mapped[str] = mapped_column(String(40), primary_key=True)
     requests: Mapped[int] = mapped_column(Integer)
+
+
+# Finding people: the search index, the search log, links and repeat-subject alerts -------
+
+
+class SearchTerm(Base):
+    """One normalised value a party can be found by: a name, an organisation, a date of birth,
+    a safe contact's phone number or email. Written by `search.index` beside every party."""
+
+    __tablename__ = "search_terms"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
+    area: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(24))
+    # name, organisation, date_of_birth, phone or email
+    field: Mapped[str] = mapped_column(String(16))
+    term: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_search_terms_exact", "area", "field", "term"),
+        Index("ix_search_terms_request", "request_id"),
+    )
+
+
+class Search(Base):
+    """One search by one person: the terms are for auditors' eyes only."""
+
+    __tablename__ = "searches"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    searcher: Mapped[str] = mapped_column(String(64))
+    area: Mapped[str] = mapped_column(String(64))
+    searched_at: Mapped[datetime]
+    terms: Mapped[str] = mapped_column(String(200))
+    results: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_searches_area", "area", "id"),)
+
+
+class SearchResult(Base):
+    """A request a search showed, in the order it was shown."""
+
+    __tablename__ = "search_results"
+
+    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+
+
+class RequestLink(Base):
+    """A link between two requests, of one kind: `duplicate_of`, `repeat_subject_review`."""
+
+    __tablename__ = "request_links"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    from_request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    to_request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        UniqueConstraint("kind", "from_request_id", "to_request_id", name="uq_request_links"),
+    )
+
+
+class Alert(Base):
+    """A subject named in several requests, raised for a right-to-know review."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    area: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    # The subject's name as the index keeps it (normalised), for the queue.
+    subject: Mapped[str] = mapped_column(String(200))
+    raised_at: Mapped[datetime]
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    # right_to_know_started or no_action
+    review: Mapped[str | None] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text)
+    started_request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_alerts_queue", "area", "state", "id"),)
+
+
+class AlertRequest(Base):
+    """A request an alert was raised on."""
+
+    __tablename__ = "alert_requests"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), primary_key=True)

@@ -8,7 +8,10 @@ from typing import Annotated, Any, ClassVar, Literal, cast, get_type_hints
 import msgspec
 from msgspec import Meta
 
+from disclosure.alerts.repeats import AlertBrief
 from disclosure.policy import SCHEME_ROUTES, Limit
+from disclosure.search.duplicates import PossibleDuplicate
+from disclosure.search.links import LinkView
 from disclosure.vocabularies import (
     ORGANISATION_RELATIONSHIPS,
     Agency,
@@ -23,7 +26,10 @@ StateName = Literal[
     "received", "awaiting_meeting", "checks", "awaiting_decision", "awaiting_delivery",
     "awaiting_notice", "closed",
 ]
-Channel = Literal["online", "telephone", "in_person", "letter", "partner_agency", "mapp_meeting"]
+Channel = Literal[
+    "online", "telephone", "in_person", "letter", "partner_agency", "mapp_meeting",
+    "repeat_subject_review",
+]
 PartyRole = Literal["applicant", "subject", "person_at_risk", "child", "referrer", "recipient"]
 # PostgreSQL cannot store a NUL character in text (SQLite can): every string that crosses the
 # edge refuses one, so both backends give the same 400 naming the field.
@@ -39,6 +45,8 @@ Days = Annotated[int, Meta(ge=1, le=365)]
 PartyId = Annotated[int, Meta(ge=1)]
 Username = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 Note = Annotated[Plain, Meta(max_length=4000)]
+# An area or a division: a code, never free text.
+Code = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -108,8 +116,8 @@ class NewRequest(Input, kw_only=True):
 
     scheme: Scheme
     route: Route
-    area: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-    division: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")] | None = None
+    area: Code
+    division: Code | None = None
     received_at: datetime
     channel: Channel
     summary: Text
@@ -600,6 +608,11 @@ class RequestView(msgspec.Struct, kw_only=True):
     version: int
     parties: list[PartyView]
     closures: list[ClosureView]
+    # Other requests of the area naming the same subject or person at risk (policy in
+    # docs/search.md), requests linked to this one, and the repeat-subject alerts it is on.
+    possible_duplicates: list[PossibleDuplicate]
+    links: list[LinkView]
+    alerts: list[AlertBrief]
     # The link between a right-to-ask request and the right-to-know request carrying it on.
     continued_from: str | None = None
     continued_as: str | None = None

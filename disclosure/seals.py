@@ -26,8 +26,12 @@ from disclosure.keys import TrailKeys
 from disclosure.models import Base
 
 # Tables with a request_id that are not sealed row by row: the two trails, keyed chains of
-# their own, and the seals themselves.
-UNSEALED: Final = frozenset({"events", "views", "seals"})
+# their own, and the seals themselves; and what finding people derives or logs beside the
+# record: the search index (rebuilt from the parties by `disclosure search reindex`), the
+# requests each search showed, and the requests an alert was raised on.
+UNSEALED: Final = frozenset({
+    "events", "views", "seals", "search_terms", "search_results", "alert_requests",
+})
 SEALS: Final = Base.metadata.tables["seals"]
 
 

@@ -90,6 +90,25 @@ class Settings:
     metrics_token_file: Path | None = field(default_factory=lambda: _path("METRICS_TOKEN_FILE"))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO").upper())
 
+    # Finding people: what a search shows, what counts as the same person, and when a subject
+    # is a repeat subject (docs/search.md explains each default).
+    search_threshold: float = field(
+        default_factory=lambda: float(_env("SEARCH_THRESHOLD", "0.4"))
+    )
+    same_person_with_dob: float = field(
+        default_factory=lambda: float(_env("SAME_PERSON_WITH_DOB", "0.4"))
+    )
+    same_person_name: float = field(
+        default_factory=lambda: float(_env("SAME_PERSON_NAME", "0.7"))
+    )
+    repeat_requests: int = field(default_factory=lambda: int(_env("REPEAT_REQUESTS", "3")))
+    repeat_persons_at_risk: int = field(
+        default_factory=lambda: int(_env("REPEAT_PERSONS_AT_RISK", "2"))
+    )
+    repeat_window_days: int = field(
+        default_factory=lambda: int(_env("REPEAT_WINDOW_DAYS", "365"))
+    )
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -14,7 +14,14 @@ from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure.models import Closure, Decision, DecisionRecipient, Request, RequestCount
+from disclosure.models import (
+    Alert,
+    Closure,
+    Decision,
+    DecisionRecipient,
+    Request,
+    RequestCount,
+)
 
 
 def _table() -> Table:
@@ -57,6 +64,15 @@ class ReopenedCount(msgspec.Struct, kw_only=True):
     closures: int
 
 
+class AlertCount(msgspec.Struct, kw_only=True):
+    """Repeat-subject alerts by state and by how their review ended: codes, never names."""
+
+    kind: str
+    state: str
+    review: str | None
+    alerts: int
+
+
 class Statistics(msgspec.Struct, kw_only=True):
     area: str
     total: int
@@ -65,6 +81,7 @@ class Statistics(msgspec.Struct, kw_only=True):
     # Disclosures delivered, one per recipient: by the forum's decision and urgent ones.
     disclosures_delivered: int
     urgent_disclosures_delivered: int
+    alerts: list[AlertCount]
 
 
 def _upsert(dialect: str) -> Any:
@@ -100,7 +117,7 @@ async def count(
 
 
 async def read(session: AsyncSession, *, area: str) -> Statistics:
-    """An area's requests counted by scheme, route, state and outcome."""
+    """An area's requests counted by scheme, route, state and outcome, and its alerts."""
     c = _COUNTS.c
     rows = await session.execute(
         select(c.scheme, c.route, c.state, c.outcome, c.requests)
@@ -126,6 +143,12 @@ async def read(session: AsyncSession, *, area: str) -> Statistics:
         .group_by(*keys)
         .order_by(*keys)
     )
+    alerts = await session.execute(
+        select(Alert.kind, Alert.state, Alert.review, func.count())
+        .where(Alert.area == area)
+        .group_by(Alert.kind, Alert.state, Alert.review)
+        .order_by(Alert.kind, Alert.state, Alert.review)
+    )
     return Statistics(
         area=area, total=sum(c.requests for c in counts), counts=counts,
         disclosures_delivered=delivered.get(False, 0),
@@ -134,4 +157,5 @@ async def read(session: AsyncSession, *, area: str) -> Statistics:
             ReopenedCount(scheme=s, route=r, outcome=o, reopen_category=c, closures=n)
             for s, r, o, c, n in reopened
         ],
+        alerts=[AlertCount(kind=k, state=st, review=rv, alerts=n) for k, st, rv, n in alerts],
     )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from disclosure import audit, clocks, cursors, seals, statistics, timeliness
 from disclosure.access import AUTHORISES_ERASURE, SYSTEM_EVENTS, may_send_some
+from disclosure.alerts import repeats
 from disclosure.db import Database
 from disclosure.errors import IdempotencyMismatch, InvalidInput, NotFound, StaleVersion
 from disclosure.models import (
@@ -76,6 +77,8 @@ from disclosure.schemas import (
     Transitioned,
     Withdraw,
 )
+from disclosure.search import duplicates, index, links
+from disclosure.search.matching import FindingPolicy
 from statemachines.lifecycle import (
     PREPARING,
     EventNotAllowed,
@@ -218,6 +221,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class Related(NamedTuple):
+    possible_duplicates: list[duplicates.PossibleDuplicate]
+    links: list[links.LinkView]
+    alerts: list[repeats.AlertBrief]
+
+
 class Filters(msgspec.Struct, kw_only=True):
     state: str | None = None
     scheme: str | None = None
@@ -231,10 +240,18 @@ class Filters(msgspec.Struct, kw_only=True):
 class Workflow:
     """The service every edge (API, pages, CLI, importer) calls to read and change requests."""
 
-    def __init__(self, db: Database, policy: PolicySettings, *, now: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        policy: PolicySettings,
+        *,
+        now: Clock = utcnow,
+        finding: FindingPolicy | None = None,
+    ) -> None:
         self.db = db
         self.policy = policy
         self.now = now
+        self.finding = finding or FindingPolicy()
 
     # Receiving ---------------------------------------------------------------------------
 
@@ -255,11 +272,19 @@ class Workflow:
                 request, parties = await self._insert_request(
                     await session.connection(), new, actor=actor, key=key, digest=digest
                 )
+                related = await self._related(await session.connection(), request, parties)
         except IntegrityError:
             if key is not None and (existing := await self._by_idempotency_key(key, digest)):
                 return existing
             raise
-        return self._view(request, parties)
+        return self._view(request, parties, related)
+
+    async def receive_within(
+        self, session: AsyncSession, new: NewRequest, *, actor: str
+    ) -> Request:
+        """Receive a request inside the caller's transaction: a review that starts one."""
+        request, _ = await self._insert_request(await session.connection(), new, actor=actor)
+        return request
 
     async def _by_idempotency_key(self, key: str, digest: str) -> RequestView | None:
         async with self.db.read() as session:
@@ -335,9 +360,16 @@ class Workflow:
         ids = [row.id for row in written]
         await sealer.flush()
         # The answer is built from the values written; the session never tracks these rows.
-        return Request(id=rid, **columns), [
-            PartyView(id=party_id, **p) for party_id, p in zip(ids, parties, strict=True)
-        ]
+        views = [PartyView(id=party_id, **p) for party_id, p in zip(ids, parties, strict=True)]
+        await index.index_parties(
+            conn, request_id=rid, area=new.area,
+            parties=[p | {"id": party_id} for party_id, p in zip(ids, parties, strict=True)],
+        )
+        await repeats.raise_on_receive(
+            conn, self.db.dialect, self.finding, area=new.area, received_at=received_at,
+            channel=new.channel, continued=continued_from is not None, parties=views, at=now,
+        )
+        return Request(id=rid, **columns), views
 
     async def _next_reference(self, conn: AsyncConnection, scheme: str, year: int) -> str:
         upsert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
@@ -669,6 +701,16 @@ class Workflow:
         match payload:
             case CompleteInitialChecks():
                 changes["immediate_risk"] = payload.immediate_risk
+                if payload.finding == "duplicate" and payload.duplicate_of is not None:
+                    if payload.duplicate_of == request.reference:
+                        raise InvalidInput("duplicate_of", "a request cannot duplicate itself")
+                    original = await links.in_area(
+                        conn, payload.duplicate_of, area=request.area, field="duplicate_of"
+                    )
+                    await links.link(
+                        conn, kind="duplicate_of", from_id=rid, to_id=original, at=at,
+                        actor=actor,
+                    )
             case RecordCheck():
                 await sealer.write(insert(CHECKS), {
                     "request_id": rid, "source": payload.source,
@@ -907,10 +949,11 @@ class Workflow:
         """One request; with `area`, a request of another area is not found."""
         async with self.db.read() as session:
             request = await _find(session, reference, area)
-            parties = await session.scalars(
+            rows = await session.scalars(
                 select(Party).where(Party.request_id == request.id).order_by(Party.id)
             )
-            views = [msgspec.convert(p, PartyView, from_attributes=True) for p in parties]
+            parties = [msgspec.convert(p, PartyView, from_attributes=True) for p in rows]
+            related = await self._related(session, request, parties)
             continued_from = await session.scalar(
                 select(Request.reference).where(Request.id == request.continued_from_id)
             ) if request.continued_from_id else None
@@ -921,12 +964,27 @@ class Workflow:
                 select(Closure).where(Closure.request_id == request.id).order_by(Closure.seq)
             )
             return self._view(
-                request, views, continued_from=continued_from, continued_as=continued_as,
+                request, parties, related, continued_from=continued_from,
+                continued_as=continued_as,
                 closures=[msgspec.convert(c, ClosureView, from_attributes=True) for c in closures],
             )
 
+    async def _related(
+        self, db: AsyncSession | AsyncConnection, request: Request,
+        parties: Sequence[PartyView],
+    ) -> Related:
+        """Possible duplicates, linked requests and the alerts a request is on."""
+        return Related(
+            possible_duplicates=await duplicates.possible(
+                db, self.db.dialect, self.finding, request_id=request.id, area=request.area,
+                parties=parties,
+            ),
+            links=await links.of(db, request.id),
+            alerts=await repeats.on_request(db, request.id),
+        )
+
     def _view(
-        self, request: Request, parties: Sequence[PartyView], *,
+        self, request: Request, parties: Sequence[PartyView], related: Related, *,
         continued_from: str | None = None, continued_as: str | None = None,
         closures: Sequence[ClosureView] = (),
     ) -> RequestView:
@@ -950,6 +1008,9 @@ class Workflow:
             overdue=self._overdue(request.state, request.due_at),
             version=request.version,
             parties=list(parties),
+            possible_duplicates=related.possible_duplicates,
+            links=related.links,
+            alerts=related.alerts,
             continued_from=continued_from,
             continued_as=continued_as,
             closures=list(closures),

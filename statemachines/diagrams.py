@@ -6,6 +6,7 @@ from pathlib import Path
 
 from statemachine.contrib.diagram import MermaidGraphMachine
 
+from statemachines import alerts
 from statemachines.lifecycle import (
     EVENTS,
     ROUTE_STATES,
@@ -22,8 +23,9 @@ TITLES: dict[Route, str] = {"right_to_ask": "Right to ask", "right_to_know": "Ri
 INTRO = """\
 # Request lifecycles
 
-Generated from `statemachines/lifecycle.py` by `disclosure diagrams`; do not edit by hand
-(`disclosure diagrams --check` fails when this file is out of date).
+Generated from `statemachines/lifecycle.py` and `statemachines/alerts.py` by
+`disclosure diagrams`; do not edit by hand (`disclosure diagrams --check` fails when this file is
+out of date).
 
 Each route has its own machine. An arrow is labelled with its event; a name in brackets is the
 condition that picks that arrow (`!` means the condition is false), and the unlabelled arrow of
@@ -56,6 +58,25 @@ def _allowed_in(route: Route) -> str:
     return "\n".join(rows)
 
 
+ALERT_INTRO = """\
+## Repeat-subject alert
+
+Drawn from `statemachines/alerts.py`. An alert is raised open when a subject is named in enough
+requests within the policy's window ([search.md](search.md)); a review closes it either by
+starting a right-to-know request linked to every request alerted on, or by recording that no
+action is needed, with the reason.
+"""
+
+
+def _alert_diagram() -> str:
+    graph = MermaidGraphMachine(alerts.AlertLifecycle)  # type: ignore[no-untyped-call]
+    rows = ["| event | allowed in |", "|---|---|"]
+    for event in alerts.EVENTS:
+        where = [s for s in alerts.STATES if event in alerts.allowed_events(s)]
+        rows.append(f"| `{event}` | {', '.join(f'`{s}`' for s in where)} |")
+    return f"```mermaid\n{str(graph()).strip()}\n```\n\n" + "\n".join(rows) + "\n"
+
+
 def _guards() -> str:
     rows = ["| guard | checked on | refuses unless |", "|---|---|---|"]
     seen: dict[str, list[str]] = {}
@@ -79,6 +100,7 @@ def render() -> str:
             f"### Events and the states that take them\n\n{_allowed_in(route)}\n"
         )
     sections.append(_guards())
+    sections.append(f"{ALERT_INTRO}\n{_alert_diagram()}")
     return "\n".join(sections)
 
 

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 
 from disclosure import access
+from disclosure.schemas import NewRequest
 from disclosure.workflow import Workflow
 from statemachines.lifecycle import EVENTS as LIFECYCLE_EVENTS
 from tests import factories
@@ -74,7 +76,16 @@ SAMPLES: dict[str, Callable[[str, str, str], Call]] = {
     "healthz": lambda ref, area, role: ("GET", "/healthz", None),
     "readyz": lambda ref, area, role: ("GET", "/readyz", None),
     "metrics": lambda ref, area, role: ("GET", "/metrics", None),
+    "search": lambda ref, area, role: ("GET", "/api/search?q=Mark%20Sample", None),
+    "list_searches": lambda ref, area, role: ("GET", "/api/searches", None),
+    "list_alerts": lambda ref, area, role: ("GET", "/api/alerts", None),
+    # The seeded alert of each area: the first of them is reviewed, the rest find it reviewed.
+    "review_alert": lambda ref, area, role: (
+        "POST", f"/api/alerts/{ALERT_OF[area]}/events",
+        {"event": "record_no_action", "reason": "Reviewed: no pattern"}),
 }
+# Three applications naming one man, by three women, raise one alert in each area.
+ALERT_OF = {OWN: 1, OTHER: 2}
 
 
 def registered_endpoints(app: Litestar) -> dict[str, tuple[str, str]]:
@@ -109,6 +120,11 @@ def test_every_event_has_a_rule() -> None:
 
 
 async def _seed_requests(workflow: Workflow) -> Refs:
+    for area in (OWN, OTHER):
+        for woman in ("Kerry Holt", "Sophie Hart", "Emma Walker"):
+            body = factories.new_request(area=area)
+            body["parties"][1]["name"] = woman
+            await workflow.create(msgspec.convert(body, NewRequest), actor="seed")
     own = await workflow.create(factories.new(area=OWN), actor="seed")
     other = await workflow.create(factories.new(area=OTHER), actor="seed")
     return {OWN: own.reference, OTHER: other.reference}
@@ -133,7 +149,9 @@ async def _call(
     client: httpx.AsyncClient, workflow: Workflow, call: Call, headers: dict[str, str]
 ) -> Any:
     method, path, body = call
-    if method == "POST" and path.endswith("/events"):
+    if method == "POST" and path.startswith("/api/alerts/"):
+        headers = {**headers, "If-Match": '"1"'}
+    elif method == "POST" and path.endswith("/events"):
         reference = path.split("/")[3]
         headers = {**headers, "If-Match": f'"{await _version(workflow, reference)}"'}
     return await client.request(method, path, json=body, headers=headers)

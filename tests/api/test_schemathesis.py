@@ -61,16 +61,23 @@ CROSS_FIELD_RULES = {("POST", "/api/requests"), ("POST", "/api/requests/{referen
 # Answers that depend on the data, not the schema: a well-formed reference that does not exist
 # is 404, a well-formed event the request's state does not take is 409, and a stale or made-up
 # If-Match is 412; sign-in with a made-up username and password is 401; a `cursor` must be one
-# this service issued (it is opaque: any other string is 400).
+# this service issued (it is opaque: any other string is 400). A search's `q` is read as names,
+# dates and contacts, so an impossible date in it (31/02/1985) is 400; an alert that does not
+# exist is 404, and a division not in the area's register is 400.
 DEPENDS_ON_DATA = CROSS_FIELD_RULES | {
     ("GET", "/api/requests/{reference}"), ("GET", "/api/requests/{reference}/events"),
     ("GET", "/api/requests/{reference}/clock"), ("GET", "/api/requests/{reference}/actions"),
     ("GET", "/api/requests/{reference}/views"), ("POST", "/api/tokens"),
     ("POST", "/api/session"), ("GET", "/api/requests"),
+    ("GET", "/api/search"), ("GET", "/api/searches"), ("GET", "/api/alerts"),
+    ("POST", "/api/alerts/{alert_id}/events"),
 }
 # A missing If-Match answers 428 Precondition Required (RFC 6585), which this check does not count
-# as a refusal; tests/api/test_requests_api.py::test_missing_if_match_is_428 asserts it.
-PRECONDITION_REQUIRED = {("POST", "/api/requests/{reference}/events")}
+# as a refusal; tests/api/test_requests_api.py::test_missing_if_match_is_428 and
+# tests/api/test_finding_api.py (an alert's review) assert it.
+PRECONDITION_REQUIRED = {
+    ("POST", "/api/requests/{reference}/events"), ("POST", "/api/alerts/{alert_id}/events"),
+}
 
 
 @schema.parametrize()

@@ -29,7 +29,7 @@ def test_write_reports_a_change_only_when_there_is_one(tmp_path: Path) -> None:
 
 def test_document_draws_each_route_and_where_its_events_are_allowed() -> None:
     text = diagrams.render()
-    assert text.count("```mermaid\nstateDiagram-v2") == 2
+    assert text.count("```mermaid\nstateDiagram-v2") == 3
     know, guards = text.split("## Right to know", 1)[1].split("## Guards", 1)
     assert "awaiting_meeting" not in know and "`withdraw`" not in know
     assert "| `reopen` | `closed` |" in know
@@ -37,3 +37,10 @@ def test_document_draws_each_route_and_where_its_events_are_allowed() -> None:
     # Every guard is listed with the events it is checked on and what it refuses.
     assert "| `four_eyes` | `record_decision` | The sender prepared nothing" in guards
     assert "| `nothing_disclosed` | `withdraw` |" in guards
+
+
+def test_document_draws_the_alert_lifecycle() -> None:
+    alert = diagrams.render().split("## Repeat-subject alert", 1)[1]
+    assert "open --> reviewed : Start right to know" in alert
+    assert "open --> reviewed : Record no action" in alert
+    assert "| `record_no_action` | `open` |" in alert

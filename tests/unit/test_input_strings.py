@@ -8,6 +8,7 @@ import re
 from msgspec import inspect
 
 from api.accounts import Login
+from disclosure.alerts.service import RecordNoAction, StartRightToKnow
 from disclosure.schemas import PAYLOADS, NewRequest
 
 
@@ -25,7 +26,7 @@ def _strings(info: inspect.Type, path: str) -> list[tuple[str, inspect.StrType]]
 
 def test_every_input_string_refuses_a_nul_character() -> None:
     found = []
-    for struct in (NewRequest, Login, *PAYLOADS.values()):
+    for struct in (NewRequest, Login, StartRightToKnow, RecordNoAction, *PAYLOADS.values()):
         found += _strings(inspect.type_info(struct), struct.__name__)
     assert len(found) > 40
     admits_nul = [path for path, info in found

@@ -1,0 +1,111 @@
+"""Raising repeat-subject alerts when a request is received, and the alerts a request is on.
+
+Policy (`FindingPolicy`, from the settings): a subject named in `repeat_requests` requests of
+the area received within `repeat_window_days`, about at least `repeat_persons_at_risk` different
+persons at risk or children, raises an alert. While an alert about the subject is open, further
+requests join it instead of raising another. Requests started by a review, and right-to-know
+requests carrying a right-to-ask one on, are never counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Final
+
+import msgspec
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from disclosure.models import Alert, AlertRequest, Request, SearchTerm
+from disclosure.search import matching, names
+
+# Requests a review starts carry this channel; they never count towards another alert.
+REVIEW_CHANNEL: Final = "repeat_subject_review"
+AT_RISK_ROLES: Final = ("person_at_risk", "child")
+
+
+class AlertBrief(msgspec.Struct, kw_only=True):
+    """An alert a request is on, as the request view shows it."""
+
+    id: int
+    kind: str
+    state: str
+    raised_at: datetime
+
+
+async def raise_on_receive(
+    conn: AsyncConnection,
+    dialect: str,
+    policy: matching.FindingPolicy,
+    *,
+    area: str,
+    received_at: datetime,
+    channel: str,
+    continued: bool,
+    parties: Sequence[matching.Named],
+    at: datetime,
+) -> None:
+    """Raise (or extend) an alert for each subject of a newly received request who is now a
+    repeat subject; runs in the receiving transaction, after the parties are indexed.
+
+    A request started by a review, or carrying a right-to-ask request on as right to know, is
+    not a new application about the subject: it neither raises an alert nor counts."""
+    if channel == REVIEW_CHANNEL or continued:
+        return
+    await matching.prepare(conn, dialect, policy.candidate_threshold)
+    since = received_at - timedelta(days=policy.repeat_window_days)
+    for party in parties:
+        if party.role != "subject" or not party.name:
+            continue
+        same = matching.same_person(
+            dialect, policy, name=party.name, date_of_birth=party.date_of_birth, area=area,
+            roles=("subject",),
+        ).subquery()
+        named_in = list(await conn.scalars(
+            select(Request.id).distinct()
+            .join(same, same.c.request_id == Request.id)
+            .where(Request.received_at >= since, Request.channel != REVIEW_CHANNEL,
+                   Request.continued_from_id.is_(None))
+        ))
+        if len(named_in) < policy.repeat_requests:
+            continue
+        at_risk = await conn.scalar(
+            select(func.count(SearchTerm.term.distinct())).where(
+                SearchTerm.request_id.in_(named_in), SearchTerm.field == "name",
+                SearchTerm.role.in_(AT_RISK_ROLES),
+            )
+        )
+        if (at_risk or 0) < policy.repeat_persons_at_risk:
+            continue
+        alert_id = await conn.scalar(
+            select(Alert.id)
+            .join(AlertRequest, AlertRequest.alert_id == Alert.id)
+            .where(Alert.area == area, Alert.state == "open",
+                   AlertRequest.request_id.in_(named_in))
+            .limit(1)
+        )
+        if alert_id is None:
+            alert_id = (await conn.execute(insert(Alert).returning(Alert.id), {
+                "kind": "repeat_subject", "area": area, "state": "open",
+                "subject": names.name(party.name), "raised_at": at, "version": 1,
+            })).scalar_one()
+        already = set(await conn.scalars(
+            select(AlertRequest.request_id).where(AlertRequest.alert_id == alert_id)
+        ))
+        joining = [rid for rid in named_in if rid not in already]
+        if joining:
+            await conn.execute(insert(AlertRequest), [
+                {"alert_id": alert_id, "request_id": rid} for rid in joining
+            ])
+
+
+async def on_request(session: AsyncSession | AsyncConnection, request_id: int) -> list[AlertBrief]:
+    """The alerts this request is on, oldest first."""
+    rows = await session.execute(
+        select(Alert.id, Alert.kind, Alert.state, Alert.raised_at)
+        .join(AlertRequest, AlertRequest.alert_id == Alert.id)
+        .where(AlertRequest.request_id == request_id)
+        .order_by(Alert.id)
+    )
+    return [AlertBrief(id=r.id, kind=r.kind, state=r.state, raised_at=r.raised_at) for r in rows]

@@ -21,6 +21,7 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    false,
     func,
     literal,
     null,
@@ -131,8 +132,11 @@ def matches(
             source = select().select_from(SearchTerm.__table__)
         else:
             score = func.trgm_similarity(T.term, query.name)
-            found = and_(text("search_terms_fts MATCH :fts").bindparams(
-                fts=names.fts_query(query.name)), score >= threshold)
+            fts = names.fts_query(query.name)
+            found = and_(
+                text("search_terms_fts MATCH :fts").bindparams(fts=fts) if fts else false(),
+                score >= threshold,
+            )
             source = select().select_from(
                 _FTS.join(SearchTerm.__table__, T.id == _FTS.c.rowid)
             )

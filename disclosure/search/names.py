@@ -142,10 +142,15 @@ def similarity(a: str | None, b: str | None) -> float:
     return len(left & right) / union if union else 0.0
 
 
-def fts_query(text: str) -> str:
-    """An FTS5 trigram-tokenizer query matching any three letters of any word of the text."""
+def fts_query(text: str) -> str | None:
+    """An FTS5 trigram-tokenizer query matching any three letters of any word of the text; a
+    name of short words ("A B") is matched whole; under three letters, nothing can match."""
     grams = sorted({w[i:i + 3] for w in text.split() for i in range(len(w) - 2)})
-    return " OR ".join(f'"{g}"' for g in grams)
+    if not grams and len(text) >= 3:
+        grams = [text]
+    if not grams:
+        return None
+    return " OR ".join('"' + g.replace('"', '""') + '"' for g in grams)
 
 
 @dataclass(frozen=True)

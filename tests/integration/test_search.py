@@ -224,3 +224,11 @@ async def test_an_organisation_is_found_by_its_name(workflow: Workflow) -> None:
         assert refs(page) == [school.reference], q
         assert (page.items[0].matches[0].field, page.items[0].matches[0].role) == (
             "organisation", "recipient")
+
+
+async def test_names_of_short_words_are_received_and_found(workflow: Workflow) -> None:
+    # Initials only ("A B") used to make an empty FTS5 query on SQLite, so receiving the
+    # request failed while it looked for duplicates.
+    first = await receive(workflow, "C D", at_risk="A B")
+    second = await receive(workflow, "C D", at_risk="E F")
+    assert first.reference in [d.reference for d in second.possible_duplicates]

@@ -72,3 +72,8 @@ def test_a_search_box_that_cannot_be_read_is_refused_naming_q(box: str, message:
 def test_the_fts_query_asks_for_any_three_letters_of_any_word() -> None:
     assert names.fts_query("zoe li") == '"zoe"'
     assert names.fts_query("price") == '"ice" OR "pri" OR "ric"'
+
+
+def test_a_name_of_short_words_is_matched_whole_and_two_letters_match_nothing() -> None:
+    assert names.fts_query("a b") == '"a b"'
+    assert names.fts_query("ab") is None

@@ -91,7 +91,7 @@ def client_address(request: Request[Any, Any, Any], trusted: tuple[str, ...]) ->
     return peer
 
 
-async def _login(
+async def sign_in(
     request: Request[Any, Any, Any], data: Login, users: Users, settings: Settings, kind: str
 ) -> Issued:
     source = client_address(request, settings.trusted_proxies)
@@ -121,7 +121,7 @@ async def open_session(
     settings: NamedDependency[Settings],
 ) -> Response[SessionOpened]:
     """Sign in for the web pages: sets the session cookie and returns the CSRF token."""
-    issued = await _login(request, data, users, settings, "session")
+    issued = await sign_in(request, data, users, settings, "session")
     principal = await users.authenticate(issued.secret, kind="session")
     assert principal is not None and issued.csrf_token is not None
     return Response(
@@ -173,7 +173,7 @@ async def issue_token(
     settings: NamedDependency[Settings],
 ) -> TokenIssued:
     """Exchange a username and password for a bearer token (shown once)."""
-    issued = await _login(request, data, users, settings, "bearer")
+    issued = await sign_in(request, data, users, settings, "bearer")
     return TokenIssued(token=issued.secret, token_type="Bearer", expires_at=issued.expires_at)
 
 

@@ -33,6 +33,7 @@ from api.health import healthz, readyz
 from api.inputs import QueryNames, refuse_bad_input
 from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
+from api.pages import pages
 from api.problems import HANDLERS
 from api.reading import read_trail
 from api.requests import RequestController
@@ -40,6 +41,7 @@ from api.search import list_searches, search
 from disclosure import jobs, logs
 from disclosure.alerts.service import Alerts
 from disclosure.db import Database
+from disclosure.online import OnlineApplications, OnlineLimits
 from disclosure.policy import load_policy_book
 from disclosure.reads import ReadLog
 from disclosure.search.matching import FindingPolicy
@@ -66,6 +68,10 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
     reads = ReadLog(service.db, now=service.now)
     finder = Finder(service.db, service.finding, now=service.now)
     alerts = Alerts(service)
+    online = OnlineApplications(service.db, OnlineLimits(
+        per_source_per_hour=settings.online_per_source_per_hour,
+        per_hour=settings.online_per_hour,
+    ), now=service.now)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -97,6 +103,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             RequestController, verify_trail, views, statistics, decisions,
             open_session, close_session, whoami, issue_token, end_other_sessions, list_users,
             healthz, readyz, metrics, search, list_searches, list_alerts, review_alert,
+            pages(settings.node_modules),
         ],
         dependencies={
             "workflow": constant(service),
@@ -104,6 +111,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "reads": constant(reads),
             "finder": constant(finder),
             "alerts": constant(alerts),
+            "online": constant(online),
             "settings": constant(settings),
             "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),

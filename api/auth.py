@@ -21,6 +21,8 @@ from disclosure.users import Principal, Users
 SESSION_COOKIE = "__Host-disclosure_session"
 INSECURE_SESSION_COOKIE = "disclosure_session"
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="disclosure"'}
 
@@ -92,12 +94,21 @@ async def _authenticate(
     principal = await users.authenticate(cookie, kind="session")
     if principal is None:
         raise NotAuthorizedException("the session has ended; sign in again", headers=CHALLENGE)
-    # A cookie rides along on cross-site requests; only our own pages know the CSRF token.
+    # A cookie rides along on cross-site requests; only our own pages know the CSRF token. The
+    # pages' forms carry it as a field, the API's callers in a header.
     if method not in SAFE_METHODS and not principal.csrf_matches(
-        connection.headers.get(CSRF_HEADER)
+        connection.headers.get(CSRF_HEADER) or await _form_token(connection)
     ):
         raise PermissionDeniedException(f"{CSRF_HEADER} is missing or does not match the session")
     return principal
+
+
+async def _form_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The CSRF token a page's form sent (the body is kept for the handler to read)."""
+    if not isinstance(connection, Request) or connection.content_type[0] not in FORMS:
+        return None
+    token = (await connection.form()).get(CSRF_FIELD)
+    return token if isinstance(token, str) else None
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:

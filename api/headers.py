@@ -56,8 +56,9 @@ def security_headers(*, hsts: bool, docs_path: str, allow: dict[str, str]) -> Ho
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
         headers["Cross-Origin-Resource-Policy"] = "same-origin"
         headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        if path.startswith("/api/"):
-            # Answers carry personal data: no browser or proxy may keep a copy.
+        if not path.startswith("/assets/"):
+            # Answers and pages carry personal data: no browser or proxy may keep a copy. Only
+            # the front-end assets may be kept.
             headers["Cache-Control"] = "no-store"
         if hsts or scope.get("scheme") == "https":
             headers["Strict-Transport-Security"] = HSTS

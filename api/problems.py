@@ -158,7 +158,7 @@ def on_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[
     )
 
 
-def _unreachable(exc: DBAPIError) -> bool:
+def unreachable(exc: DBAPIError) -> bool:
     if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
         return True
     # SQLSTATE class 08 (connection exception) and 57P01-57P03: the server is shutting down,
@@ -168,7 +168,7 @@ def _unreachable(exc: DBAPIError) -> bool:
 
 
 def on_database(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Problem]:
-    if _unreachable(exc):
+    if unreachable(exc):
         return on_unavailable(request, exc)
     return on_unexpected(request, exc)
 

@@ -34,6 +34,8 @@ ROLE_DESCRIPTIONS: Final[dict[Role, str]] = {
 }
 
 CASEWORK: Final = frozenset({"disclosure_officer", "decision_maker", "mapp_coordinator"})
+# Who receives and prepares requests.
+PREPARE: Final = frozenset({"disclosure_officer", "mapp_coordinator"})
 OVERSIGHT: Final = frozenset({"smb_member", "lay_adviser", "auditor"})
 ANYONE: Final = frozenset(ROLES)
 
@@ -69,7 +71,7 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "whoami": Rule(ANYONE),
     "end_other_sessions": Rule(ANYONE),
     # Casework.
-    "receive": Rule(frozenset({"disclosure_officer", "mapp_coordinator"}), personal=True),
+    "receive": Rule(PREPARE, personal=True),
     "list_requests": Rule(CASEWORK | {"auditor"}),
     "read": Rule(CASEWORK, scoped=True, personal=True),
     "timeline": Rule(CASEWORK, scoped=True, personal=True),
@@ -96,9 +98,28 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "healthz": Rule(frozenset(), public=True),
     "readyz": Rule(frozenset(), public=True),
     "metrics": Rule(frozenset(), public=True, scrape=True),
+    # The web pages (api/pages/): each page calls the services its API twin does and has the
+    # same rule, so the pages show no one anything the API would not.
+    # Front-end assets under /assets (the static files router's handler): public, no data.
+    "get_handler": Rule(frozenset(), public=True),
+    "page_home": Rule(frozenset(), public=True),
+    "page_sign_in": Rule(frozenset(), public=True),
+    "page_sign_in_submit": Rule(frozenset(), public=True),
+    "page_sign_out": Rule(ANYONE),
+    "page_queue": Rule(CASEWORK),
+    "page_search": Rule(CASEWORK, personal=True, own_log=True),
+    "page_case": Rule(CASEWORK, scoped=True, personal=True),
+    # A form sent back with its errors shows the case again: that view is logged by the page.
+    "page_case_action": Rule(CASEWORK, scoped=True, personal=True),
+    "page_new_request": Rule(PREPARE),
+    # Possible duplicates shown before saving go on the search log, as a search does.
+    "page_new_request_submit": Rule(PREPARE, personal=True, own_log=True),
+    # The public application form: anyone, with no sign-in; it shows no request.
+    "page_apply": Rule(frozenset(), public=True),
+    "page_apply_submit": Rule(frozenset(), public=True),
+    "page_apply_received": Rule(frozenset(), public=True),
 }
 
-PREPARE: Final = frozenset({"disclosure_officer", "mapp_coordinator"})
 
 # Keyed by event name, or `event:variant` where the payload changes who may send it.
 EVENTS: Final[dict[str, frozenset[str]]] = {

@@ -577,3 +577,19 @@ class AlertRequest(Base):
 
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+
+
+class OnlineApplication(Base):
+    """When an application came in through the public form, and from where (a digest of the
+    address, not the address): what the form's rate limits count. No request is named."""
+
+    __tablename__ = "online_applications"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    source_digest: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_online_applications_source", "source_digest", "submitted_at"),
+        Index("ix_online_applications_submitted_at", "submitted_at"),
+    )

@@ -90,6 +90,20 @@ class Settings:
     metrics_token_file: Path | None = field(default_factory=lambda: _path("METRICS_TOKEN_FILE"))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO").upper())
 
+    # The web pages: the front-end packages `npm ci` installs (GOV.UK Frontend, htmx,
+    # Chart.js), served by the app itself; and the public application form's limits.
+    node_modules: Path = field(default_factory=lambda: Path(
+        _env("NODE_MODULES", str(Path(__file__).resolve().parent.parent / "node_modules"))
+    ))
+    online_per_source_per_hour: int = field(
+        default_factory=lambda: int(_env("ONLINE_PER_SOURCE_PER_HOUR", "5"))
+    )
+    online_per_hour: int = field(default_factory=lambda: int(_env("ONLINE_PER_HOUR", "200")))
+    # Where the public form's quick-exit button leaves to: an everyday site.
+    quick_exit_url: str = field(
+        default_factory=lambda: _env("QUICK_EXIT_URL", "https://www.bbc.co.uk/weather")
+    )
+
     # Finding people: what a search shows, what counts as the same person, and when a subject
     # is a repeat subject (docs/search.md explains each default).
     search_threshold: float = field(

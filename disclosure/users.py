@@ -189,6 +189,11 @@ class Users:
                 if d not in known
             )
 
+    async def area_names(self) -> dict[str, str]:
+        """Each area's code and name, as the public form lists them."""
+        async with self.db.read() as session:
+            return {a.code: a.name for a in await session.scalars(select(Area))}
+
     async def areas(self) -> dict[str, list[str]]:
         async with self.db.read() as session:
             codes = list(await session.scalars(select(Area.code).order_by(Area.code)))

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure import audit, clocks, cursors, seals, statistics, timeliness
+from disclosure import audit, clocks, cursors, records, seals, statistics, timeliness
 from disclosure.access import AUTHORISES_ERASURE, SYSTEM_EVENTS, may_send_some
 from disclosure.alerts import repeats
 from disclosure.db import Database
@@ -235,6 +235,13 @@ class Filters(msgspec.Struct, kw_only=True):
     overdue: bool | None = None
     queue: timeliness.Queue | None = None
     stage: Stage | None = None
+    division: str | None = None
+    # Open requests by urgency (immediate risk, then the soonest due), as a queue is ordered.
+    by_urgency: bool = False
+
+    @property
+    def queued(self) -> bool:
+        return self.queue is not None or self.stage is not None or self.by_urgency
 
 
 class Workflow:
@@ -1026,6 +1033,13 @@ class Workflow:
             clock = await timeliness.request_clock(session, request, self.policy)
         return timeliness.clock_view(request, clock, self.policy, self.now())
 
+    async def records(self, reference: str, *, area: str | None = None) -> records.StageRecords:
+        """The request's stage records: checks, partner requests, decisions, deliveries,
+        notices."""
+        async with self.db.read() as session:
+            request = await _find(session, reference, area)
+            return await records.of(session, request.id)
+
     async def events(self, reference: str, *, area: str | None = None) -> list[EventView]:
         async with self.db.read() as session:
             rid = await request_id(session, reference, area=area)
@@ -1067,7 +1081,7 @@ class Workflow:
         query = select(Request).limit(limit + 1)
         if area is not None:
             query = query.where(Request.area == area)
-        if filters.queue is not None or filters.stage is not None:
+        if filters.queued:
             query = timeliness.queue(
                 query, queue=filters.queue, stage=filters.stage, now=self.now(),
                 policy=self.policy, cursor=cursor,
@@ -1083,7 +1097,7 @@ class Workflow:
                     Request.created_at <= at,
                     or_(Request.created_at < at, Request.id < last_id),
                 )
-        for name in ("state", "scheme", "route", "area"):
+        for name in ("state", "scheme", "route", "area", "division"):
             value = getattr(filters, name)
             if value is not None:
                 query = query.where(getattr(Request, name) == value)
@@ -1104,7 +1118,7 @@ class Workflow:
 
         With `area`, only that area's requests.
         """
-        queued = filters.queue is not None or filters.stage is not None
+        queued = filters.queued
         query = self.listing(filters, limit=limit, cursor=cursor, area=area)
         async with self.db.read() as session:
             rows = (await session.scalars(query)).all()

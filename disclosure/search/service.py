@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import msgspec
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from disclosure import cursors
 from disclosure.db import Database
 from disclosure.models import Party, Request, Search, SearchResult
-from disclosure.search import matching, names
+from disclosure.search import duplicates, matching, names
 
 Clock = Callable[[], datetime]
 
@@ -110,6 +110,24 @@ class Finder:
                 cursors.encode(float(found[-1][1]), found[-1][0].id) if more and found else None
             ),
         )
+
+    async def duplicates(
+        self, parties: Sequence[matching.Named], *, area: str, searcher: str
+    ) -> list[duplicates.PossibleDuplicate]:
+        """Possible duplicates of a request not yet saved, so the officer sees them before
+        saving; the names compared go on the search log with the requests shown, as a search
+        does."""
+        async with self.db.read() as session:
+            found = await duplicates.possible(
+                session, self.db.dialect, self.policy, request_id=0, area=area, parties=parties,
+            )
+            ids = list((await session.scalars(
+                select(Request.id).where(Request.reference.in_([d.reference for d in found]))
+            )).all())
+        named = "; ".join(p.name for p in parties if p.name and p.role in duplicates.COMPARED)
+        await self._log(f"possible duplicates of {named}", area=area, searcher=searcher,
+                        shown=ids)
+        return found
 
     async def _matches(
         self, session: AsyncSession, query: names.Query, area: str, ids: list[int]

@@ -10,6 +10,12 @@ COPY pyproject.toml README.md LICENSE /src/
 COPY statemachines /src/statemachines
 COPY disclosure /src/disclosure
 COPY api /src/api
+# The web pages' front-end packages (GOV.UK Frontend, htmx, Chart.js), pinned by the npm lock
+# file; the app serves them itself (DISCLOSURE_NODE_MODULES).
+COPY package.json package-lock.json /src/
+RUN apt-get update && apt-get install --yes --no-install-recommends nodejs npm \
+    && cd /src && npm ci --omit=dev --no-audit --no-fund \
+    && mv /src/node_modules /opt/disclosure/node_modules
 # A wheel, not an editable install: the migrations, templates and web assets are package data.
 RUN /opt/disclosure/bin/pip install --no-deps /src \
     && /opt/disclosure/bin/pip uninstall --yes pip
@@ -22,7 +28,8 @@ COPY --from=build /opt/disclosure /opt/disclosure
 ENV PATH=/opt/disclosure/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    DISCLOSURE_DATABASE_URL=sqlite+aiosqlite:////var/lib/disclosure/disclosure.db
+    DISCLOSURE_DATABASE_URL=sqlite+aiosqlite:////var/lib/disclosure/disclosure.db \
+    DISCLOSURE_NODE_MODULES=/opt/disclosure/node_modules
 USER disclosure
 WORKDIR /var/lib/disclosure
 VOLUME /var/lib/disclosure

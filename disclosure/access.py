@@ -48,8 +48,10 @@ class Rule:
     one request: a request of another area answers 404, as if it did not exist. `personal`
     marks endpoints whose answers carry personal data (names, addresses or free text): every such
     answer is put on the read trail (api/reading.py), and no oversight role may call them (but
-    an auditor the search log). `own_log` marks a personal endpoint whose answers are about no
-    one request, so they stay off the read trail: a search goes on the search log instead.
+    an auditor the search log). `own_log` marks a personal endpoint that logs its answers itself
+    rather than through the read trail's middleware: a search names many requests and goes on
+    the search log; a page form sent back with its errors shows its case again and puts that
+    view on the read trail itself (its success is a redirect that shows nothing).
     `scrape` endpoints are public unless the deployment sets a scrape token
     (DISCLOSURE_METRICS_TOKEN_FILE); then they need that token.
     """
@@ -110,7 +112,7 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "page_search": Rule(CASEWORK, personal=True, own_log=True),
     "page_case": Rule(CASEWORK, scoped=True, personal=True),
     # A form sent back with its errors shows the case again: that view is logged by the page.
-    "page_case_action": Rule(CASEWORK, scoped=True, personal=True),
+    "page_case_action": Rule(CASEWORK, scoped=True, personal=True, own_log=True),
     "page_new_request": Rule(PREPARE),
     # Possible duplicates shown before saving go on the search log, as a search does.
     "page_new_request_submit": Rule(PREPARE, personal=True, own_log=True),
@@ -118,6 +120,15 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "page_apply": Rule(frozenset(), public=True),
     "page_apply_submit": Rule(frozenset(), public=True),
     "page_apply_received": Rule(frozenset(), public=True),
+    "page_audit": Rule(frozenset({"auditor", "admin"})),
+    "page_views": Rule(frozenset({"auditor"}), scoped=True),
+    "page_searches": Rule(frozenset({"auditor"}), personal=True, own_log=True),
+    "page_admin": Rule(frozenset({"admin"})),
+    "page_admin_add_user": Rule(frozenset({"admin"})),
+    "page_admin_disable_user": Rule(frozenset({"admin"})),
+    "page_admin_add_division": Rule(frozenset({"admin"})),
+    # Drawn from the machines: no data, for anyone signed in.
+    "page_lifecycle": Rule(ANYONE),
 }
 
 

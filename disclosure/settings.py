@@ -95,6 +95,9 @@ class Settings:
     node_modules: Path = field(default_factory=lambda: Path(
         _env("NODE_MODULES", str(Path(__file__).resolve().parent.parent / "node_modules"))
     ))
+    # Where signed checkpoints are kept (`disclosure audit checkpoint -o DIR`), for the
+    # auditors' page to list and an administrator's to verify against; unset, none are shown.
+    checkpoint_dir: Path | None = field(default_factory=lambda: _path("CHECKPOINT_DIR"))
     online_per_source_per_hour: int = field(
         default_factory=lambda: int(_env("ONLINE_PER_SOURCE_PER_HOUR", "5"))
     )

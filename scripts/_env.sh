@@ -26,3 +26,25 @@ ensure_venv() {
     echo "$want" > "$stamp"
   fi
 }
+
+ensure_assets() {
+  # The web pages' front-end packages, from package-lock.json (npm ci), when the lock changes.
+  local stamp="$ROOT/node_modules/.installed" want
+  want="$(cat "$ROOT/package.json" "$ROOT/package-lock.json" | sha256sum | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      if [ "$(id -u)" -ne 0 ]; then echo "install Node.js and npm first (apt-get install nodejs npm)" >&2; exit 1; fi
+      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+}
+
+ensure_chromium() {
+  # The browser the end-to-end tests drive; under CI it is installed when missing, so that a
+  # missing browser fails the run rather than skipping the tests.
+  if [ ! -x /usr/bin/chromium ] && [ "${CI:-}" = "true" ] && [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+}

@@ -26,7 +26,7 @@ from litestar.status_codes import (
 from sqlalchemy.exc import DBAPIError
 
 from api.auth import CHALLENGE
-from api.pages import cases, intake, public, queue, session
+from api.pages import admin, cases, intake, lifecycle, public, queue, session, trail
 from api.pages.layout import render
 from api.pages.session import safe_next, sign_in_page
 from api.problems import unreachable
@@ -101,7 +101,9 @@ def pages(node_modules: Path) -> Router:
             session.page_sign_out, queue.page_queue, queue.page_search, cases.page_case,
             cases.page_case_action, intake.page_new_request, intake.page_new_request_submit,
             public.page_apply, public.page_apply_submit, public.page_apply_received,
-            assets(node_modules),
+            trail.page_audit, trail.page_views, trail.page_searches, admin.page_admin,
+            admin.page_admin_add_user, admin.page_admin_disable_user,
+            admin.page_admin_add_division, lifecycle.page_lifecycle, assets(node_modules),
         ],
         exception_handlers={
             NotAuthorizedException: on_unauthenticated,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -62,6 +62,15 @@ class Field:
         return "f-" + re.sub(r"[^A-Za-z0-9]+", "-", f"{self.form_id} {self.path}").strip("-")
 
     @property
+    def error_text(self) -> str:
+        """The error as a sentence about the question: "Your name: enter an answer", or after a
+        question mark, "Which area? Select an option"."""
+        message = self.error or ""
+        if self.label.endswith("?"):
+            return f"{self.label} {message[:1].upper()}{message[1:]}"
+        return f"{self.label}: {message}"
+
+    @property
     def anchor(self) -> str:
         """The id of the input an error summary links to."""
         if self.kind in ("date", "datetime"):
@@ -106,7 +115,7 @@ class Form:
         if target.error is None:
             target.error = message
             target.error_part = part
-        self.errors.append((target.anchor, f"{target.label}: {message}"))
+            self.errors.append((target.anchor, target.error_text))
 
 
 def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -181,8 +190,8 @@ def _field(
     label = (labels.get(path) or labels.get(".".join(tail[-2:])) or labels.get(name)
              or label_of(name))
     hint = str(prop.get("description") or schema.get("description") or "")
-    base = {"path": path, "name": path, "label": label, "required": required, "hint": hint,
-            "form_id": form_id}
+    base: dict[str, Any] = {"path": path, "name": path, "label": label, "required": required,
+                            "hint": hint, "form_id": form_id}
     if name in choices:
         return Field(kind="choice", options=list(choices[name]), integer=name.endswith("_id"),
                      **base)
@@ -403,6 +412,28 @@ MISSING = re.compile(r"Object missing required field `(?P<name>\w+)`")
 OWN = re.compile(r"^(?P<name>[\w.]+): (?P<why>.+)$", re.S)
 
 
+MISSING_ANSWER: Final[dict[str, str]] = {
+    "choice": "select an option", "boolean": "select yes or no", "date": "enter the date",
+    "datetime": "enter the date and time", "checkboxes": "select at least one",
+}
+
+
+def _unanswered(fields: list[Field], given: Mapping[str, Any] | None, form: Form) -> None:
+    """Put "required" on each required question of a group that was answered in part (a
+    group not answered at all is the schema's to refuse or allow)."""
+    for f in fields:
+        value = given.get(f.path.rsplit(".", 1)[-1]) if given is not None else None
+        if f.kind == "group":
+            if value is not None or f.required:
+                _unanswered(f.children, value or {}, form)
+        elif f.kind == "repeat":
+            items = value if isinstance(value, list) else []
+            for child, item in zip(f.children, items, strict=False):
+                _unanswered(child.children, item, form)
+        elif f.required and value is None and f.error is None:
+            form.place(f.api_path, MISSING_ANSWER.get(f.kind, "enter an answer"))
+
+
 def validation_error(exc: msgspec.ValidationError) -> tuple[str, str]:
     """The field path and message a validation error names, in the API's words."""
     text = str(exc)
@@ -437,7 +468,9 @@ def _plain(message: str) -> str:
 
 def convert(form: Form, body: dict[str, Any], target: type[Any],
             tag: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Any:
-    """The payload as its Struct, or None with the error placed on its field."""
+    """The payload as its Struct, or None with the errors placed on their fields: every
+    required question left unanswered, else the first thing the Struct refuses."""
+    _unanswered(form.fields, body, form)
     if form.errors:
         return None
     try:

@@ -15,16 +15,19 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect
 
 from api.accounts import Login, sign_in
-from api.pages.layout import csrf_cookie, render
+from api.pages.layout import csrf_cookie, navigation, render
+from disclosure import access
 from disclosure.settings import Settings
 from disclosure.users import Principal, Users
+
+DEFAULT_LANDING = "/queue"
 
 
 def safe_next(target: str | None) -> str:
     """Where to go after signing in: a path of this service only, never another host."""
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
-    return "/queue"
+    return DEFAULT_LANDING
 
 
 def sign_in_page(
@@ -78,6 +81,12 @@ async def page_sign_in_submit(
                             username=username, error=str(exc.detail), headers=exc.headers)
     age = int((issued.expires_at - users.now()).total_seconds())
     name = request.app.state.session_cookie
+    principal = await users.authenticate(issued.secret, kind="session")
+    if principal is not None and not access.may_call(principal.roles, "page_queue") and (
+        next_path == DEFAULT_LANDING
+    ):
+        # Oversight roles have no queue: their first page instead.
+        next_path = next(iter(navigation(principal, "")), {"href": "/lifecycle"})["href"]
     return Redirect(next_path, status_code=303, cookies=[
         Cookie(key=name, value=issued.secret, path="/", httponly=True,
                secure=settings.cookie_secure, samesite="strict", max_age=age),

@@ -6,6 +6,7 @@ disclosure.access (or without a sample call here) fails this suite.
 
 from __future__ import annotations
 
+import html
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -83,7 +84,37 @@ SAMPLES: dict[str, Callable[[str, str, str], Call]] = {
     "review_alert": lambda ref, area, role: (
         "POST", f"/api/alerts/{ALERT_OF[area]}/events",
         {"event": "record_no_action", "reason": "Reviewed: no pattern"}),
+    # The web pages: their forms are posted form-encoded (see _call).
+    "get_handler": lambda ref, area, role: ("GET", "/assets/govuk-frontend.min.css", None),
+    "page_home": lambda ref, area, role: ("GET", "/", None),
+    "page_sign_in": lambda ref, area, role: ("GET", "/sign-in", None),
+    "page_sign_in_submit": lambda ref, area, role: ("POST", "/sign-in", _login()),
+    "page_sign_out": lambda ref, area, role: ("POST", "/sign-out", {}),
+    "page_queue": lambda ref, area, role: ("GET", "/queue", None),
+    "page_search": lambda ref, area, role: ("GET", "/search?q=Mark%20Sample", None),
+    "page_case": lambda ref, area, role: ("GET", f"/requests/{ref}", None),
+    "page_case_action": lambda ref, area, role: (
+        "POST", f"/requests/{ref}/events", {"event": "extend_deadline", "version": "1"}),
+    "page_new_request": lambda ref, area, role: ("GET", "/requests/new", None),
+    "page_new_request_submit": lambda ref, area, role: ("POST", "/requests/new", {}),
+    "page_apply": lambda ref, area, role: ("GET", "/apply", None),
+    "page_apply_submit": lambda ref, area, role: ("POST", "/apply", {"your_name": "A Person"}),
+    "page_apply_received": lambda ref, area, role: ("GET", "/apply/received", None),
+    "page_audit": lambda ref, area, role: ("GET", "/audit", None),
+    "page_views": lambda ref, area, role: ("GET", f"/audit/requests/{ref}/views", None),
+    "page_searches": lambda ref, area, role: ("GET", "/audit/searches", None),
+    "page_admin": lambda ref, area, role: ("GET", "/admin", None),
+    "page_admin_add_user": lambda ref, area, role: ("POST", "/admin/users", {}),
+    "page_admin_disable_user": lambda ref, area, role: (
+        "POST", "/admin/users/nobody/disable", {}),
+    "page_admin_add_division": lambda ref, area, role: (
+        "POST", "/admin/divisions", {"division": "Not A Code"}),
+    "page_lifecycle": lambda ref, area, role: ("GET", "/lifecycle", None),
 }
+# Public forms other than signing in: a form with errors answers 400 with the form again.
+OPEN_FORMS = frozenset({"page_apply_submit"})
+# Endpoints that end the credential they are called with.
+SIGN_OUTS = frozenset({"close_session", "page_sign_out"})
 # Three applications naming one man, by three women, raise one alert in each area.
 ALERT_OF = {OWN: 1, OTHER: 2}
 
@@ -151,9 +182,11 @@ async def _call(
     method, path, body = call
     if method == "POST" and path.startswith("/api/alerts/"):
         headers = {**headers, "If-Match": '"1"'}
-    elif method == "POST" and path.endswith("/events"):
+    elif method == "POST" and path.startswith("/api/requests/") and path.endswith("/events"):
         reference = path.split("/")[3]
         headers = {**headers, "If-Match": f'"{await _version(workflow, reference)}"'}
+    if not path.startswith("/api/") and method == "POST":
+        return await client.request(method, path, data=body, headers=headers)
     return await client.request(method, path, json=body, headers=headers)
 
 
@@ -174,15 +207,18 @@ async def test_role_endpoint_area_matrix(
             for area in (OWN, OTHER):
                 call = sample(refs[area], area, role)
                 headers = people.bearer(role)
-                if handler == "close_session":
+                if handler in SIGN_OUTS:
                     fresh = await people.users.issue(people.username(role))
                     headers = {"Authorization": f"Bearer {fresh.secret}"}
                 response = await _call(client, workflow, call, headers)
                 want = expected(handler, role, area)
                 got = outcome(response.status_code)
                 if want == "open" and call[0] == "GET":
-                    # The probes and metrics answer anyone, and say nothing of any request.
-                    ok = response.status_code == 200 and refs[OWN] not in response.text
+                    # The probes, metrics and public pages answer anyone, and say nothing of
+                    # any request (the front door sends them on to their queue).
+                    ok = response.status_code in (200, 303) and refs[OWN] not in response.text
+                elif handler in OPEN_FORMS:
+                    ok = response.status_code == 400 and refs[OWN] not in response.text
                 elif want == "open":
                     ok = response.status_code == 401 and "wrong username" in response.text
                 else:
@@ -233,4 +269,7 @@ async def test_no_endpoint_answers_without_a_valid_credential(
         response = await client.request(method, path, json=body, headers=headers)
         assert response.status_code == 401, (handler, response.status_code)
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-        assert refs[OWN] not in response.text and "Sample" not in response.text
+        # A page answers with the sign-in form, which sends the person back to the address
+        # they asked for: that echo of their own request is all it holds.
+        text = response.text.replace(f'value="{html.escape(path)}"', "")
+        assert refs[OWN] not in text and "Sample" not in text

@@ -185,7 +185,7 @@ def sign_in(browser: Any, server: Server) -> Iterator[Callable[[str], Checked]]:
         checked.page.get_by_label("Username").fill(who)
         checked.page.get_by_label("Password").fill(PASSWORD)
         checked.page.get_by_role("button", name="Sign in").click()
-        checked.page.wait_for_url(re.compile(r".*/queue"))
+        checked.page.wait_for_url(re.compile(r"^(?!.*/sign-in).*$"))
         return checked
 
     yield open_as

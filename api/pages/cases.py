@@ -29,7 +29,7 @@ from disclosure.reads import ReadLog
 from disclosure.records import StageRecords
 from disclosure.schemas import PAYLOADS, PartyView
 from disclosure.users import Principal
-from disclosure.workflow import Workflow, payload_schema
+from disclosure.workflow import Workflow
 
 Reference = Annotated[str, PathParameter(pattern=r"^[A-Z]{4,5}-\d{4}-\d{6}$", max_length=32)]
 # Who did it: prefilled with the signed-in person's name.
@@ -63,20 +63,19 @@ def action_form(
     event: str, option: dict[str, list[tuple[str, str]]], values: forms.Values,
     more: str | None = None,
 ) -> forms.Form:
-    schema = payload_schema(event)
+    """The form for one event, drawn from its payload's schema as `/actions` gives it."""
     skip = ["event"]
-    if PAYLOADS[event].when is not None:
+    when = PAYLOADS[event].when
+    if when is not None:
         # The event's own time field says when it happened.
         skip.append("occurred_at")
-    times = forms.time_fields(PAYLOADS[event])
-    fields = forms.build(schema, skip=skip, choices=option, form_id=event, times=times)
-    forms.expand(fields, values, defs=schema.get("$defs", {}), choices=option, more=more,
-                 times=times)
-    for f in fields:
-        if f.name == PAYLOADS[event].when:
+    form = forms.payload_form(PAYLOADS[event], values=values, form_id=event, choices=option,
+                              more=more, skip=skip)
+    for f in form.fields:
+        if f.name == when:
             f.required = False
             f.hint = "Leave the date and time blank if it happened just now."
-    return forms.Form(fields=fields)
+    return form
 
 
 def _defaults(form: forms.Form, principal: Principal) -> None:

@@ -91,6 +91,8 @@ class Form:
 
     fields: list[Field]
     errors: list[tuple[str, str]] = field(default_factory=list)
+    # Where an error about the whole form links to.
+    anchor: str = "main-content"
 
     def all(self) -> list[Field]:
         return [f for top in self.fields for f in top.walk()]
@@ -110,7 +112,7 @@ class Form:
             target = next((f for f in target.walk() if f.kind not in ("group", "repeat")),
                           None)
         if target is None:
-            self.errors.append(("form", message))
+            self.errors.append((self.anchor, message))
             return
         if target.error is None:
             target.error = message
@@ -252,6 +254,24 @@ def _entered_items(path: str, values: Values) -> int:
     pattern = re.compile(re.escape(path) + r"\[(\d+)\]")
     indexes = [int(m[1]) for key in values if (m := pattern.match(key))]
     return max(indexes) + 1 if indexes else 0
+
+
+def payload_form(
+    target: type[Any], *, values: Values, form_id: str = "", choices: Choices | None = None,
+    more: str | None = None, skip: Sequence[str] = ("event",),
+    labels: Mapping[str, str] | None = None,
+) -> Form:
+    """The form for a payload type: its schema's questions, with as many of each repeating
+    group as were entered (one more for `more`)."""
+    schema = msgspec.json.schema(target)
+    defs = schema.get("$defs", {})
+    own = defs.get(target.__name__, schema)
+    times = time_fields(target)
+    option = choices or {}
+    fields = build(own, skip=skip, choices=option, defs=defs, labels=labels, form_id=form_id,
+                   times=times)
+    expand(fields, values, defs=defs, choices=option, labels=labels, more=more, times=times)
+    return Form(fields=fields, anchor=f"action-{form_id}" if form_id else "main-content")
 
 
 class Unreadable(Exception):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any, Final
 
-import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
@@ -39,22 +38,16 @@ TITLES: Final = {"right_to_ask": "New right-to-ask application",
 
 def intake_form(route: str, divisions: list[str], values: forms.Values,
                 more: str | None = None) -> forms.Form:
-    schema = msgspec.json.schema(NewRequest)
-    defs = schema["$defs"]
-    own = defs["NewRequest"]
     option = {"scheme": SCHEMES[route], "division": [(d, d.replace("_", " ").capitalize())
                                                      for d in divisions]}
-    times = forms.time_fields(NewRequest)
-    fields = forms.build(own, skip=("area", "route"), defs=defs, choices=option, times=times,
-                         labels={
-        "received_at": "When was it received?", "summary": "What is the concern?",
-        "parties": "Party",
-    })
     if not any(key.startswith("parties[") for key in values):
         values = {**values, **{f"parties[{i}].role": [role]
                                for i, role in enumerate(STARTING_PARTIES[route])}}
-    forms.expand(fields, values, defs=defs, choices=option, more=more, times=times)
-    return forms.Form(fields=fields)
+    return forms.payload_form(NewRequest, values=values, choices=option, more=more,
+                              skip=("area", "route"), labels={
+                                  "received_at": "When was it received?",
+                                  "summary": "What is the concern?", "parties": "Party",
+                              })
 
 
 def _page(request: Request[Any, Any, Any], route: str, form: forms.Form, *, status: int = 200,
@@ -95,6 +88,8 @@ async def page_new_request_submit(
     divisions = (await users.areas()).get(principal.area, [])
     form = intake_form(route, divisions, values, more)
     body = forms.read(form, values)
+    # A party the form offered but no one filled in (its role chosen for them) is no party.
+    body["parties"] = [p for p in body.get("parties", []) if set(p) - {"role", "kind"}]
     if more is not None:
         form.errors.clear()
         return _page(request, route, form, key=key)

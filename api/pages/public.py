@@ -93,14 +93,8 @@ SCHEMES: Final = [
 
 
 def online_form(areas: dict[str, str]) -> forms.Form:
-    schema = msgspec.json.schema(OnlineApplication)
-    own = schema["$defs"]["OnlineApplication"]
     option = {"area": sorted(areas.items(), key=lambda a: a[1]), "scheme": SCHEMES}
-    fields = forms.build(own, defs=schema["$defs"], choices=option, labels=LABELS)
-    for f in fields:
-        if f.name == "contact_method":
-            f.options = [("phone", "Phone"), ("email", "Email"), ("letter", "Letter")]
-    return forms.Form(fields=fields)
+    return forms.payload_form(OnlineApplication, values={}, choices=option, labels=LABELS)
 
 
 def request_of(answers: OnlineApplication, received_at: Any) -> NewRequest:

@@ -41,7 +41,6 @@ USERS = {
     "stranger": (OTHER, ["disclosure_officer"], "PC Far"),
 }
 
-pytestmark = pytest.mark.browser
 
 
 def _need_browser() -> None:

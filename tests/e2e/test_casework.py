@@ -6,11 +6,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import pytest
+
 from tests.e2e.conftest import Checked
 from tests.e2e.steps import Filler, open_action, seed_request, send_action
 
 AT_RISK = "Amy Sample (person at risk)"
 WORDING = "Mark Sample has a conviction for assault."
+
+pytestmark = pytest.mark.browser
 
 
 def state_of(checked: Checked) -> str:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.e2e.conftest import Checked
 from tests.e2e.steps import seed_request
+
+pytestmark = pytest.mark.browser
 
 
 def test_an_auditor_verifies_the_trail_and_sees_who_viewed_a_request(

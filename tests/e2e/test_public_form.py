@@ -8,10 +8,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.e2e.conftest import Checked
 from tests.e2e.steps import field_id
 
 APPLICANT = "Rowena Kettleby"
+
+pytestmark = pytest.mark.browser
 
 
 def tab_to(page: Any, selector: str, presses: int = 80) -> None:

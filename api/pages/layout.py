@@ -72,7 +72,8 @@ def navigation(principal: Principal | None, path: str) -> list[dict[str, Any]]:
     if principal is None:
         return []
     return [
-        {"label": label, "href": href, "current": path == href.split("?")[0]}
+        {"label": label, "href": href,
+         "current": path == href if "?" in href else path.split("?")[0] == href}
         for label, href, handler in NAVIGATION
         if access.may_call(principal.roles, handler)
     ]
@@ -90,7 +91,8 @@ def render(
     cookie = csrf_cookie(request.app.state.session_cookie)
     body = ENV.get_template(template).render(
         principal=principal, csrf=request.cookies.get(cookie, ""), csrf_field=CSRF_FIELD,
-        nav=navigation(principal, request.url.path), service_name=SERVICE_NAME,
+        nav=navigation(principal, request.url.path + (
+            f"?{request.url.query}" if request.url.query else "")), service_name=SERVICE_NAME,
         partial=request.headers.get("HX-Request") == "true", path=request.url.path,
         **context,
     )

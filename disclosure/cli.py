@@ -175,6 +175,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  reopened {summary.reopened}, parties added {summary.parties_added}, parties"
               f" amended {summary.parties_amended}, events entered a day or more late"
               f" {summary.entered_late}")
+        if summary.mapp is not None:
+            panels = summary.mapp
+            levels = ", ".join(f"level {k} {v}" for k, v in sorted(panels.by_level.items()))
+            print(f"  MAPPA: {panels.nominals} nominals ({levels}), {panels.meetings} meetings,"
+                  f" {panels.disclosures} disclosures agreed, {panels.delivered} delivered")
         return 0
 
     return _run(settings, job)
@@ -233,13 +238,18 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         verdict = await audit.verify(workflow.db, reference=args.reference)
         broken = not verdict.ok
         if verdict.ok:
+            nominals = (
+                f", {verdict.nominal_events_checked} events in {verdict.nominals_checked}"
+                " MAPPA nominals" if verdict.nominals_checked else ""
+            )
             print(
                 f"OK: {verdict.events_checked} events in {verdict.requests_checked} requests,"
-                f" {verdict.views_checked} views, {verdict.rows_checked} sealed rows"
+                f" {verdict.views_checked} views, {verdict.rows_checked} sealed rows{nominals}"
             )
         for problem in verdict.problems:
             where = f"{problem.reference}: " if problem.reference else ""
-            event = f"event {problem.seq}: " if problem.trail == "events" and problem.seq else ""
+            chained = problem.trail in ("events", "nominal_events")
+            event = f"event {problem.seq}: " if chained and problem.seq else ""
             print(f"BROKEN: {where}{event}{problem.problem}")
         if public is not None:
             for finding in await checkpoints.verify(workflow.db, args.checkpoints, public):

@@ -112,7 +112,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     else:
         keys.trail_keys_for(settings.database_url, settings.trail_key_file)
     if args.demo:
-        cmd_demo(argparse.Namespace(requests=args.demo, seed=0, if_empty=True), settings)
+        cmd_demo(argparse.Namespace(requests=args.demo, seed=0, if_empty=True, nominals=None),
+                 settings)
     made = _metrics_folder(args.workers)
     try:
         # log_config=None: each worker's create_app sets up the JSON logs, uvicorn's included.
@@ -155,6 +156,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import func, select
 
     from disclosure.demo import AREAS, seed
+    from disclosure.mapp import demo as mapp_demo
     from disclosure.models import Request
 
     _upgrade(settings)
@@ -175,11 +177,14 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  reopened {summary.reopened}, parties added {summary.parties_added}, parties"
               f" amended {summary.parties_amended}, events entered a day or more late"
               f" {summary.entered_late}")
-        if summary.mapp is not None:
-            panels = summary.mapp
-            levels = ", ".join(f"level {k} {v}" for k, v in sorted(panels.by_level.items()))
-            print(f"  MAPPA: {panels.nominals} nominals ({levels}), {panels.meetings} meetings,"
-                  f" {panels.disclosures} disclosures agreed, {panels.delivered} delivered")
+        # Roughly one MAPPA nominal for every twenty requests, and a few in each area.
+        nominals = args.nominals if args.nominals is not None else min(
+            300, max(24, args.requests // 20))
+        panels = await mapp_demo.seed(
+            workflow, areas=list(AREAS), nominals=nominals, seed=args.seed)
+        levels = ", ".join(f"level {k} {v}" for k, v in sorted(panels.by_level.items()))
+        print(f"  MAPPA: {panels.nominals} nominals ({levels}), {panels.meetings} meetings,"
+              f" {panels.disclosures} disclosures agreed, {panels.delivered} delivered")
         return 0
 
     return _run(settings, job)
@@ -592,6 +597,8 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="seed realistic synthetic requests")
     demo.add_argument("--requests", type=int, default=500)
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--nominals", type=int, default=None,
+                      help="MAPPA nominals to add (default: one per 20 requests, 24 to 300)")
     demo.set_defaults(handler=cmd_demo)
 
     trail = commands.add_parser("audit", help="the audit trail").add_subparsers(

@@ -20,7 +20,6 @@ from typing import Any, Literal, TypeVar
 import msgspec
 from sqlalchemy import select
 
-from disclosure.mapp import demo as mapp_demo
 from disclosure.models import PartnerRequest, Request, User
 from disclosure.outcomes import OUTCOMES
 from disclosure.policy import LONDON
@@ -314,8 +313,6 @@ class DemoSummary(msgspec.Struct, kw_only=True):
     entered_late: int  # events entered a working day or more after they happened
     # Right-to-ask requests carried on as right to know open a request each, beyond `requests`.
     continued: int
-    # The MAPPA caseload: nominals, their meetings and the disclosures those agreed.
-    mapp: mapp_demo.MappSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -542,11 +539,6 @@ async def seed(
         return dict(sorted(Counter(v for v in values if v is not None).items()))
 
     continued = sum(c.continued for c in cases)
-    # Roughly one MAPPA nominal for every twenty requests, at least a few in each area.
-    panels = await mapp_demo.seed(
-        workflow, areas=list(AREAS), nominals=min(300, max(24, requests // 20)), seed=seed,
-        today=today,
-    )
     return DemoSummary(
         requests=len(cases),
         # Each request carried on as right to know has its receipt on its own trail.
@@ -561,7 +553,6 @@ async def seed(
         parties_amended=sum(c.amended for c in cases),
         entered_late=sum(c.late for c in cases),
         continued=continued,
-        mapp=panels,
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
+from sqlalchemy import func, select
 
 from disclosure.mapp.meetings import Meetings
 from disclosure.mapp.nominals import Nominals
@@ -23,6 +24,7 @@ from disclosure.mapp.schemas import (
     NewNominal,
     RecordConsideration,
 )
+from disclosure.models import Nominal
 from disclosure.schemas import RecordDelivery
 from disclosure.workflow import Workflow
 
@@ -74,7 +76,9 @@ class _Clock:
         return self.at
 
     def after(self, moment: datetime, rng: random.Random) -> None:
-        self.at = min(self.today, moment + timedelta(hours=rng.randint(2, 60)))
+        late = rng.random() < 0.1
+        self.at = min(self.today, moment + timedelta(hours=rng.randint(26, 72) if late
+                                                     else rng.randint(1, 8)))
 
 
 def _pick(rng: random.Random, weights: Mapping[T, int]) -> T:
@@ -89,6 +93,9 @@ async def seed(
     and Level 2 in custody), with their meetings over the last year or two."""
     rng = random.Random(seed)
     clock = _Clock(today or workflow.now())
+    # References follow on from those already held, so a second run adds to the first.
+    async with workflow.db.read() as session:
+        held = await session.scalar(select(func.count()).select_from(Nominal)) or 0
     driven = Workflow(workflow.db, workflow.policy, now=clock, finding=workflow.finding)
     service, panels = Nominals(driven), Meetings(driven)
     summary = MappSummary(nominals=0, by_level={}, meetings=0, disclosures=0, delivered=0)
@@ -104,7 +111,7 @@ async def seed(
         raised = level > 1 and rng.random() < 0.3
         clock.after(since, rng)
         nominal = await service.register(msgspec.convert({
-            "area": area, "reference": f"VISOR-{since.year % 100:02d}-{rng.randint(0, 999999):06d}",
+            "area": area, "reference": f"VISOR-{since.year % 100:02d}-{held + number + 1:06d}",
             "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}", "category": category,
             "level": 1 if raised else level, "lead_agency": LEAD[category],
             "rosh": "very_high" if level == 3 else _pick(rng, ROSH), "location": location,

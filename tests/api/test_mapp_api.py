@@ -148,3 +148,42 @@ async def test_another_areas_nominal_and_meeting_are_not_found(
     listing = await client.get("/api/meetings", headers=other)
     assert listing.json()["items"] == []
     assert OWN not in listing.text
+
+
+async def test_events_need_the_current_etag_and_strict_bodies(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    nominal = await _nominal(client, people)
+    meeting = await _meeting(client, people, nominal.json()["id"])
+    path = f"/api/meetings/{meeting.json()['id']}/events"
+    coordinator = people.bearer("mapp_coordinator")
+    add = {"event": "add_action_points", "action_points": factories.new_meeting(1)["action_points"]}
+    missing = await client.post(path, json=add, headers=coordinator)
+    assert missing.status_code == 428
+    stale = await client.post(path, json=add, headers={**coordinator, "If-Match": '"7"'})
+    assert stale.status_code == 412 and stale.json()["current_version"] == 1
+    changed = await client.post(
+        f"/api/nominals/{nominal.json()['id']}/events", headers=coordinator,
+        json={"event": "change_level", "level": 2, "effective_at": "2026-11-01T09:00:00Z"})
+    assert changed.status_code == 428
+    # The meeting moved the nominal on: its ETag counts every event on the nominal's trail.
+    current = await client.get(f"/api/nominals/{nominal.json()['id']}", headers=coordinator)
+    assert current.headers["ETag"] == '"2"' != nominal.headers["ETag"]
+    changed = await client.post(
+        f"/api/nominals/{nominal.json()['id']}/events",
+        headers={**coordinator, "If-Match": current.headers["ETag"]},
+        json={"event": "change_level", "level": 2, "effective_at": "2026-11-01T09:00:00Z"})
+    assert changed.status_code == 200 and changed.json()["level"] == 2
+
+    unknown = await client.post("/api/meetings", headers=coordinator, json={
+        **factories.new_meeting(nominal.json()["id"]), "venue": "Room 4"})
+    assert unknown.status_code == 400 and "venue" in unknown.text
+    future = await client.post("/api/meetings", headers=coordinator, json=factories.new_meeting(
+        nominal.json()["id"], held_at="2027-01-01T10:00:00Z"))
+    assert future.status_code == 400
+    assert future.json()["errors"][0]["field"] == "$.held_at"
+    twice = await client.post("/api/nominals", json=factories.new_nominal(), headers=coordinator)
+    assert twice.status_code == 400 and "already a nominal" in twice.json()["detail"]
+    officer = await client.post(path, json=add, headers={
+        **people.bearer("disclosure_officer"), "If-Match": '"1"'})
+    assert officer.status_code == 403

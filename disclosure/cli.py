@@ -435,6 +435,34 @@ def cmd_search_reindex(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, job)
 
 
+def cmd_meetings_list(args: argparse.Namespace, settings: Settings) -> int:
+    """MAPP meetings, latest held first: the coordinator's chase lists. Codes and dates only,
+    no names or free text, so nothing here goes on a read trail."""
+    from disclosure.mapp.meetings import Filters, Meetings
+
+    async def job(workflow: Workflow) -> int:
+        filters = Filters(level=args.level, overdue_review=args.overdue_review or None,
+                          draft_older_than_days=args.draft_older_than)
+        meetings, cursor, shown = Meetings(workflow), None, 0
+        while True:
+            page = await meetings.search(filters, limit=200, cursor=cursor, area=args.area)
+            for m in page.items:
+                flags = [f for f, on in (("review overdue", m.review_overdue),
+                                         ("held late", m.held_late)) if on]
+                due = _london(m.review_due_at) if m.review_due_at else "no review set"
+                print(f"meeting {m.id} nominal {m.nominal_id} {m.area} level {m.level} {m.kind}"
+                      f" held {_london(m.held_at)} {m.state}, review due {due}"
+                      + (f" ({', '.join(flags)})" if flags else ""))
+            shown += len(page.items)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        print(f"{shown} meeting{'' if shown == 1 else 's'}")
+        return 0
+
+    return _run(settings, job)
+
+
 def cmd_diagrams(args: argparse.Namespace, settings: Settings) -> int:
     from statemachines import diagrams
 
@@ -600,6 +628,18 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--nominals", type=int, default=None,
                       help="MAPPA nominals to add (default: one per 20 requests, 24 to 300)")
     demo.set_defaults(handler=cmd_demo)
+
+    meetings = commands.add_parser("meetings", help="MAPP meetings").add_subparsers(
+        dest="meetings", required=True
+    )
+    listing = meetings.add_parser("list", help="meetings, latest held first, with review flags")
+    listing.add_argument("--area", default=None)
+    listing.add_argument("--level", type=int, choices=(2, 3), default=None)
+    listing.add_argument("--overdue-review", action="store_true",
+                         help="only the latest meetings whose review date has passed")
+    listing.add_argument("--draft-older-than", type=int, default=None, metavar="DAYS",
+                         help="only drafts held more than DAYS days ago")
+    listing.set_defaults(handler=cmd_meetings_list)
 
     trail = commands.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit", required=True

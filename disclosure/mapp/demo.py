@@ -105,7 +105,8 @@ async def seed(
         level, location = {0: (3, "community"), 1: (2, "community"), 2: (2, "custody")}.get(
             first, (_pick(rng, LEVELS), "custody" if rng.random() < 0.2 else "community"))
         category = _pick(rng, CATEGORIES)
-        since = (clock.today - timedelta(days=rng.randint(150, 700))).replace(
+        # Long enough ago for a run of meetings before any review falls overdue.
+        since = (clock.today - timedelta(days=rng.randint(300, 700))).replace(
             hour=9, minute=0, second=0, microsecond=0)
         # Some start at Level 1 and are raised to their level by referral a while later.
         raised = level > 1 and rng.random() < 0.3

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from disclosure.audit import verify
 from disclosure.workflow import Workflow
@@ -187,3 +188,20 @@ async def test_events_need_the_current_etag_and_strict_bodies(
     officer = await client.post(path, json=add, headers={
         **people.bearer("disclosure_officer"), "If-Match": '"1"'})
     assert officer.status_code == 403
+
+
+async def test_a_meeting_edited_behind_the_services_back_is_refused_with_409(
+    client: httpx.AsyncClient, people: People, workflow: Workflow
+) -> None:
+    nominal = (await _nominal(client, people)).json()
+    meeting = await _meeting(client, people, nominal["id"])
+    async with workflow.db.write() as session, session.begin():
+        await session.execute(text("UPDATE meetings SET chair = 'Nobody' WHERE id = :id"),
+                              {"id": meeting.json()["id"]})
+    refused = await _send(client, people, meeting.json()["id"], meeting.headers["ETag"],
+                          factories.consideration())
+    assert refused.status_code == 409, refused.text
+    assert "does not match its seal" in refused.json()["detail"]
+    unchanged = await client.get(f"/api/meetings/{meeting.json()['id']}",
+                                 headers=people.bearer("mapp_coordinator"))
+    assert unchanged.json()["requests"] == [] and unchanged.json()["consideration"] is None

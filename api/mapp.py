@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from litestar import Response, get, post
@@ -14,6 +14,7 @@ from api.auth import require_area
 from api.problems import WITH_BODY, documented
 from api.requests import etag, parse_if_match
 from disclosure import cursors
+from disclosure.errors import InvalidInput
 from disclosure.mapp.meetings import Filters, Meetings
 from disclosure.mapp.nominals import Nominals
 from disclosure.mapp.schemas import (
@@ -25,9 +26,22 @@ from disclosure.mapp.schemas import (
     NominalEvent,
     NominalView,
 )
+from disclosure.policy import LONDON
 from disclosure.users import Principal
 
 RecordId = Annotated[int, PathParameter(ge=1, le=2**62)]
+DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _day_starts(name: str, day: str | None, *, after: bool = False) -> datetime | None:
+    """When a London day starts (with `after`, the day after it), for a filter by day."""
+    if day is None:
+        return None
+    try:
+        start = datetime.combine(date.fromisoformat(day), time(), tzinfo=LONDON)
+    except ValueError:
+        raise InvalidInput(name, f"{day!r} is not a day (YYYY-MM-DD)") from None
+    return start + timedelta(days=1) if after else start
 IF_MATCH = (
     'The strong ETag of the version acted on, e.g. "3": missing is 428; stale, weak (W/) or'
     " malformed is 412."
@@ -102,10 +116,10 @@ async def list_meetings(
     meetings: NamedDependency[Meetings],
     principal: NamedDependency[Principal],
     level: Annotated[Literal[2, 3] | None, QueryParameter()] = None,
-    held_from: Annotated[datetime | None, QueryParameter(
-        description="Held at or after this time.")] = None,
-    held_to: Annotated[datetime | None, QueryParameter(
-        description="Held before this time.")] = None,
+    held_from: Annotated[str | None, QueryParameter(
+        pattern=DAY, description="Held on or after this day (London), e.g. 2026-04-01.")] = None,
+    held_to: Annotated[str | None, QueryParameter(
+        pattern=DAY, description="Held on or before this day (London), e.g. 2027-03-31.")] = None,
     overdue_review: Annotated[bool | None, QueryParameter(
         description="true: the nominal's latest meeting, its review date passed, the nominal"
         " still at Level 2 or 3.")] = None,
@@ -117,7 +131,8 @@ async def list_meetings(
 ) -> MeetingPage:
     """Your area's meetings, latest held first, with the review flags."""
     filters = Filters(
-        level=level, held_from=held_from, held_to=held_to, overdue_review=overdue_review,
+        level=level, held_from=_day_starts("held_from", held_from),
+        held_to=_day_starts("held_to", held_to, after=True), overdue_review=overdue_review,
         draft_older_than_days=draft_older_than_days, nominal_id=nominal_id,
     )
     return await meetings.search(filters, limit=limit, cursor=cursor, area=principal.area)

@@ -44,7 +44,7 @@ from disclosure.mapp.schemas import (
     RecordConsideration,
 )
 from disclosure.models import OPEN, ActionPoint, Base, Meeting, Request
-from disclosure.schemas import Attendee
+from disclosure.schemas import Attendee, Input
 from disclosure.workflow import Workflow
 from statemachines.meeting import MeetingFacts, fire
 
@@ -122,7 +122,9 @@ async def disclosures(
     ]
 
 
-class Filters(msgspec.Struct, kw_only=True):
+class Filters(Input, kw_only=True):
+    """What a listing of meetings is narrowed to; times carry an offset (ValueError if not)."""
+
     level: int | None = None
     held_from: datetime | None = None
     held_to: datetime | None = None

@@ -31,6 +31,15 @@ from api.docs import LocalSwagger
 from api.headers import path_methods, security_headers
 from api.health import healthz, readyz
 from api.inputs import QueryNames, refuse_bad_input
+from api.mapp import (
+    change_nominal,
+    create_meeting,
+    create_nominal,
+    list_meetings,
+    read_meeting,
+    read_nominal,
+    send_meeting_event,
+)
 from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
 from api.pages import pages
@@ -41,6 +50,8 @@ from api.search import list_searches, search
 from disclosure import jobs, logs
 from disclosure.alerts.service import Alerts
 from disclosure.db import Database
+from disclosure.mapp.meetings import Meetings
+from disclosure.mapp.nominals import Nominals
 from disclosure.online import OnlineApplications, OnlineLimits
 from disclosure.policy import load_policy_book
 from disclosure.reads import ReadLog
@@ -72,6 +83,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         per_source_per_hour=settings.online_per_source_per_hour,
         per_hour=settings.online_per_hour,
     ), now=service.now)
+    nominals = Nominals(service)
+    meetings = Meetings(service)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -104,6 +117,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             open_session, close_session, whoami, issue_token, end_other_sessions, list_users,
             healthz, readyz, metrics, search, list_searches, list_alerts, review_alert,
             pages(settings.node_modules),
+            create_nominal, read_nominal, change_nominal, create_meeting, list_meetings,
+            read_meeting, send_meeting_event,
         ],
         dependencies={
             "workflow": constant(service),
@@ -112,6 +127,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "finder": constant(finder),
             "alerts": constant(alerts),
             "online": constant(online),
+            "nominals": constant(nominals),
+            "meetings": constant(meetings),
             "settings": constant(settings),
             "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),
@@ -119,7 +136,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         guards=[authorise],
         before_request=refuse_bad_input(query_names),
         plugins=[StrictStructSchema()],
-        middleware=[read_trail(reads), HTTP.middleware],
+        middleware=[read_trail(reads, meetings.nominal_of), HTTP.middleware],
         before_send=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH, allow=allow)],
         state=State({"users": users, "session_cookie": session_cookie(settings),
                      "scrape_token": _scrape_token(settings)}),

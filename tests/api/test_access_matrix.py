@@ -17,6 +17,9 @@ import pytest
 from litestar import Litestar
 
 from disclosure import access
+from disclosure.mapp.meetings import Meetings
+from disclosure.mapp.nominals import Nominals
+from disclosure.mapp.schemas import NewMeeting, NewNominal
 from disclosure.schemas import NewRequest
 from disclosure.workflow import Workflow
 from statemachines.lifecycle import EVENTS as LIFECYCLE_EVENTS
@@ -110,6 +113,20 @@ SAMPLES: dict[str, Callable[[str, str, str], Call]] = {
     "page_admin_add_division": lambda ref, area, role: (
         "POST", "/admin/divisions", {"division": "Not A Code"}),
     "page_lifecycle": lambda ref, area, role: ("GET", "/lifecycle", None),
+    "create_nominal": lambda ref, area, role: (
+        "POST", "/api/nominals",
+        factories.new_nominal(area=area, reference=f"VISOR-{next(_fresh)}")),
+    "read_nominal": lambda ref, area, role: ("GET", f"/api/nominals/{MAPP_OF[area]}", None),
+    "change_nominal": lambda ref, area, role: (
+        "POST", f"/api/nominals/{MAPP_OF[area]}/events",
+        {"event": "change_rosh", "effective_at": "2026-11-01T09:00:00Z", "rosh": "high"}),
+    "create_meeting": lambda ref, area, role: (
+        "POST", "/api/meetings", factories.new_meeting(MAPP_OF[area])),
+    "list_meetings": lambda ref, area, role: ("GET", "/api/meetings", None),
+    "read_meeting": lambda ref, area, role: ("GET", f"/api/meetings/{MAPP_OF[area]}", None),
+    "send_meeting_event": lambda ref, area, role: (
+        "POST", f"/api/meetings/{MAPP_OF[area]}/events",
+        {"event": "add_action_points", "action_points": factories.new_meeting(1)["action_points"]}),
 }
 # Public forms other than signing in: a form with errors answers 400 with the form again.
 OPEN_FORMS = frozenset({"page_apply_submit"})
@@ -117,6 +134,8 @@ OPEN_FORMS = frozenset({"page_apply_submit"})
 SIGN_OUTS = frozenset({"close_session", "page_sign_out"})
 # Three applications naming one man, by three women, raise one alert in each area.
 ALERT_OF = {OWN: 1, OTHER: 2}
+# The nominal seeded in each area, and its one meeting, have the same id.
+MAPP_OF = {OWN: 1, OTHER: 2}
 
 
 def registered_endpoints(app: Litestar) -> dict[str, tuple[str, str]]:
@@ -158,6 +177,11 @@ async def _seed_requests(workflow: Workflow) -> Refs:
             await workflow.create(msgspec.convert(body, NewRequest), actor="seed")
     own = await workflow.create(factories.new(area=OWN), actor="seed")
     other = await workflow.create(factories.new(area=OTHER), actor="seed")
+    for area in (OWN, OTHER):
+        nominal = await Nominals(workflow).register(
+            msgspec.convert(factories.new_nominal(area=area), NewNominal), actor="seed")
+        await Meetings(workflow).create(
+            msgspec.convert(factories.new_meeting(nominal.id), NewMeeting), actor="seed")
     return {OWN: own.reference, OTHER: other.reference}
 
 
@@ -167,7 +191,7 @@ def expected(handler: str, role: str, area: str) -> str:
         return "open"
     if role not in rule.roles:
         return "deny"
-    if area == OTHER and (rule.scoped or handler == "receive"):
+    if area == OTHER and (rule.scoped or handler in ("receive", "create_nominal")):
         return "hidden" if rule.scoped else "deny"
     return "allow"
 
@@ -182,6 +206,11 @@ async def _call(
     method, path, body = call
     if method == "POST" and path.startswith("/api/alerts/"):
         headers = {**headers, "If-Match": '"1"'}
+    elif method == "POST" and path.startswith(("/api/meetings/", "/api/nominals/")):
+        record = int(path.split("/")[3])
+        version = (await Meetings(workflow).get(record)).version if "meetings" in path else (
+            await Nominals(workflow).get(record)).version
+        headers = {**headers, "If-Match": f'"{version}"'}
     elif method == "POST" and path.startswith("/api/requests/") and path.endswith("/events"):
         reference = path.split("/")[3]
         headers = {**headers, "If-Match": f'"{await _version(workflow, reference)}"'}

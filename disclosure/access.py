@@ -140,6 +140,20 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "page_admin_add_division": Rule(frozenset({"admin"})),
     # Drawn from the machines: no data, for anyone signed in.
     "page_lifecycle": Rule(ANYONE),
+    # MAPP panels, with the rules of the API's nominals and meetings: casework reads them, the
+    # coordinator records them. A form sent back shows its nominal or meeting again and logs
+    # that view itself.
+    "page_mapp": Rule(CASEWORK),
+    "page_new_nominal": Rule(frozenset({"mapp_coordinator"})),
+    "page_new_nominal_submit": Rule(frozenset({"mapp_coordinator"})),
+    "page_nominal": Rule(CASEWORK, scoped=True, personal=True),
+    "page_nominal_event": Rule(frozenset({"mapp_coordinator"}), scoped=True, personal=True,
+                               own_log=True),
+    "page_new_meeting": Rule(frozenset({"mapp_coordinator"}), scoped=True),
+    "page_new_meeting_submit": Rule(frozenset({"mapp_coordinator"}), scoped=True),
+    "page_meeting": Rule(CASEWORK, scoped=True, personal=True),
+    "page_meeting_event": Rule(frozenset({"mapp_coordinator"}), scoped=True, personal=True,
+                               own_log=True),
 }
 
 

@@ -26,7 +26,7 @@ from litestar.status_codes import (
 from sqlalchemy.exc import DBAPIError
 
 from api.auth import CHALLENGE
-from api.pages import admin, cases, intake, lifecycle, public, queue, session, trail
+from api.pages import admin, cases, intake, lifecycle, mapp, public, queue, session, trail
 from api.pages.layout import render
 from api.pages.session import safe_next, sign_in_page
 from api.problems import unreachable
@@ -103,7 +103,10 @@ def pages(node_modules: Path) -> Router:
             public.page_apply, public.page_apply_submit, public.page_apply_received,
             trail.page_audit, trail.page_views, trail.page_searches, admin.page_admin,
             admin.page_admin_add_user, admin.page_admin_disable_user,
-            admin.page_admin_add_division, lifecycle.page_lifecycle, assets(node_modules),
+            admin.page_admin_add_division, lifecycle.page_lifecycle, mapp.page_mapp,
+            mapp.page_new_nominal, mapp.page_new_nominal_submit, mapp.page_nominal,
+            mapp.page_nominal_event, mapp.page_new_meeting, mapp.page_new_meeting_submit,
+            mapp.page_meeting, mapp.page_meeting_event, assets(node_modules),
         ],
         exception_handlers={
             NotAuthorizedException: on_unauthenticated,

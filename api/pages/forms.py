@@ -194,12 +194,14 @@ def _field(
     hint = str(prop.get("description") or schema.get("description") or "")
     base: dict[str, Any] = {"path": path, "name": path, "label": label, "required": required,
                             "hint": hint, "form_id": form_id}
+    # Codes that are numbers (a MAPPA level) are sent back as numbers.
+    numeric = "enum" in schema and all(isinstance(v, int) for v in schema["enum"])
     if name in choices:
-        return Field(kind="choice", options=list(choices[name]), integer=name.endswith("_id"),
-                     **base)
+        return Field(kind="choice", options=list(choices[name]),
+                     integer=name.endswith("_id") or numeric, **base)
     if "enum" in schema:
         return Field(kind="choice", options=[(str(v), option_label(str(v)))
-                                             for v in schema["enum"]], **base)
+                                             for v in schema["enum"]], integer=numeric, **base)
     kind = schema.get("type")
     if kind == "boolean":
         return Field(kind="boolean", options=[("true", "Yes"), ("false", "No")], **base)

@@ -27,6 +27,7 @@ NAVIGATION: Final[tuple[tuple[str, str, str], ...]] = (
     ("My queue", "/queue", "page_queue"),
     ("New application", "/requests/new?route=right_to_ask", "page_new_request"),
     ("New referral", "/requests/new?route=right_to_know", "page_new_request"),
+    ("MAPP", "/mapp", "page_mapp"),
     ("Audit", "/audit", "page_audit"),
     ("Search log", "/audit/searches", "page_searches"),
     ("Admin", "/admin", "page_admin"),

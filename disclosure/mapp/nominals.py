@@ -16,6 +16,7 @@ from disclosure.mapp.schemas import (
     STANDING_EVENTS,
     NewNominal,
     NominalEvent,
+    NominalSummary,
     NominalView,
     Standing,
 )
@@ -97,6 +98,18 @@ class Nominals:
             )
             await sealer.flush()
         return await self.get(nominal_id)
+
+    async def list(self, *, area: str, limit: int = 500) -> list[NominalSummary]:
+        """The area's nominals by reference, managed at the highest level first."""
+        async with self.db.read() as session:
+            rows = (await session.execute(
+                select(NOMINALS).where(NOMINALS.c.area == area)
+                .order_by(NOMINALS.c.level.desc(), NOMINALS.c.reference).limit(limit)
+            )).all()
+        return [NominalSummary(
+            id=r.id, reference=r.reference, category=r.category, level=r.level,
+            lead_agency=r.lead_agency, rosh=r.rosh, location=r.location,
+        ) for r in rows]
 
     async def get(self, nominal_id: int, *, area: str | None = None) -> NominalView:
         """A nominal with its history, meetings and the disclosures they agreed."""

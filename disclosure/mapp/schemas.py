@@ -340,3 +340,15 @@ class NominalView(msgspec.Struct, kw_only=True):
     history: list[Standing]
     meetings: list[MeetingSummary]
     disclosures: list[DisclosureLink]
+
+
+class NominalSummary(msgspec.Struct, kw_only=True):
+    """A nominal in a listing: how they stand, with no name."""
+
+    id: int
+    reference: str
+    category: int
+    level: int
+    lead_agency: str
+    rosh: str
+    location: str

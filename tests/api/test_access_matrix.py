@@ -113,6 +113,20 @@ SAMPLES: dict[str, Callable[[str, str, str], Call]] = {
     "page_admin_add_division": lambda ref, area, role: (
         "POST", "/admin/divisions", {"division": "Not A Code"}),
     "page_lifecycle": lambda ref, area, role: ("GET", "/lifecycle", None),
+    "page_mapp": lambda ref, area, role: ("GET", "/mapp", None),
+    "page_new_nominal": lambda ref, area, role: ("GET", "/mapp/nominals/new", None),
+    "page_new_nominal_submit": lambda ref, area, role: ("POST", "/mapp/nominals/new", {}),
+    "page_nominal": lambda ref, area, role: ("GET", f"/mapp/nominals/{MAPP_OF[area]}", None),
+    "page_nominal_event": lambda ref, area, role: (
+        "POST", f"/mapp/nominals/{MAPP_OF[area]}/events",
+        {"event": "change_rosh", "version": "1"}),
+    "page_new_meeting": lambda ref, area, role: (
+        "GET", f"/mapp/meetings/new?nominal_id={MAPP_OF[area]}", None),
+    "page_new_meeting_submit": lambda ref, area, role: (
+        "POST", "/mapp/meetings/new", {"nominal_id": str(MAPP_OF[area])}),
+    "page_meeting": lambda ref, area, role: ("GET", f"/mapp/meetings/{MAPP_OF[area]}", None),
+    "page_meeting_event": lambda ref, area, role: (
+        "POST", f"/mapp/meetings/{MAPP_OF[area]}/events", {"event": "finalise", "version": "1"}),
     "create_nominal": lambda ref, area, role: (
         "POST", "/api/nominals",
         factories.new_nominal(area=area, reference=f"VISOR-{next(_fresh)}")),

@@ -125,8 +125,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, trail_key_file: Path) -> It
         os.environ.pop("DISCLOSURE_DATABASE_URL", None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(server: Server) -> Iterator[Any]:
+    """Chromium for the browser tests only: the driver runs an event loop in this thread
+    while it is open, which the async tests after these must not find."""
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

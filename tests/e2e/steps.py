@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 import msgspec
 
 from disclosure.db import Database
+from disclosure.mapp.nominals import Nominals
+from disclosure.mapp.schemas import NewNominal
 from disclosure.policy import load_policy_book
 from disclosure.schemas import PAYLOADS, NewRequest
 from disclosure.workflow import Workflow
@@ -83,7 +85,9 @@ def open_action(page: Any, event: str) -> Filler:
 
 
 def send_action(checked: Checked, event: str, fill: Callable[[Filler], Any], *,
-                expect_error: bool = False) -> None:
+                expect_error: bool = False, done: str | None = None) -> None:
+    """Open an action's form, answer it and send it; by default it must be saved, the page
+    coming back with `done` in its address (a case page says which event was done)."""
     page = checked.page
     form = open_action(page, event)
     fill(form)
@@ -91,7 +95,7 @@ def send_action(checked: Checked, event: str, fill: Callable[[Filler], Any], *,
     if expect_error:
         page.locator(".govuk-error-summary").wait_for()
         return
-    page.wait_for_url(re.compile(rf".*done={event}$"))
+    page.wait_for_url(re.compile(done or rf".*done={event}$"))
     assert page.locator(".govuk-error-summary").count() == 0
 
 
@@ -128,3 +132,22 @@ def run(work: Coroutine[Any, Any, T]) -> T:
     this thread's event loop."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, work).result()
+
+
+def seed_nominal(reference: str, *, area: str = OWN) -> int:
+    """A Level 3 nominal in the community, managed for a year."""
+
+    async def register() -> int:
+        workflow = Workflow(Database(os.environ["DISCLOSURE_DATABASE_URL"]),
+                            load_policy_book(None))
+        try:
+            body = factories.new_nominal(
+                area=area, reference=reference,
+                managed_from=(datetime.now(UTC) - timedelta(days=365)).isoformat())
+            view = await Nominals(workflow).register(msgspec.convert(body, NewNominal),
+                                                     actor="coordinator")
+            return view.id
+        finally:
+            await workflow.db.dispose()
+
+    return run(register())

@@ -163,6 +163,11 @@ _PREPARED_BY = (
 _PARTIES = select(
     PARTIES.c.id, PARTIES.c.role, PARTIES.c.kind, PARTIES.c.relationship_code
 ).where(PARTIES.c.request_id == bindparam("rid"))
+# What the search index reads of one party.
+_PARTY_TERMS = select(
+    PARTIES.c.id, PARTIES.c.role, PARTIES.c.kind, PARTIES.c.name, PARTIES.c.date_of_birth,
+    PARTIES.c.safe_contact,
+).where(PARTIES.c.id == bindparam("party_id"))
 _CHECKS_HELD = select(CHECKS.c.source).where(
     CHECKS.c.request_id == bindparam("rid"), CHECKS.c.information_held.is_(True)
 ).order_by(CHECKS.c.id)
@@ -472,6 +477,7 @@ class Workflow:
                 # backend ever lets a second writer through.
                 raise StaleVersion(reference, expected_version, request.version)
             await sealer.flush()
+            duplicates_found = await self._party_duplicates(conn, request, payload, recorded)
             # Last, so the count's row is locked for as short a time as the commit allows.
             await statistics.count(
                 conn, self.db.dialect,
@@ -487,7 +493,32 @@ class Workflow:
                 state=to_state,
                 outcome=outcome,
                 version=link["seq"],
+                possible_duplicates=duplicates_found,
             )
+
+    async def _party_duplicates(
+        self, conn: AsyncConnection, request: Locked, payload: EventIn,
+        recorded: dict[str, Any],
+    ) -> list[duplicates.PossibleDuplicate]:
+        """After a party is added or amended: its search terms rewritten, and the other requests
+        of the area naming the same person, as at receipt. The event's answer is not on the read
+        trail, so it leaves out the other requests' names and dates of birth; the request view
+        (which is) shows them."""
+        match payload:
+            case AddParty():
+                party_id = recorded["party_id"]
+            case AmendParty():
+                party_id = payload.party_id
+            case _:
+                return []
+        party = (await conn.execute(_PARTY_TERMS, {"party_id": party_id})).one()
+        await index.index_parties(conn, request_id=request.id, area=request.area,
+                                  parties=[party._asdict()])
+        found = await duplicates.possible(
+            conn, self.db.dialect, self.finding, request_id=request.id, area=request.area,
+            parties=[party],
+        )
+        return [msgspec.structs.replace(d, name=None, date_of_birth=None) for d in found]
 
     async def _occurred(
         self, conn: AsyncConnection, request: Locked, payload: EventIn, now: datetime,

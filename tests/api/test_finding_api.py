@@ -197,3 +197,26 @@ async def test_an_alert_review_refuses_nul_a_free_text_division_and_a_weak_etag(
     assert weak.status_code == 412
     queue = (await client.get("/api/alerts", params={"state": "open"}, headers=officer)).json()
     assert [a["id"] for a in queue["items"]] == [alert["id"]]
+
+
+async def test_adding_a_subject_answers_with_the_possible_duplicates(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    officer = people.bearer("disclosure_officer")
+    first = (await client.post("/api/requests", json=application("Daniel Price", "Emma Walker"),
+                               headers=officer)).json()
+    second = (await client.post("/api/requests", json=application("Robert Walsh", "Kerry Holt"),
+                                headers=officer)).json()
+    assert second["possible_duplicates"] == []
+    added = await client.post(
+        f"/api/requests/{second['reference']}/events",
+        json=factories.body("add_party", party={"role": "subject", "name": "Danny PRYCE"}),
+        headers={**officer, "If-Match": '"1"'},
+    )
+    assert added.status_code == 200, added.text
+    [duplicate] = added.json()["possible_duplicates"]
+    assert (duplicate["reference"], duplicate["state"], duplicate["role"], duplicate["name"]) == (
+        first["reference"], "received", "subject", None)
+    found = await client.get("/api/search", params={"q": "Danny Pryce"}, headers=officer)
+    assert {hit["reference"] for hit in found.json()["items"]} == {
+        first["reference"], second["reference"]}

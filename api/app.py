@@ -34,7 +34,7 @@ from api.inputs import QueryNames, refuse_bad_input
 from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
-from api.reading import read_trail
+from api.reading import provide_visit, read_trail
 from api.requests import RequestController
 from api.search import list_searches, search
 from disclosure import jobs, logs
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "settings": constant(settings),
             "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),
+            "visit": Provide(provide_visit),
         },
         guards=[authorise],
         before_request=refuse_bad_input(query_names),

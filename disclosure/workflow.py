@@ -979,9 +979,9 @@ class Workflow:
     # Reading -----------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _reading(self, visit: Visit | None) -> AsyncIterator[AsyncSession]:
+    async def reading(self, visit: Visit | None) -> AsyncIterator[AsyncSession]:
         """A read's one session and transaction; with `visit`, the read is put on the read
-        trail (`_log`) in that same transaction, so a read that cannot be logged is not
+        trail (`log`) in that same transaction, so a read that cannot be logged is not
         answered."""
         if visit is None:
             async with self.db.read() as session:
@@ -990,7 +990,7 @@ class Workflow:
             async with self.db.read_logged() as session, session.begin():
                 yield session
 
-    async def _log(
+    async def log(
         self, session: AsyncSession, rid: int, reference: str, visit: Visit | None
     ) -> None:
         """The read on the trail, after its first statement locked the request row."""
@@ -1002,7 +1002,7 @@ class Workflow:
         self, reference: str, *, area: str | None = None, visit: Visit | None = None
     ) -> RequestView:
         """One request; with `area`, a request of another area is not found."""
-        async with self._reading(visit) as session:
+        async with self.reading(visit) as session:
             request = await _find(session, reference, area, lock=visit is not None)
             rows = await session.scalars(
                 select(Party).where(Party.request_id == request.id).order_by(Party.id)
@@ -1018,7 +1018,7 @@ class Workflow:
             closures = await session.scalars(
                 select(Closure).where(Closure.request_id == request.id).order_by(Closure.seq)
             )
-            await self._log(session, request.id, reference, visit)
+            await self.log(session, request.id, reference, visit)
             return self._view(
                 request, parties, related, continued_from=continued_from,
                 continued_as=continued_as,
@@ -1079,23 +1079,23 @@ class Workflow:
         self, reference: str, *, area: str | None = None, visit: Visit | None = None
     ) -> ClockView:
         """Every due date of a request, each with its inputs and explanation."""
-        async with self._reading(visit) as session:
+        async with self.reading(visit) as session:
             request = await _find(session, reference, area, lock=visit is not None)
             clock = await timeliness.request_clock(session, request, self.policy)
-            await self._log(session, request.id, reference, visit)
+            await self.log(session, request.id, reference, visit)
         return timeliness.clock_view(request, clock, self.policy, self.now())
 
     async def events(
         self, reference: str, *, area: str | None = None, visit: Visit | None = None
     ) -> list[EventView]:
-        async with self._reading(visit) as session:
+        async with self.reading(visit) as session:
             rid = await request_id(session, reference, area=area, lock=visit is not None)
             rows = (
                 await session.scalars(
                     select(Event).where(Event.request_id == rid).order_by(Event.seq)
                 )
             ).all()
-            await self._log(session, rid, reference, visit)
+            await self.log(session, rid, reference, visit)
         return [
             EventView(
                 seq=e.seq, event=e.event, from_state=e.from_state, to_state=e.to_state,

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from disclosure.models import Request, View
 from disclosure.workflow import Workflow
 from tests import factories
 from tests.api.conftest import People
@@ -220,3 +222,36 @@ async def test_adding_a_subject_answers_with_the_possible_duplicates(
     found = await client.get("/api/search", params={"q": "Danny Pryce"}, headers=officer)
     assert {hit["reference"] for hit in found.json()["items"]} == {
         first["reference"], second["reference"]}
+
+
+async def test_the_alert_queue_names_subjects_only_to_casework_and_logs_what_it_shows(
+    client: httpx.AsyncClient, people: People, workflow: Workflow
+) -> None:
+    officer = people.bearer("disclosure_officer")
+    made = [(await client.post("/api/requests", json=application("Daniel Price", at_risk),
+                               headers=officer)).json()["reference"]
+            for at_risk in ("Emma Walker", "Kerry Holt", "Sophie Hart")]
+    before = await views_of(workflow)
+    queue = await client.get("/api/alerts", headers=officer)
+    [alert] = queue.json()["items"]
+    assert alert["subject"] == "daniel price"
+    # Each request the alert shows is on its read trail, once, for the officer who looked.
+    after = await views_of(workflow)
+    assert after[len(before):] == [(people.username("disclosure_officer"), "list_alerts")] * 3
+    async with workflow.db.read() as session:
+        shown = set(await session.scalars(
+            select(Request.reference).join(View, View.request_id == Request.id)
+            .where(View.endpoint == "list_alerts")))
+    assert shown == set(made)
+    # Nobody but casework sees the queue, nor the subject's name.
+    for role in ("smb_member", "lay_adviser", "auditor", "admin"):
+        refused = await client.get("/api/alerts", headers=people.bearer(role))
+        assert refused.status_code == 403, role
+        assert "price" not in refused.text.lower()
+    reviewed = await client.post(
+        f"/api/alerts/{alert['id']}/events", json={"event": "record_no_action",
+                                                    "reason": "Already under MAPPA"},
+        headers={**officer, "If-Match": '"1"'})
+    assert reviewed.status_code == 200
+    assert (await views_of(workflow))[len(after):] == [
+        (people.username("disclosure_officer"), "review_alert")] * 3

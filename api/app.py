@@ -46,6 +46,7 @@ from disclosure.search.matching import FindingPolicy
 from disclosure.search.service import Finder
 from disclosure.settings import Settings
 from disclosure.users import LoginPolicy, Users
+from disclosure.verification import Verifier
 from disclosure.workflow import Workflow
 
 DOCS_PATH = "/schema"
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
     reads = ReadLog(service.db, now=service.now)
     finder = Finder(service.db, service.finding, now=service.now)
     alerts = Alerts(service)
+    verifier = Verifier(service.db)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
                 background.cancel()
                 with suppress(asyncio.CancelledError):
                     await background
+            verifier.close()
             await service.db.dispose()
 
     def constant(value: Any) -> Provide:
@@ -104,6 +107,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "reads": constant(reads),
             "finder": constant(finder),
             "alerts": constant(alerts),
+            "verifier": constant(verifier),
             "settings": constant(settings),
             "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),

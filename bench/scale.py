@@ -255,6 +255,25 @@ async def hand_written_search(conn: Any, area: str, names: list[str], seconds: f
     return sorted(latencies)
 
 
+async def explain(conn: Any, area: str, name: str, call: Call, out: Any) -> None:
+    """The plan of every query one call sent, as PostgreSQL ran it (in a transaction rolled
+    back, so a locking read's lock goes with it)."""
+    print(f"\n### {name} ({area})\n", file=out)
+    for sql, args in call[1]:
+        if not sql.startswith("SELECT") or "set_config" in sql:
+            continue
+        tr = conn.transaction()
+        await tr.start()
+        try:
+            if "similarity" in sql:
+                await conn.execute("SET LOCAL pg_trgm.similarity_threshold = 0.4")
+            plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", *args)
+        finally:
+            await tr.rollback()
+        print("```\n" + " ".join(sql.split())[:300] + "\n", file=out)
+        print("\n".join(row[0] for row in plan) + "\n```\n", file=out)
+
+
 async def sign_up(url: str, area: str) -> tuple[str, str]:
     """A bench officer (who may also decide) in the area; their username and bearer token."""
     db = Database(url)
@@ -303,6 +322,9 @@ async def main(options: argparse.Namespace) -> None:
                     (url.split("/")[3].split("?")[0] if url.startswith("/api/requests/") else "",
                      await capture.of(lambda url=url: client.get(url)))  # type: ignore[misc]
                     for url in path.urls[:options.samples]]
+                if options.explain is not None:
+                    with open(options.explain, "a") as out:
+                        await explain(conn, area, path.name, calls[path.name][0], out)
         async with serving(CANDIDATES[SERVER], options.url, token) as (pid, port):
             base = {"host": "127.0.0.1", "port": port, "etag_after": False}
             for path in paths:
@@ -363,6 +385,8 @@ if __name__ == "__main__":
         parser.add_argument("--samples", type=int, default=50,
                             help="requests and names sampled per area")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--explain", default=None, metavar="FILE",
+                            help="append the EXPLAIN ANALYZE of each path's queries to FILE")
         options = parser.parse_args()
         random.seed(options.seed)
         asyncio.run(main(options))

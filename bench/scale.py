@@ -299,6 +299,8 @@ async def main(options: argparse.Namespace) -> None:
     dsn = make_url(options.url).set(drivername="postgresql").render_as_string(
         hide_password=False)
     conn = await asyncpg.connect(dsn)
+    if options.analyze:
+        await conn.execute("ANALYZE")
     counted = await conn.fetchval("SELECT count(*) FROM requests")
     chosen = options.area or list(await areas(conn))
     print(f"{counted} requests; areas {', '.join(chosen)}; load average "
@@ -385,6 +387,9 @@ if __name__ == "__main__":
         parser.add_argument("--samples", type=int, default=50,
                             help="requests and names sampled per area")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--analyze", action="store_true",
+                            help="ANALYZE the database first (a freshly loaded one has no"
+                            " statistics, and its plans are guesses)")
         parser.add_argument("--explain", default=None, metavar="FILE",
                             help="append the EXPLAIN ANALYZE of each path's queries to FILE")
         options = parser.parse_args()

@@ -44,7 +44,7 @@ from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
 from api.pages import pages
 from api.problems import HANDLERS
-from api.reading import read_trail
+from api.reading import provide_visit, read_trail
 from api.requests import RequestController
 from api.search import list_searches, search
 from disclosure import jobs, logs
@@ -59,6 +59,7 @@ from disclosure.search.matching import FindingPolicy
 from disclosure.search.service import Finder
 from disclosure.settings import Settings
 from disclosure.users import LoginPolicy, Users
+from disclosure.verification import Verifier
 from disclosure.workflow import Workflow
 
 DOCS_PATH = "/schema"
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         per_source_per_hour=settings.online_per_source_per_hour,
         per_hour=settings.online_per_hour,
     ), now=service.now)
+    verifier = Verifier(service.db)
     nominals = Nominals(service)
     meetings = Meetings(service)
 
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
                 background.cancel()
                 with suppress(asyncio.CancelledError):
                     await background
+            verifier.close()
             await service.db.dispose()
 
     def constant(value: Any) -> Provide:
@@ -127,11 +130,13 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "finder": constant(finder),
             "alerts": constant(alerts),
             "online": constant(online),
+            "verifier": constant(verifier),
             "nominals": constant(nominals),
             "meetings": constant(meetings),
             "settings": constant(settings),
             "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),
+            "visit": Provide(provide_visit),
         },
         guards=[authorise],
         before_request=refuse_bad_input(query_names),

@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, select, text
 
 from disclosure.audit import verify
 from disclosure.errors import InvalidInput, StaleVersion
+from disclosure.mapp import trail
 from disclosure.mapp.meetings import Filters, Meetings
 from disclosure.mapp.nominals import Nominals
 from disclosure.mapp.schemas import (
@@ -88,6 +89,17 @@ async def test_level_and_category_changes_are_dated_and_counted_as_they_stood(
 
     assert await level_on("2026-03-31T23:59:59Z") == 3
     assert await level_on("2026-02-28T23:59:59Z") == 2
+    # The same snapshot, set-based, over every nominal: one registered after the date is not
+    # in it yet.
+    later = await _nominal(workflow, reference="VISOR-2", managed_from="2026-05-01T09:00:00Z")
+    async with workflow.db.read() as session:
+        snapshot = (await session.execute(
+            trail.standings(factories.utc("2026-03-31T23:59:59Z")))).all()
+        now = (await session.execute(trail.standings(factories.utc("2026-11-01T00:00:00Z")))).all()
+    assert [(r.nominal_id, r.area, r.category, r.level) for r in snapshot] == [
+        (nominal.id, "derbyshire", 2, 3)]
+    assert sorted((r.nominal_id, r.category, r.level) for r in now) == [
+        (nominal.id, 1, 2), (later.id, 1, 3)]
     async with workflow.db.read() as session:
         changes = await session.scalar(select(func.count()).where(
             NominalEventRow.event == "change_level",

@@ -35,6 +35,14 @@ from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
 from api.reading import read_trail
+from api.reports import (
+    annual_report,
+    draw_review,
+    list_reviews,
+    read_review,
+    released_decision,
+    review_event,
+)
 from api.requests import RequestController
 from api.search import list_searches, search
 from disclosure import jobs, logs
@@ -42,6 +50,7 @@ from disclosure.alerts.service import Alerts
 from disclosure.db import Database
 from disclosure.policy import load_policy_book
 from disclosure.reads import ReadLog
+from disclosure.reviews.service import Reviews
 from disclosure.search.matching import FindingPolicy
 from disclosure.search.service import Finder
 from disclosure.settings import Settings
@@ -66,6 +75,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
     reads = ReadLog(service.db, now=service.now)
     finder = Finder(service.db, service.finding, now=service.now)
     alerts = Alerts(service)
+    reviews = Reviews(service, reads)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -97,6 +107,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             RequestController, verify_trail, views, statistics, decisions,
             open_session, close_session, whoami, issue_token, end_other_sessions, list_users,
             healthz, readyz, metrics, search, list_searches, list_alerts, review_alert,
+            annual_report, draw_review, list_reviews, read_review, review_event,
+            released_decision,
         ],
         dependencies={
             "workflow": constant(service),
@@ -104,6 +116,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "reads": constant(reads),
             "finder": constant(finder),
             "alerts": constant(alerts),
+            "reviews": constant(reviews),
             "settings": constant(settings),
             "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),

@@ -267,7 +267,10 @@ async def stage_days(session: AsyncSession, scope: Scope) -> Figures:
     entered = (
         select(func.max(entered_by.occurred_at))
         .where(entered_by.request_id == Event.request_id, entered_by.seq < Event.seq,
-               entered_by.to_state == Event.from_state, *known)
+               entered_by.to_state == Event.from_state,
+               # Entered by a change of state, not by an event that left it where it was.
+               or_(entered_by.from_state.is_(None), entered_by.from_state != entered_by.to_state),
+               *known)
         .scalar_subquery()
     )
     left_known = [] if scope.as_at is None else [Event.recorded_at <= scope.as_at]

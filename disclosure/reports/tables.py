@@ -100,25 +100,25 @@ def build(
 
 def suppress(table: Table, spec: TableSpec, threshold: int) -> Table:
     """Counts from 1 to threshold-1 shown as "<threshold", and the change beside them left out
-    (it would give the small number away); rates and days built on them too."""
-    counts = {m.id for m in spec.metrics if m.count}
+    (it would give the small number away); in a period where a row has such a count, its days
+    and rates are left out too, since they are worked out from those few cases."""
+    counts = [m.id for m in spec.metrics if m.count]
+    figures = [m.id for m in spec.metrics if not m.count]
     shown = f"<{threshold}"
     rows = []
     for row in table.rows:
         cells = dict(row.cells)
-        small = False
-        for counted in counts:
-            for column in (counted, f"{counted}_previous"):
-                value = cells.get(column)
+        for suffix in ("", "_previous"):
+            small = False
+            for metric in counts:
+                value = cells.get(metric + suffix)
                 if isinstance(value, int) and 0 < value < threshold:
-                    cells[column] = shown
-                    cells[f"{counted}_change"] = None
+                    cells[metric + suffix] = shown
+                    cells[f"{metric}_change"] = None
                     small = True
-        if small:
-            # A rate or a number of days over a few cases can give one case away.
-            for metric in spec.metrics:
-                if not metric.count:
-                    for column in (metric.id, f"{metric.id}_previous", f"{metric.id}_change"):
-                        cells[column] = None
+            if small:
+                for metric in figures:
+                    cells[metric + suffix] = None
+                    cells[f"{metric}_change"] = None
         rows.append(Row(id=row.id, label=row.label, cells=cells))
     return Table(id=table.id, title=table.title, columns=table.columns, rows=rows)

@@ -37,7 +37,7 @@ CASEWORK: Final = frozenset({"disclosure_officer", "decision_maker", "mapp_coord
 OVERSIGHT: Final = frozenset({"smb_member", "lay_adviser", "auditor"})
 ANYONE: Final = frozenset(ROLES)
 REPORTS: Final = frozenset({"smb_member", "lay_adviser", "auditor", "admin"})
-REVIEWERS: Final = frozenset({"smb_member", "lay_adviser", "auditor", "admin"})
+REVIEWERS: Final = frozenset({"smb_member", "lay_adviser", "auditor"})
 # Roles who always get a report with small counts suppressed, whatever they ask for.
 ALWAYS_SUPPRESSED: Final = frozenset({"lay_adviser"})
 
@@ -95,15 +95,15 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "list_searches": Rule(frozenset({"auditor"}), personal=True, own_log=True),
     "verify_trail": Rule(frozenset({"auditor", "admin"})),
     # The board's report of its area: figures only (lay advisers always see it suppressed).
-    "annual_report": Rule(REPORTS),
+    "annual_report": Rule(REPORTS, scoped=True),
     # Decision reviews: the board draws samples; reviewers read anonymised decisions; an
     # auditor releases one decision's names and words (on the read trail), which the board's
     # members (never lay advisers) may then read, each read on the read trail.
-    "draw_review": Rule(frozenset({"smb_member", "admin"})),
+    "draw_review": Rule(frozenset({"smb_member"})),
     "list_reviews": Rule(REVIEWERS),
-    "read_review": Rule(REVIEWERS),
-    "review_event": Rule(REVIEWERS),
-    "released_decision": Rule(frozenset({"smb_member"}), personal=True),
+    "read_review": Rule(REVIEWERS, scoped=True),
+    "review_event": Rule(REVIEWERS, scoped=True),
+    "released_decision": Rule(frozenset({"smb_member"}), scoped=True, personal=True),
     # Accounts.
     "list_users": Rule(frozenset({"admin"})),
     # Operations: probes for the load balancer, and counts with no personal data or references.

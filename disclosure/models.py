@@ -597,7 +597,7 @@ class DecisionReview(Base):
     __tablename__ = "decision_reviews"
 
     id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
-    area: Mapped[str] = mapped_column(ForeignKey("areas.code"), index=True)
+    area: Mapped[str] = mapped_column(String(64), index=True)
     # The period's written form (2025-26, 2025-26-Q3, or first..last dates).
     period: Mapped[str] = mapped_column(String(32))
     seed: Mapped[int] = mapped_column(BigInteger)

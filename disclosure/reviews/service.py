@@ -27,6 +27,7 @@ from disclosure.reads import ReadLog
 from disclosure.reports.periods import BadPeriod, parse
 from disclosure.schemas import Input, Text
 from disclosure.workflow import Workflow
+from statemachines.lifecycle import GuardRefused
 from statemachines.reviews import fire
 
 # The outcomes a decision leads to: each is a stratum of the sample.
@@ -258,8 +259,8 @@ class Reviews:
                 ) or 0
             state = fire(review.state, event, unreviewed=unreviewed)
             if state is None:
-                raise InvalidInput("event", f"complete: {unreviewed} sampled decisions have no"
-                                            " finding yet")
+                raise GuardRefused("complete", f"{unreviewed} sampled decisions have no finding"
+                                               " yet")
             now = self.now()
             changes: dict[str, Any] = {"state": state, "version": review.version + 1}
             match payload:

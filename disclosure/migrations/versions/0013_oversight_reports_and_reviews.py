@@ -48,7 +48,7 @@ def upgrade() -> None:
     op.create_table(
         "decision_reviews",
         sa.Column("id", Key, autoincrement=True, nullable=False),
-        sa.Column("area", sa.String(64), sa.ForeignKey("areas.code"), nullable=False),
+        sa.Column("area", sa.String(64), nullable=False),
         sa.Column("period", sa.String(32), nullable=False),
         sa.Column("seed", sa.BigInteger(), nullable=False),
         sa.Column("per_outcome", sa.Integer(), nullable=False),

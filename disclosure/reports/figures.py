@@ -118,8 +118,10 @@ def _in_area(scope: Scope) -> ColumnElement[bool]:
     return and_(Request.area == scope.area, scope.request_known())
 
 
-async def _all(session: AsyncSession, query: Executable) -> Figures:
-    return [tuple(row) for row in (await session.execute(query)).all()]
+async def fetch(session: AsyncSession, query: Executable) -> Figures:
+    """The rows of one statement, sent on the session's connection as Core (no ORM layer)."""
+    conn = await session.connection()
+    return [tuple(row) for row in (await conn.execute(query)).all()]
 
 
 async def applications(session: AsyncSession, scope: Scope) -> Figures:
@@ -135,7 +137,7 @@ async def applications(session: AsyncSession, scope: Scope) -> Figures:
     )
     when = scope.bucket(Request.received_at).label("bucket")
     keys = (when, Request.scheme, Request.route, Request.division)
-    return await _all(session, select(
+    return await fetch(session, select(
         *keys, func.count(),
         func.count(case((third_party, 1))), func.count(case((offender, 1))),
     ).where(_in_area(scope), scope.within(Request.received_at)).group_by(*keys))
@@ -171,7 +173,7 @@ async def disclosures(session: AsyncSession, scope: Scope) -> Figures:
     """(bucket, scheme, route, division, requests with a disclosure delivered)."""
     delivered = _delivered(scope).subquery()
     keys = (delivered.c.bucket, delivered.c.scheme, delivered.c.route, delivered.c.division)
-    return await _all(session, select(
+    return await fetch(session, select(
         *keys, func.count(func.distinct(delivered.c.request_id))
     ).group_by(*keys))
 
@@ -180,7 +182,7 @@ async def deliveries_by_forum(session: AsyncSession, scope: Scope) -> Figures:
     """(bucket, forum, recipients delivered to, of them by the date agreed)."""
     delivered = _delivered(scope).subquery()
     keys = (delivered.c.bucket, delivered.c.forum)
-    return await _all(session, select(
+    return await fetch(session, select(
         *keys, func.count(), func.sum(delivered.c.on_time)
     ).group_by(*keys))
 
@@ -213,7 +215,7 @@ async def closures(session: AsyncSession, scope: Scope) -> Figures:
     closed = _closures(scope).subquery()
     keys = (closed.c.bucket, closed.c.scheme, closed.c.route, closed.c.place,
             closed.c.outcome, closed.c.event)
-    return await _all(session, select(
+    return await fetch(session, select(
         *keys, func.count(), func.sum(closed.c.in_limit),
         func.count(case((closed.c.days <= 35, 1))),
     ).group_by(*keys))
@@ -240,7 +242,7 @@ def spread(source: Any, keys: Sequence[str]) -> Select[Any]:
 
 async def closure_days(session: AsyncSession, scope: Scope, keys: Sequence[str]) -> Figures:
     """(bucket, keys..., closures, median, p90, longest days) of closures in either period."""
-    return await _all(session, spread(_closures(scope).subquery(), ("bucket", *keys)))
+    return await fetch(session, spread(_closures(scope).subquery(), ("bucket", *keys)))
 
 
 async def all_closure_days(session: AsyncSession, scope: Scope) -> Figures:
@@ -287,14 +289,14 @@ async def stage_days(session: AsyncSession, scope: Scope) -> Figures:
         )
         .subquery()
     )
-    return await _all(session, spread(left, ("bucket", "scheme", "route", "state")))
+    return await fetch(session, spread(left, ("bucket", "scheme", "route", "state")))
 
 
 async def extensions(session: AsyncSession, scope: Scope) -> Figures:
     """(bucket, scheme, route, category, extensions granted in either period)."""
     when = scope.bucket(Extension.granted_at).label("bucket")
     keys = (when, Request.scheme, Request.route, Extension.category)
-    return await _all(session, select(*keys, func.count())
+    return await fetch(session, select(*keys, func.count())
                       .join(Request, Request.id == Extension.request_id)
                       .where(_in_area(scope), scope.within(Extension.granted_at),
                              scope.event_known(Extension.request_id, ("extend_deadline",),
@@ -309,7 +311,7 @@ async def equality(session: AsyncSession, scope: Scope) -> Figures:
     closed = _closures(scope).subquery()
     keys = (closed.c.bucket, Party.role, Party.sex, Party.age_band, Party.ethnicity,
             closed.c.outcome)
-    return await _all(session, select(*keys, func.count())
+    return await fetch(session, select(*keys, func.count())
                       .join(Party, Party.request_id == closed.c.request_id)
                       .where(Party.role.in_(("applicant", "person_at_risk", "child", "subject")),
                              Party.kind == "person")
@@ -348,7 +350,7 @@ async def open_at(session: AsyncSession, scope: Scope, end: datetime) -> Figures
         .where(_in_area(scope), Request.received_at < end, candidate, ~closed_then)
         .subquery()
     )
-    return await _all(session, select(
+    return await fetch(session, select(
         standing.c.state, func.count(), func.sum(standing.c.overdue)
     ).group_by(standing.c.state))
 
@@ -356,7 +358,7 @@ async def open_at(session: AsyncSession, scope: Scope, end: datetime) -> Figures
 async def agreed_by_forum(session: AsyncSession, scope: Scope) -> Figures:
     """(bucket, forum, recipients a disclosure was agreed for) of decisions in either period."""
     when = scope.bucket(Decision.decided_at).label("bucket")
-    return await _all(session, select(when, Decision.forum, func.count())
+    return await fetch(session, select(when, Decision.forum, func.count())
                       .select_from(DecisionRecipient)
                       .join(Decision, Decision.id == DecisionRecipient.decision_id)
                       .join(Request, Request.id == Decision.request_id)
@@ -374,7 +376,7 @@ async def findings(session: AsyncSession, scope: Scope) -> Figures:
                   for key, bucket in periods.items()))
     known = [] if scope.as_at is None else [ReviewFinding.recorded_at <= scope.as_at]
     keys = (when.label("bucket"), ReviewItem.outcome, ReviewFinding.finding)
-    return await _all(session, select(
+    return await fetch(session, select(
         *keys, func.count()
     ).select_from(DecisionReview).join(ReviewItem, ReviewItem.review_id == DecisionReview.id)
      .join(ReviewFinding, ReviewFinding.item_id == ReviewItem.id)
@@ -390,7 +392,7 @@ async def reviewed(session: AsyncSession, scope: Scope) -> Figures:
     known = [] if scope.as_at is None else [ReviewFinding.recorded_at <= scope.as_at]
     found = exists().where(ReviewFinding.item_id == ReviewItem.id, *known)
     keys = (when.label("bucket"), ReviewItem.outcome)
-    return await _all(session, select(*keys, func.count())
+    return await fetch(session, select(*keys, func.count())
                       .select_from(DecisionReview)
                       .join(ReviewItem, ReviewItem.review_id == DecisionReview.id)
                       .where(DecisionReview.area == scope.area,

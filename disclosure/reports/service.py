@@ -97,6 +97,13 @@ class _Builder:
         self.session = session
         self.scope = scope
         self.divisions = divisions
+        self.read: dict[str, figures.Figures] = {}
+
+    async def once(self, name: str) -> figures.Figures:
+        """A statement's grouped rows, read once however many tables use them."""
+        if name not in self.read:
+            self.read[name] = await getattr(figures, name)(self.session, self.scope)
+        return self.read[name]
 
     def table(self, spec: TableSpec, rows: Iterable[tuple[str, str]], values: Values,
               applies: Callable[[str, str], bool] | None = None) -> Table:
@@ -112,8 +119,8 @@ class _Builder:
                      previous_label=self.scope.previous.label)
 
     async def returns(self) -> list[Table]:
-        got = await figures.applications(self.session, self.scope)
-        delivered = await figures.disclosures(self.session, self.scope)
+        got = await self.once("applications")
+        delivered = await self.once("disclosures")
         tables = []
         for scheme, spec in (("dvds", SPECS["dvds_return"]), ("csods", SPECS["csods_return"])):
             values = _values()
@@ -129,8 +136,8 @@ class _Builder:
         return tables
 
     async def outcomes_and_reasons(self) -> list[Table]:
-        closed = await figures.closures(self.session, self.scope)
-        got = await figures.applications(self.session, self.scope)
+        closed = await self.once("closures")
+        got = await self.once("applications")
         outcomes, reasons = _values(), _values()
         for bucket, scheme, _, _, outcome, event, count, _, _ in closed:
             code = outcome or "not_known"
@@ -171,9 +178,7 @@ class _Builder:
     async def timeliness(self) -> Table:
         values = _values()
         spec = SPECS["timeliness"]
-        for bucket, scheme, route, _, _, _, _, in_limit, in_35 in await figures.closures(
-            self.session, self.scope
-        ):
+        for bucket, scheme, route, _, _, _, _, in_limit, in_35 in await self.once("closures"):
             for row in (f"{scheme}.{route}", "all"):
                 _add(values, bucket, row, "within_limit", in_limit or 0)
                 _add(values, bucket, row, "within_35_days", in_35)
@@ -182,15 +187,13 @@ class _Builder:
         spreads += [(b, "all", *rest) for b, *rest in await figures.all_closure_days(
             self.session, self.scope)]
         spreads += [(b, f"{s}.{r}.{STAGES[st]}", *rest) for b, s, r, st, *rest in
-                    await figures.stage_days(self.session, self.scope)]
+                    await self.once("stage_days")]
         for bucket, row, count, median, p90, longest in spreads:
             values[bucket][(row, "closed")] = count
             values[bucket][(row, "median_days")] = _days(median)
             values[bucket][(row, "p90_days")] = _days(p90)
             values[bucket][(row, "longest_days")] = _days(longest)
-        for bucket, scheme, route, category, count in await figures.extensions(
-            self.session, self.scope
-        ):
+        for bucket, scheme, route, category, count in await self.once("extensions"):
             _add(values, bucket, f"{scheme}.{route}.extension.{category}", "extensions", count)
         rows: list[tuple[str, str]] = [("all", "All requests closed")]
         for scheme, route in KINDS:
@@ -232,12 +235,9 @@ class _Builder:
         def row_of(division: str | None) -> str:
             return division if division in known else "unassigned"
 
-        for bucket, _, _, division, count, _, _ in await figures.applications(
-            self.session, self.scope
-        ):
+        for bucket, _, _, division, count, _, _ in await self.once("applications"):
             _add(values, bucket, row_of(division), "applications", count)
-        for bucket, _, _, division, count in await figures.disclosures(self.session,
-                                                                       self.scope):
+        for bucket, _, _, division, count in await self.once("disclosures"):
             _add(values, bucket, row_of(division), "disclosures", count)
         for bucket, place, _, median, _, _ in await figures.closure_days(
             self.session, self.scope, ("place",)
@@ -248,9 +248,8 @@ class _Builder:
 
     async def equality(self) -> Table:
         values = _values()
-        for bucket, role, sex, age_band, ethnicity, outcome, count in await figures.equality(
-            self.session, self.scope
-        ):
+        read = await self.once("equality")
+        for bucket, role, sex, age_band, ethnicity, outcome, count in read:
             who = "person_at_risk" if role == "child" else role
             group = ethnic_group(ethnicity) or "not_recorded"
             column = ("disclosed" if outcome in DISCLOSED else
@@ -274,11 +273,10 @@ class _Builder:
 
     async def decision_reviews(self) -> Table:
         values = _values()
-        for bucket, outcome, finding, count in await figures.findings(self.session,
-                                                                     self.scope):
+        for bucket, outcome, finding, count in await self.once("findings"):
             for row in (outcome, "total"):
                 _add(values, bucket, row, finding, count)
-        for bucket, outcome, count in await figures.reviewed(self.session, self.scope):
+        for bucket, outcome, count in await self.once("reviewed"):
             for row in (outcome, "total"):
                 _add(values, bucket, row, "reviewed", count)
         rows = [(code, _label(code)) for code in REVIEWED_OUTCOMES]

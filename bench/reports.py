@@ -1,0 +1,208 @@
+"""The board's annual report against hand-written SQL of the same figures, on PostgreSQL.
+
+Both run against an existing database (by default `disclosure_million`, made by
+`disclosure demo --requests 1000000`): the service's `report()` builds every table (both
+periods, the snapshot on both last days, the assembly into tables); the baseline sends the same
+figures as plain SQL statements through asyncpg, written by hand, and keeps the rows. Each round
+times one of each, interleaved, after one warm-up of each; the figures both give are compared.
+
+    python -m bench.reports --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/disclosure_million
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from datetime import UTC, date, datetime
+from statistics import median
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from disclosure.db import Database
+from disclosure.reports.periods import Period, last_financial_year, parse
+from disclosure.reports.service import Report, report
+
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/disclosure_million"
+
+# $1 area, $2 start of the previous period, $3 start of the period, $4 its end.
+BUCKET = "CASE WHEN {at} >= $3 THEN 'current' ELSE 'previous' END"
+DAYS = "EXTRACT(EPOCH FROM ({b} - {a})) / 86400.0"
+SPREAD = """
+SELECT {keys}, count(*), max(CASE WHEN rank = (n + 1) / 2 THEN days END),
+       max(CASE WHEN rank = (n * 9 + 9) / 10 THEN days END), max(days)
+FROM (SELECT {keys}, days, row_number() OVER (PARTITION BY {keys} ORDER BY days) AS rank,
+             count(*) OVER (PARTITION BY {keys}) AS n FROM ({source}) s) ranked
+GROUP BY {keys}
+"""
+CLOSED = f"""
+SELECT {BUCKET.format(at="c.closed_at")} AS bucket, c.request_id, r.scheme, r.route,
+       CASE WHEN r.division = ANY($5::text[]) THEN r.division ELSE 'unassigned' END AS place,
+       c.outcome, c.event,
+       {DAYS.format(a="coalesce((SELECT max(p.reopened_at) FROM closures p"
+                      " WHERE p.request_id = c.request_id AND p.seq < c.seq), r.received_at)",
+                    b="c.closed_at")} AS days,
+       CASE WHEN c.closed_at <= r.due_at THEN 1 ELSE 0 END AS in_limit
+FROM closures c JOIN requests r ON r.id = c.request_id
+WHERE r.area = $1 AND c.closed_at >= $2 AND c.closed_at < $4
+"""
+DELIVERED = f"""
+SELECT {BUCKET.format(at="dr.settled_at")} AS bucket, dr.request_id, r.scheme, r.route,
+       r.division, d.forum, CASE WHEN dr.settled_at <= dr.deliver_by THEN 1 ELSE 0 END AS on_time
+FROM decision_recipients dr JOIN decisions d ON d.id = dr.decision_id
+JOIN requests r ON r.id = dr.request_id
+WHERE r.area = $1 AND dr.settlement = 'delivered' AND dr.settled_at >= $2 AND dr.settled_at < $4
+"""
+STAGES = f"""
+SELECT {BUCKET.format(at="e.occurred_at")} AS bucket, r.scheme, r.route, e.from_state AS state,
+       {DAYS.format(a="(SELECT max(i.occurred_at) FROM events i WHERE i.request_id = e.request_id"
+                      " AND i.seq < e.seq AND i.to_state = e.from_state AND (i.from_state IS NULL"
+                      " OR i.from_state <> i.to_state))", b="e.occurred_at")} AS days
+FROM events e JOIN requests r ON r.id = e.request_id
+WHERE r.area = $1 AND e.occurred_at >= $2 AND e.occurred_at < $4
+  AND e.from_state IN ('received', 'awaiting_meeting', 'checks', 'awaiting_decision',
+                       'awaiting_delivery', 'awaiting_notice')
+  AND e.to_state <> e.from_state
+"""
+OPEN_AT = """
+SELECT state, count(*), sum(overdue) FROM (
+  SELECT (SELECT e.to_state FROM events e WHERE e.request_id = r.id AND e.occurred_at < $2
+          ORDER BY e.seq DESC LIMIT 1) AS state,
+         CASE WHEN r.due_at < $2 THEN 1 ELSE 0 END AS overdue
+  FROM requests r
+  WHERE r.area = $1 AND r.received_at < $2
+    AND (r.closed_at IS NULL OR r.closed_at >= $2
+         OR EXISTS (SELECT 1 FROM closures c WHERE c.request_id = r.id
+                    AND c.reopened_seq IS NOT NULL))
+    AND NOT EXISTS (SELECT 1 FROM closures c WHERE c.request_id = r.id AND c.closed_at < $2
+                    AND (c.reopened_at IS NULL OR c.reopened_at >= $2))
+) s GROUP BY state
+"""
+STATEMENTS: dict[str, str] = {
+    "applications": f"""
+SELECT {BUCKET.format(at="r.received_at")}, r.scheme, r.route, r.division, count(*),
+  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM parties p WHERE p.request_id = r.id
+    AND p.role = 'applicant' AND p.relationship_code IS NOT NULL
+    AND p.relationship_code <> 'self')),
+  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM parties p WHERE p.request_id = r.id
+    AND p.role = 'subject' AND p.registered_sex_offender))
+FROM requests r WHERE r.area = $1 AND r.received_at >= $2 AND r.received_at < $4
+GROUP BY 1, 2, 3, 4""",
+    "disclosures": f"SELECT bucket, scheme, route, division, count(DISTINCT request_id)"
+                   f" FROM ({DELIVERED}) d GROUP BY 1, 2, 3, 4",
+    "deliveries_by_forum": f"SELECT bucket, forum, count(*), sum(on_time) FROM ({DELIVERED}) d"
+                           " GROUP BY 1, 2",
+    "closures": f"SELECT bucket, scheme, route, place, outcome, event, count(*), sum(in_limit),"
+                f" count(*) FILTER (WHERE days <= 35) FROM ({CLOSED}) c GROUP BY 1, 2, 3, 4, 5, 6",
+    "closure_days": SPREAD.format(keys="bucket, scheme, route", source=CLOSED),
+    "all_closure_days": SPREAD.format(keys="bucket", source=CLOSED),
+    "place_days": SPREAD.format(keys="bucket, place", source=CLOSED),
+    "stage_days": SPREAD.format(keys="bucket, scheme, route, state", source=STAGES),
+    "extensions": f"""
+SELECT {BUCKET.format(at="x.granted_at")}, r.scheme, r.route, x.category, count(*)
+FROM extensions x JOIN requests r ON r.id = x.request_id
+WHERE r.area = $1 AND x.granted_at >= $2 AND x.granted_at < $4 GROUP BY 1, 2, 3, 4""",
+    "equality": f"""
+SELECT c.bucket, p.role, p.sex, p.age_band, p.ethnicity, c.outcome, count(*)
+FROM ({CLOSED}) c JOIN parties p ON p.request_id = c.request_id
+WHERE p.role IN ('applicant', 'person_at_risk', 'child', 'subject') AND p.kind = 'person'
+GROUP BY 1, 2, 3, 4, 5, 6""",
+    "agreed_by_forum": f"""
+SELECT {BUCKET.format(at="d.decided_at")}, d.forum, count(*)
+FROM decision_recipients dr JOIN decisions d ON d.id = dr.decision_id
+JOIN requests r ON r.id = d.request_id
+WHERE r.area = $1 AND d.decision = 'disclose' AND NOT d.urgent
+  AND d.decided_at >= $2 AND d.decided_at < $4 GROUP BY 1, 2""",
+}
+
+
+async def _divisions(conn: asyncpg.Connection, area: str) -> list[str]:
+    rows = await conn.fetch("SELECT code FROM divisions WHERE area = $1 ORDER BY code", area)
+    return [row["code"] for row in rows]
+
+
+async def baseline(conn: asyncpg.Connection, area: str, period: Period) -> dict[str, Any]:
+    """Every figure of the report, by hand-written SQL."""
+    previous = period.previous()
+    divisions = await _divisions(conn, area)
+    args = (area, previous.start, period.start, period.end)
+    found: dict[str, Any] = {}
+    for name, sql in STATEMENTS.items():
+        extra = (divisions,) if "$5" in sql else ()
+        found[name] = await conn.fetch(sql, *args, *extra)
+    found["open_current"] = await conn.fetch(OPEN_AT, area, period.end)
+    found["open_previous"] = await conn.fetch(OPEN_AT, area, previous.end)
+    return found
+
+
+async def service(db: Database, area: str, period: Period) -> Report:
+    async with db.report() as session:
+        return await report(session, area=area, period=period,
+                            produced_at=datetime.now(UTC))
+
+
+def _cell(made: Report, table: str, row: str, column: str) -> Any:
+    found = next(t for t in made.tables if t.id == table)
+    return next(r for r in found.rows if r.id == row).cells[column]
+
+
+def compare(made: Report, raw: dict[str, Any]) -> None:
+    """The figures both give, side by side: a mismatch stops the benchmark."""
+    applications = sum(row[4] for row in raw["applications"] if row[0] == "current")
+    reported = sum(_cell(made, t, r, "applications") for t in ("dvds_return", "csods_return")
+                   for r in ("right_to_ask", "right_to_know"))
+    mappa = sum(row[4] for row in raw["applications"]
+                if row[0] == "current" and row[1] == "mappa")
+    assert applications == reported + mappa, (applications, reported, mappa)
+    closed = sum(row[6] for row in raw["closures"] if row[0] == "current")
+    assert closed == _cell(made, "outcomes", "total", "total"), closed
+    [everything] = [row for row in raw["all_closure_days"] if row[0] == "current"] or [None]
+    if everything is not None:
+        assert round(float(everything[2]), 1) == _cell(made, "timeliness", "all", "median_days")
+    still_open = sum(row[1] for row in raw["open_current"])
+    assert still_open == _cell(made, "open_at_period_end", "total", "open"), still_open
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--area", help="default: the area with the most requests")
+    parser.add_argument("--period", help="default: the last financial year")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    url = make_url(args.database_url)
+    db = Database(args.database_url)
+    conn = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(
+        hide_password=False))
+    try:
+        area = args.area or await conn.fetchval(
+            "SELECT area FROM requests GROUP BY area ORDER BY count(*) DESC LIMIT 1")
+        period = parse(args.period) if args.period else last_financial_year(date.today())
+        requests = await conn.fetchval("SELECT count(*) FROM requests")
+        events = await conn.fetchval("SELECT count(*) FROM events")
+        print(f"{requests} requests, {events} events; area {area}, period {period.key}")
+        made, raw = await service(db, area, period), await baseline(conn, area, period)
+        compare(made, raw)
+        timings: dict[str, list[float]] = {"service": [], "raw": []}
+        for _ in range(args.rounds):
+            began = time.perf_counter()
+            await service(db, area, period)
+            timings["service"].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            await baseline(conn, area, period)
+            timings["raw"].append(time.perf_counter() - began)
+        service_s, raw_s = median(timings["service"]), median(timings["raw"])
+        print(f"service report: median {service_s:.3f} s over {args.rounds} rounds"
+              f" ({', '.join(f'{t:.3f}' for t in timings['service'])})")
+        print(f"hand-written SQL: median {raw_s:.3f} s"
+              f" ({', '.join(f'{t:.3f}' for t in timings['raw'])})")
+        print(f"ratio service / raw: {service_s / raw_s:.2f}x")
+    finally:
+        await conn.close()
+        await db.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -589,6 +590,19 @@ Index("ix_events_occurred_at", Event.occurred_at, Event.request_id)
 Index("ix_decision_recipients_settled", DecisionRecipient.settled_at,
       DecisionRecipient.request_id)
 Index("ix_extensions_granted_at", Extension.granted_at, Extension.request_id)
+# The returns count third-party applications and applications about registered sex offenders.
+THIRD_PARTY = and_(Party.role == literal_column("'applicant'"),
+                   Party.relationship_code.is_not(None),
+                   Party.relationship_code != literal_column("'self'"))
+REGISTERED = and_(Party.role == literal_column("'subject'"),
+                  Party.registered_sex_offender.is_(True))
+Index("ix_parties_third_party", Party.request_id,
+      postgresql_where=THIRD_PARTY, sqlite_where=THIRD_PARTY)
+Index("ix_parties_registered_subject", Party.request_id,
+      postgresql_where=REGISTERED, sqlite_where=REGISTERED)
+Index("ix_closures_reopened", Closure.request_id,
+      postgresql_where=Closure.reopened_seq.is_not(None),
+      sqlite_where=Closure.reopened_seq.is_not(None))
 
 
 class DecisionReview(Base):

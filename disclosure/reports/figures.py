@@ -23,9 +23,12 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    null,
     or_,
     select,
     true,
+    union,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -35,6 +38,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 
 from disclosure.models import (
+    REGISTERED,
+    THIRD_PARTY,
     Closure,
     Decision,
     DecisionRecipient,
@@ -93,6 +98,14 @@ class Scope:
     def bucket(self, at: Any) -> ColumnElement[str]:
         return case((at >= self.current.start, literal("current")), else_=literal("previous"))
 
+    def active(self) -> ColumnElement[bool]:
+        """Requests that can have closed or changed state in either period: received before
+        its end and, as they stand now, open or last closed since its start. A request closed
+        before then and never reopened has done nothing since; one reopened is open now or
+        closed again later. It lets an index on the area lead to the few such requests."""
+        return and_(Request.received_at < self.current.end,
+                    or_(Request.closed_at.is_(None), Request.closed_at >= self.previous.start))
+
     def request_known(self) -> ColumnElement[bool]:
         return Request.created_at <= self.as_at if self.as_at is not None else true()
 
@@ -127,14 +140,9 @@ async def fetch(session: AsyncSession, query: Executable) -> Figures:
 async def applications(session: AsyncSession, scope: Scope) -> Figures:
     """(bucket, scheme, route, division, applications, third party, about a registered sex
     offender) for requests received in either period."""
-    third_party = exists().where(
-        Party.request_id == Request.id, Party.role == "applicant",
-        Party.relationship_code.is_not(None), Party.relationship_code != "self",
-    )
-    offender = exists().where(
-        Party.request_id == Request.id, Party.role == "subject",
-        Party.registered_sex_offender.is_(True),
-    )
+    # Written as the partial indexes are, so the planner uses them.
+    third_party = exists().where(Party.request_id == Request.id, THIRD_PARTY)
+    offender = exists().where(Party.request_id == Request.id, REGISTERED)
     when = scope.bucket(Request.received_at).label("bucket")
     keys = (when, Request.scheme, Request.route, Request.division)
     return await fetch(session, select(
@@ -163,7 +171,7 @@ def _delivered(scope: Scope) -> Select[Any]:
         .join(Decision, Decision.id == DecisionRecipient.decision_id)
         .join(Request, Request.id == DecisionRecipient.request_id)
         .where(
-            _in_area(scope), DecisionRecipient.settlement == "delivered",
+            _in_area(scope), scope.active(), DecisionRecipient.settlement == "delivered",
             scope.within(DecisionRecipient.settled_at), recorded,
         )
     )
@@ -205,7 +213,8 @@ def _closures(scope: Scope) -> Select[Any]:
             case((Closure.closed_at <= Request.due_at, 1), else_=0).label("in_limit"),
         )
         .join(Request, Request.id == Closure.request_id)
-        .where(_in_area(scope), scope.within(Closure.closed_at), scope.closure_known())
+        .where(_in_area(scope), scope.active(), scope.within(Closure.closed_at),
+               scope.closure_known())
     )
 
 
@@ -221,9 +230,10 @@ async def closures(session: AsyncSession, scope: Scope) -> Figures:
     ).group_by(*keys))
 
 
-def spread(source: Any, keys: Sequence[str]) -> Select[Any]:
-    """(keys..., count, median, 90th percentile, longest) of `source.c.days` per group; the
-    median and percentile by nearest rank, so both engines give the same day."""
+def spread(source: Any, keys: Sequence[str], shown: Sequence[str] = ()) -> Select[Any]:
+    """(shown..., count, median, 90th percentile, longest) of `source.c.days` per group of
+    `keys`; a column of `shown` that is not a key is null. The median and percentile are by
+    nearest rank, so both engines give the same day."""
     part = [source.c[k] for k in keys]
     ranked = select(
         *part, source.c.days,
@@ -232,22 +242,29 @@ def spread(source: Any, keys: Sequence[str]) -> Select[Any]:
     ).subquery()
     rank, n, days = ranked.c.rank, ranked.c.n, ranked.c.days
     grouped = [ranked.c[k] for k in keys]
+    columns = [ranked.c[k] if k in keys else null().label(k) for k in shown or keys]
     return select(
-        *grouped, func.count(),
+        *columns, func.count(),
         func.max(case((rank == (n + 1) // 2, days))),
         func.max(case((rank == (n * 9 + 9) // 10, days))),
         func.max(days),
     ).group_by(*grouped)
 
 
-async def closure_days(session: AsyncSession, scope: Scope, keys: Sequence[str]) -> Figures:
-    """(bucket, keys..., closures, median, p90, longest days) of closures in either period."""
-    return await fetch(session, spread(_closures(scope).subquery(), ("bucket", *keys)))
+# The groupings closure days are spread over: per scheme and route, per division, and all.
+GROUPINGS = {"kind": ("bucket", "scheme", "route"), "place": ("bucket", "place"),
+             "all": ("bucket",)}
 
 
-async def all_closure_days(session: AsyncSession, scope: Scope) -> Figures:
-    """(bucket, closures, median, p90, longest days) of every closure in either period."""
-    return await closure_days(session, scope, ())
+async def closure_days(session: AsyncSession, scope: Scope) -> Figures:
+    """(grouping, bucket, scheme, route, place, closures, median, p90, longest days) of the
+    closures in either period, for each of GROUPINGS, from one reading of the closures."""
+    closed = _closures(scope).cte("closed")
+    shown = ("bucket", "scheme", "route", "place")
+    return await fetch(session, union_all(*(
+        spread(closed, keys, shown).add_columns(literal(name).label("grouping"))
+        for name, keys in GROUPINGS.items()
+    )))
 
 
 # The stage a request is in while it stands in a state.
@@ -263,30 +280,30 @@ STAGES = {
 
 async def stage_days(session: AsyncSession, scope: Scope) -> Figures:
     """(bucket, scheme, route, state, stages left, median, p90, longest days): each stage left
-    in either period, from the event that entered it to the event that left it."""
-    entered_by = aliased(Event)
-    known = [] if scope.as_at is None else [entered_by.recorded_at <= scope.as_at]
-    entered = (
-        select(func.max(entered_by.occurred_at))
-        .where(entered_by.request_id == Event.request_id, entered_by.seq < Event.seq,
-               entered_by.to_state == Event.from_state,
-               # Entered by a change of state, not by an event that left it where it was.
-               or_(entered_by.from_state.is_(None), entered_by.from_state != entered_by.to_state),
-               *known)
-        .scalar_subquery()
-    )
-    left_known = [] if scope.as_at is None else [Event.recorded_at <= scope.as_at]
-    left = (
+    in either period, from the event that entered it to the event that left it.
+
+    Only events that change the state enter or leave a stage, and they chain: the one before
+    an event that leaves a state is the one that entered it, so `lag` finds it in one pass over
+    the events of the requests active in the periods."""
+    known = [] if scope.as_at is None else [Event.recorded_at <= scope.as_at]
+    changes = (
         select(
-            scope.bucket(Event.occurred_at).label("bucket"), Request.scheme, Request.route,
-            Event.from_state.label("state"),
-            days_between(entered, Event.occurred_at).label("days"),
+            Event.occurred_at, Event.from_state, Request.scheme, Request.route,
+            func.lag(Event.occurred_at).over(
+                partition_by=Event.request_id, order_by=Event.seq).label("entered"),
         )
         .join(Request, Request.id == Event.request_id)
-        .where(
-            _in_area(scope), scope.within(Event.occurred_at), Event.from_state.in_(STAGES),
-            Event.to_state != Event.from_state, *left_known,
+        .where(_in_area(scope), scope.active(), *known,
+               or_(Event.from_state.is_(None), Event.from_state != Event.to_state))
+        .subquery()
+    )
+    left = (
+        select(
+            scope.bucket(changes.c.occurred_at).label("bucket"), changes.c.scheme,
+            changes.c.route, changes.c.from_state.label("state"),
+            days_between(changes.c.entered, changes.c.occurred_at).label("days"),
         )
+        .where(scope.within(changes.c.occurred_at), changes.c.from_state.in_(STAGES))
         .subquery()
     )
     return await fetch(session, spread(left, ("bucket", "scheme", "route", "state")))
@@ -321,11 +338,19 @@ async def equality(session: AsyncSession, scope: Scope) -> Figures:
 async def open_at(session: AsyncSession, scope: Scope, end: datetime) -> Figures:
     """(state, open, overdue) of the requests open at `end`, each in the state its last event
     before then left it in. Overdue: its overall due date had passed by then."""
-    reopened = exists().where(Closure.request_id == Request.id, Closure.reopened_seq.is_not(None))
     # Only these can have been open then: a request last changed before as_at, closed before
-    # `end` and never reopened, was closed then too.
+    # `end` and never reopened, was closed then too. Written as a union of two index-led sets
+    # (the area's requests open now or closed since, and its few reopened ones).
     changed = [Request.updated_at > scope.as_at] if scope.as_at is not None else []
-    candidate = or_(Request.closed_at.is_(None), Request.closed_at >= end, reopened, *changed)
+    candidates = union(
+        select(Request.id).where(
+            Request.area == scope.area, Request.received_at < end,
+            or_(Request.closed_at.is_(None), Request.closed_at >= end, *changed)),
+        select(Closure.request_id).join(Request, Request.id == Closure.request_id).where(
+            Request.area == scope.area, Request.received_at < end,
+            Closure.reopened_seq.is_not(None)),
+    )
+    candidate = Request.id.in_(candidates)
     closure_known = [] if scope.as_at is None else [scope.closure_known()]
     reopen_known = [] if scope.as_at is None else [
         exists().where(Event.request_id == Closure.request_id,
@@ -362,7 +387,7 @@ async def agreed_by_forum(session: AsyncSession, scope: Scope) -> Figures:
                       .select_from(DecisionRecipient)
                       .join(Decision, Decision.id == DecisionRecipient.decision_id)
                       .join(Request, Request.id == Decision.request_id)
-                      .where(_in_area(scope), Decision.decision == "disclose",
+                      .where(_in_area(scope), scope.active(), Decision.decision == "disclose",
                              Decision.urgent.is_(False), scope.within(Decision.decided_at),
                              scope.event_known(Decision.request_id, ("record_decision",),
                                                Decision.decided_at))

@@ -182,10 +182,9 @@ class _Builder:
             for row in (f"{scheme}.{route}", "all"):
                 _add(values, bucket, row, "within_limit", in_limit or 0)
                 _add(values, bucket, row, "within_35_days", in_35)
-        spreads = [(b, f"{s}.{r}", *rest) for b, s, r, *rest in await figures.closure_days(
-            self.session, self.scope, ("scheme", "route"))]
-        spreads += [(b, "all", *rest) for b, *rest in await figures.all_closure_days(
-            self.session, self.scope)]
+        spreads = [(b, "all" if grouping == "all" else f"{s}.{r}", *rest)
+                   for b, s, r, _, *rest, grouping in await self.once("closure_days")
+                   if grouping != "place"]
         spreads += [(b, f"{s}.{r}.{STAGES[st]}", *rest) for b, s, r, st, *rest in
                     await self.once("stage_days")]
         for bucket, row, count, median, p90, longest in spreads:
@@ -239,10 +238,9 @@ class _Builder:
             _add(values, bucket, row_of(division), "applications", count)
         for bucket, _, _, division, count in await self.once("disclosures"):
             _add(values, bucket, row_of(division), "disclosures", count)
-        for bucket, place, _, median, _, _ in await figures.closure_days(
-            self.session, self.scope, ("place",)
-        ):
-            values[bucket][(place, "median_days")] = _days(median)
+        for bucket, _, _, place, _, median, _, _, grouping in await self.once("closure_days"):
+            if grouping == "place":
+                values[bucket][(place, "median_days")] = _days(median)
         rows = [*self.divisions, ("unassigned", "No registered division")]
         return self.table(SPECS["by_division"], rows, values)
 

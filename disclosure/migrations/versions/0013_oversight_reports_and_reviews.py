@@ -93,6 +93,16 @@ def upgrade() -> None:
     op.create_index("ix_decision_recipients_settled", "decision_recipients",
                     ["settled_at", "request_id"])
     op.create_index("ix_extensions_granted_at", "extensions", ["granted_at", "request_id"])
+    third_party = sa.text("role = 'applicant' AND relationship_code IS NOT NULL"
+                          " AND relationship_code != 'self'")
+    registered = sa.text("role = 'subject' AND registered_sex_offender IS true")
+    reopened = sa.text("reopened_seq IS NOT NULL")
+    op.create_index("ix_parties_third_party", "parties", ["request_id"],
+                    postgresql_where=third_party, sqlite_where=third_party)
+    op.create_index("ix_parties_registered_subject", "parties", ["request_id"],
+                    postgresql_where=registered, sqlite_where=registered)
+    op.create_index("ix_closures_reopened", "closures", ["request_id"],
+                    postgresql_where=reopened, sqlite_where=reopened)
     _ethnicity_to_codes()
 
 
@@ -112,7 +122,8 @@ def _ethnicity_to_codes() -> None:
 
 def downgrade() -> None:
     for name, table in (
-        ("ix_extensions_granted_at", "extensions"),
+        ("ix_closures_reopened", "closures"), ("ix_parties_registered_subject", "parties"),
+        ("ix_parties_third_party", "parties"), ("ix_extensions_granted_at", "extensions"),
         ("ix_decision_recipients_settled", "decision_recipients"),
         ("ix_events_occurred_at", "events"), ("ix_closures_closed_at", "closures"),
         ("ix_requests_area_closed", "requests"), ("ix_requests_area_received", "requests"),

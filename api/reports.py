@@ -36,6 +36,8 @@ TableId = Literal[
 ]
 assert set(SPECS) == set(TableId.__args__)  # type: ignore[attr-defined]
 ReviewId = Annotated[int, PathParameter(ge=1, le=2**62)]
+# The three written forms of a period (disclosure/reports/periods.py says which are real).
+PERIOD_PATTERN = r"^(\d{4}-\d{2}(-Q[1-4])?|\d{4}-\d{2}-\d{2}\.\.\d{4}-\d{2}-\d{2})$"
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -56,7 +58,8 @@ async def annual_report(
     principal: NamedDependency[Principal],
     settings: NamedDependency[Settings],
     period: Annotated[str, QueryParameter(
-        max_length=32, description="2025-26, 2025-26-Q3, or 2025-04-01..2025-06-30")],
+        max_length=32, pattern=PERIOD_PATTERN,
+        description="2025-26, 2025-26-Q3, or 2025-04-01..2025-06-30")],
     report_format: Annotated[Literal["json", "csv", "ods", "html"], QueryParameter(
         name="format")] = "json",
     table: Annotated[TableId | None, QueryParameter(

@@ -71,12 +71,19 @@ DEPENDS_ON_DATA = CROSS_FIELD_RULES | {
     ("POST", "/api/session"), ("GET", "/api/requests"),
     ("GET", "/api/search"), ("GET", "/api/searches"), ("GET", "/api/alerts"),
     ("POST", "/api/alerts/{alert_id}/events"),
+    # A report's `period` is read as a financial year, a quarter or dates (2025-27 is not a
+    # year, 2025-02-30 not a day) and `as_at` as a time with a zone; another area is 404. A
+    # review's period likewise; a review that does not exist is 404, and an item not in it 400.
+    ("GET", "/api/reports/annual"), ("POST", "/api/reviews"),
+    ("GET", "/api/reviews/{review_id}"), ("POST", "/api/reviews/{review_id}/events"),
+    ("GET", "/api/reviews/{review_id}/decisions/{reference}"),
 }
 # A missing If-Match answers 428 Precondition Required (RFC 6585), which this check does not count
 # as a refusal; tests/api/test_requests_api.py::test_missing_if_match_is_428 and
 # tests/api/test_finding_api.py (an alert's review) assert it.
 PRECONDITION_REQUIRED = {
     ("POST", "/api/requests/{reference}/events"), ("POST", "/api/alerts/{alert_id}/events"),
+    ("POST", "/api/reviews/{review_id}/events"),
 }
 
 

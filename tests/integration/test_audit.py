@@ -233,9 +233,9 @@ async def test_every_casework_row_is_sealed(workflow: Workflow) -> None:
     and every row the workflow wrote carries its seal."""
     await decided(workflow)
     holding = {t.name for t in Base.metadata.sorted_tables if "request_id" in t.c}
-    # The search index, the requests each search showed and an alert's requests are derived
-    # or logged beside the record, not casework rows.
-    beside = {"search_terms", "search_results", "alert_requests"}
+    # The search index, the requests each search showed, an alert's requests and a decision
+    # review's sample are derived or logged beside the record, not casework rows.
+    beside = {"search_terms", "search_results", "alert_requests", "review_items"}
     assert {*holding - {"events", "views", "seals"} - beside, "requests"} == seals.SEALED_NAMES
     rows = 0
     async with workflow.db.read() as session:

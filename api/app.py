@@ -31,6 +31,15 @@ from api.docs import LocalSwagger
 from api.headers import path_methods, security_headers
 from api.health import healthz, readyz
 from api.inputs import QueryNames, refuse_bad_input
+from api.mapp import (
+    change_nominal,
+    create_meeting,
+    create_nominal,
+    list_meetings,
+    read_meeting,
+    read_nominal,
+    send_meeting_event,
+)
 from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
@@ -48,6 +57,8 @@ from api.search import list_searches, search
 from disclosure import jobs, logs
 from disclosure.alerts.service import Alerts
 from disclosure.db import Database
+from disclosure.mapp.meetings import Meetings
+from disclosure.mapp.nominals import Nominals
 from disclosure.policy import load_policy_book
 from disclosure.reads import ReadLog
 from disclosure.reviews.service import Reviews
@@ -76,6 +87,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
     finder = Finder(service.db, service.finding, now=service.now)
     alerts = Alerts(service)
     reviews = Reviews(service, reads)
+    nominals = Nominals(service)
+    meetings = Meetings(service)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -109,6 +122,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             healthz, readyz, metrics, search, list_searches, list_alerts, review_alert,
             annual_report, draw_review, list_reviews, read_review, review_event,
             released_decision,
+            create_nominal, read_nominal, change_nominal, create_meeting, list_meetings,
+            read_meeting, send_meeting_event,
         ],
         dependencies={
             "workflow": constant(service),
@@ -117,6 +132,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "finder": constant(finder),
             "alerts": constant(alerts),
             "reviews": constant(reviews),
+            "nominals": constant(nominals),
+            "meetings": constant(meetings),
             "settings": constant(settings),
             "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),
@@ -124,7 +141,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         guards=[authorise],
         before_request=refuse_bad_input(query_names),
         plugins=[StrictStructSchema()],
-        middleware=[read_trail(reads), HTTP.middleware],
+        middleware=[read_trail(reads, meetings.nominal_of), HTTP.middleware],
         before_send=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH, allow=allow)],
         state=State({"users": users, "session_cookie": session_cookie(settings),
                      "scrape_token": _scrape_token(settings)}),

@@ -66,6 +66,7 @@ from disclosure.schemas import (
     RecordDelivery,
     RecordNonDelivery,
     RecordNotice,
+    RecordPanelDecision,
     RecordPartnerRequest,
     RecordPartnerResponse,
     RecordSubjectTold,
@@ -286,6 +287,25 @@ class Workflow:
         request, _ = await self._insert_request(await session.connection(), new, actor=actor)
         return request
 
+    async def receive_decided(
+        self,
+        conn: AsyncConnection,
+        new: NewRequest,
+        decide: Callable[[Sequence[PartyView]], RecordPanelDecision],
+        *,
+        actor: str,
+        meeting_id: int,
+    ) -> Transitioned:
+        """Receive a right-to-know request a MAPP meeting decided, inside the caller's
+        transaction: its receipt, then the meeting's decision sent to it as any event is, so it
+        starts awaiting delivery. `decide` names the recipients by the parties as written."""
+        request, parties = await self._insert_request(
+            conn, new, actor=actor, meeting_id=meeting_id
+        )
+        return await self._send(
+            conn, request.reference, decide(parties), actor=actor, expected_version=1
+        )
+
     async def _by_idempotency_key(self, key: str, digest: str) -> RequestView | None:
         async with self.db.read() as session:
             found = (
@@ -310,9 +330,11 @@ class Workflow:
         key: str | None = None,
         digest: str | None = None,
         continued_from: Locked | None = None,
+        meeting_id: int | None = None,
     ) -> tuple[Request, list[PartyView]]:
         """Write a request, its parties and its receipt on the trail, each row sealed;
-        `continued_from` is the right-to-ask request it carries on, if any."""
+        `continued_from` is the right-to-ask request it carries on, if any, and `meeting_id`
+        the MAPP meeting that agreed it."""
         sealer = seals.Sealer(conn, self.db.keys)
         now = self.now()
         received_at = new.received_at.astimezone(UTC)
@@ -331,6 +353,8 @@ class Workflow:
         trail = msgspec.to_builtins(new)
         if continued_from is not None:
             trail["continued_from"] = continued_from.reference
+        if meeting_id is not None:
+            trail["meeting_id"] = meeting_id
         # Chained before the insert, so the row goes in with its version and hash and needs no
         # UPDATE; the event only lacks the request's id, known after the insert.
         link = self._link(
@@ -349,6 +373,7 @@ class Workflow:
             "last_event_hash": link["hash"], "idempotency_key": key,
             "idempotency_digest": digest if key else None,
             "continued_from_id": continued_from.id if continued_from else None,
+            "meeting_id": meeting_id,
         }
         rid: int = (await sealer.write(_INSERT_REQUEST, columns))[0].id
         await statistics.count(conn, self.db.dialect, was=None, now=statistics.Standing(
@@ -401,93 +426,109 @@ class Workflow:
         With `roles`, an event the state does not take is refused listing only what those
         roles may send now.
         """
-        event = type(payload).__struct_config__.tag
-        assert isinstance(event, str)
         async with self.db.write() as session, session.begin():
             # Core statements on the transaction's connection: every row this writes is new or
             # updated once, so the session's identity map and flushes would only add cost.
-            conn = await session.connection()
-            sealer = seals.Sealer(conn, self.db.keys)
-            request = await self._lock(conn, reference)
-            if area is not None and request.area != area:
-                raise NotFound(reference)
-            if request.version != expected_version:
-                raise StaleVersion(reference, expected_version, request.version)
-            now = self.now()
-            facts, decision = await self._facts(conn, request, payload, actor, now)
-            route: Any = request.route
-            from_state = request.state
-            try:
-                to_state = fire(route, from_state, event, payload=payload, facts=facts)
-            except EventNotAllowed as refused:
-                if roles is None:
-                    raise
-                raise EventNotAllowed(
-                    event, from_state, _permitted(roles, refused.allowed)
-                ) from None
-            at = await self._occurred(conn, request, payload, now, to_state)
-            # The request's columns this event sets, beyond its state, version and due dates.
-            changes: dict[str, Any] = {}
-            recorded = await self._record(
-                sealer, request, payload, actor=actor, at=at, decision=decision, facts=facts,
-                changes=changes,
+            return await self._send(
+                await session.connection(), reference, payload, actor=actor,
+                expected_version=expected_version, area=area, roles=roles,
             )
-            outcome = request.outcome
-            seq = request.version + 1
-            if to_state == "closed" and from_state != "closed":
-                outcome = outcome_of(payload, decided=await self._decided(conn, payload, decision))
-                changes |= {"outcome": outcome, "closed_at": at}
-                # The outcome goes on the trail and into the closures, where a reopening
-                # leaves it.
-                recorded["outcome"] = outcome
-                await sealer.write(insert(CLOSURES), {
-                    "request_id": request.id, "seq": seq, "event": event, "outcome": outcome,
-                    "closed_at": at, "closed_by": actor,
-                })
-            elif from_state == "closed" and to_state != "closed":
-                outcome = None
-                changes |= {"outcome": None, "closed_at": None}
-            stored: dict[str, Any] = msgspec.to_builtins(payload)
-            if payload.occurred_at is None:
-                # Not given: the event row's own occurred_at says when it was.
-                del stored["occurred_at"]
-            link = self._link(
-                reference=reference, seq=seq,
-                prev_hash=request.last_event_hash, policy_version=request.policy_version,
-                event=event, from_state=from_state, to_state=to_state, actor=actor, at=at,
-                recorded_at=now, payload=stored | recorded,
-            )
-            await conn.execute(insert(EVENTS), link | {"request_id": request.id})
-            # The clock reads the trail with this event in it, so the request row is written
-            # once, with its new due dates.
-            clock = await timeliness.request_clock(conn, request, self.policy)
-            bumped = await sealer.write(_BUMP, changes | {
-                "rid": request.id, "expected": expected_version, "state": to_state,
-                "version": link["seq"], "last_event_hash": link["hash"], "updated_at": now,
-                "due_at": clock.overall.due_at if clock.overall else None,
-                "stage_due_at": timeliness.stage_due_at(clock, to_state),
+
+    async def _send(
+        self,
+        conn: AsyncConnection,
+        reference: str,
+        payload: EventIn,
+        *,
+        actor: str,
+        expected_version: int,
+        area: str | None = None,
+        roles: frozenset[str] | None = None,
+    ) -> Transitioned:
+        """`apply` inside the caller's transaction."""
+        event = type(payload).__struct_config__.tag
+        assert isinstance(event, str)
+        sealer = seals.Sealer(conn, self.db.keys)
+        request = await self._lock(conn, reference)
+        if area is not None and request.area != area:
+            raise NotFound(reference)
+        if request.version != expected_version:
+            raise StaleVersion(reference, expected_version, request.version)
+        now = self.now()
+        facts, decision = await self._facts(conn, request, payload, actor, now)
+        route: Any = request.route
+        from_state = request.state
+        try:
+            to_state = fire(route, from_state, event, payload=payload, facts=facts)
+        except EventNotAllowed as refused:
+            if roles is None:
+                raise
+            raise EventNotAllowed(
+                event, from_state, _permitted(roles, refused.allowed)
+            ) from None
+        at = await self._occurred(conn, request, payload, now, to_state)
+        # The request's columns this event sets, beyond its state, version and due dates.
+        changes: dict[str, Any] = {}
+        recorded = await self._record(
+            sealer, request, payload, actor=actor, at=at, decision=decision, facts=facts,
+            changes=changes,
+        )
+        outcome = request.outcome
+        seq = request.version + 1
+        if to_state == "closed" and from_state != "closed":
+            outcome = outcome_of(payload, decided=await self._decided(conn, payload, decision))
+            changes |= {"outcome": outcome, "closed_at": at}
+            # The outcome goes on the trail and into the closures, where a reopening
+            # leaves it.
+            recorded["outcome"] = outcome
+            await sealer.write(insert(CLOSURES), {
+                "request_id": request.id, "seq": seq, "event": event, "outcome": outcome,
+                "closed_at": at, "closed_by": actor,
             })
-            if len(bumped) != 1:
-                # The row lock makes this unreachable; it guards against a lost update if a
-                # backend ever lets a second writer through.
-                raise StaleVersion(reference, expected_version, request.version)
-            await sealer.flush()
-            # Last, so the count's row is locked for as short a time as the commit allows.
-            await statistics.count(
-                conn, self.db.dialect,
-                was=statistics.Standing(request.area, request.scheme, request.route,
-                                        from_state, request.outcome),
-                now=statistics.Standing(request.area, request.scheme, request.route,
-                                        to_state, outcome),
-            )
-            return Transitioned(
-                reference=reference,
-                event=event,
-                from_state=from_state,
-                state=to_state,
-                outcome=outcome,
-                version=link["seq"],
-            )
+        elif from_state == "closed" and to_state != "closed":
+            outcome = None
+            changes |= {"outcome": None, "closed_at": None}
+        stored: dict[str, Any] = msgspec.to_builtins(payload)
+        if payload.occurred_at is None:
+            # Not given: the event row's own occurred_at says when it was.
+            del stored["occurred_at"]
+        link = self._link(
+            reference=reference, seq=seq,
+            prev_hash=request.last_event_hash, policy_version=request.policy_version,
+            event=event, from_state=from_state, to_state=to_state, actor=actor, at=at,
+            recorded_at=now, payload=stored | recorded,
+        )
+        await conn.execute(insert(EVENTS), link | {"request_id": request.id})
+        # The clock reads the trail with this event in it, so the request row is written
+        # once, with its new due dates.
+        clock = await timeliness.request_clock(conn, request, self.policy)
+        bumped = await sealer.write(_BUMP, changes | {
+            "rid": request.id, "expected": expected_version, "state": to_state,
+            "version": link["seq"], "last_event_hash": link["hash"], "updated_at": now,
+            "due_at": clock.overall.due_at if clock.overall else None,
+            "stage_due_at": timeliness.stage_due_at(clock, to_state),
+        })
+        if len(bumped) != 1:
+            # The row lock makes this unreachable; it guards against a lost update if a
+            # backend ever lets a second writer through.
+            raise StaleVersion(reference, expected_version, request.version)
+        await sealer.flush()
+        # Last, so the count's row is locked for as short a time as the commit allows.
+        await statistics.count(
+            conn, self.db.dialect,
+            was=statistics.Standing(request.area, request.scheme, request.route,
+                                    from_state, request.outcome),
+            now=statistics.Standing(request.area, request.scheme, request.route,
+                                    to_state, outcome),
+        )
+        return Transitioned(
+            reference=reference,
+            event=event,
+            from_state=from_state,
+            state=to_state,
+            outcome=outcome,
+            version=link["seq"],
+        )
 
     async def _occurred(
         self, conn: AsyncConnection, request: Locked, payload: EventIn, now: datetime,
@@ -737,9 +778,11 @@ class Workflow:
                 recipients = fields.pop("recipients")
                 fields["legal_test"] = msgspec.to_builtins(payload.legal_test)
                 fields["attendees"] = msgspec.to_builtins(payload.attendees)
+                # A meeting's decision-maker is its chair; the coordinator records it.
+                maker = payload.chair if isinstance(payload, RecordPanelDecision) else actor
                 decision_id = (await sealer.write(
                     insert(DECISIONS),
-                    fields | {"request_id": rid, "decision_maker": actor, "recorded_by": actor},
+                    fields | {"request_id": rid, "decision_maker": maker, "recorded_by": actor},
                 ))[0].id
                 if recipients:
                     await sealer.write(insert(DECISION_RECIPIENTS), [
@@ -928,20 +971,11 @@ class Workflow:
 
         `at` is when the event happened, `recorded_at` when it was entered.
         """
-        salt = audit.new_salt()
-        digest = audit.payload_digest(payload, salt)
-        key_id, link = audit.link(
-            self.db.keys, prev_hash=prev_hash, reference=reference, seq=seq, event=event,
-            from_state=from_state, to_state=to_state, actor=actor, occurred_at=at,
-            recorded_at=recorded_at, policy_version=policy_version, digest=digest,
+        return audit.next_link(
+            self.db.keys, reference=reference, seq=seq, prev_hash=prev_hash,
+            policy_version=policy_version, event=event, from_state=from_state,
+            to_state=to_state, actor=actor, at=at, recorded_at=recorded_at, payload=payload,
         )
-        return {
-            "seq": seq, "event": event, "from_state": from_state, "to_state": to_state,
-            "actor": actor, "occurred_at": at, "recorded_at": recorded_at,
-            "policy_version": policy_version,
-            "payload": payload, "payload_salt": salt, "payload_digest": digest,
-            "prev_hash": prev_hash, "hash": link, "key_id": key_id,
-        }
 
     # Reading -----------------------------------------------------------------------------
 
@@ -1014,6 +1048,7 @@ class Workflow:
             continued_from=continued_from,
             continued_as=continued_as,
             closures=list(closures),
+            meeting_id=request.meeting_id,
         )
 
     def _overdue(self, state: str, due_at: datetime | None) -> bool:

@@ -16,6 +16,9 @@ import pytest
 from litestar import Litestar
 
 from disclosure import access
+from disclosure.mapp.meetings import Meetings
+from disclosure.mapp.nominals import Nominals
+from disclosure.mapp.schemas import NewMeeting, NewNominal
 from disclosure.schemas import NewRequest
 from disclosure.workflow import Workflow
 from statemachines.lifecycle import EVENTS as LIFECYCLE_EVENTS
@@ -94,9 +97,25 @@ SAMPLES: dict[str, Callable[[str, str, str], Call]] = {
         "POST", f"/api/reviews/{REVIEW_OF[area]}/events", _review_event_for(role)),
     "released_decision": lambda ref, area, role: (
         "GET", f"/api/reviews/{REVIEW_OF[area]}/decisions/{ref}", None),
+    "create_nominal": lambda ref, area, role: (
+        "POST", "/api/nominals",
+        factories.new_nominal(area=area, reference=f"VISOR-{next(_fresh)}")),
+    "read_nominal": lambda ref, area, role: ("GET", f"/api/nominals/{MAPP_OF[area]}", None),
+    "change_nominal": lambda ref, area, role: (
+        "POST", f"/api/nominals/{MAPP_OF[area]}/events",
+        {"event": "change_rosh", "effective_at": "2026-11-01T09:00:00Z", "rosh": "high"}),
+    "create_meeting": lambda ref, area, role: (
+        "POST", "/api/meetings", factories.new_meeting(MAPP_OF[area])),
+    "list_meetings": lambda ref, area, role: ("GET", "/api/meetings", None),
+    "read_meeting": lambda ref, area, role: ("GET", f"/api/meetings/{MAPP_OF[area]}", None),
+    "send_meeting_event": lambda ref, area, role: (
+        "POST", f"/api/meetings/{MAPP_OF[area]}/events",
+        {"event": "add_action_points", "action_points": factories.new_meeting(1)["action_points"]}),
 }
 # Three applications naming one man, by three women, raise one alert in each area.
 ALERT_OF = {OWN: 1, OTHER: 2}
+# The nominal seeded in each area, and its one meeting, have the same id.
+MAPP_OF = {OWN: 1, OTHER: 2}
 # The decided request of each area, sampled into a review and released.
 REVIEW_OF = {OWN: 1, OTHER: 2}
 
@@ -154,6 +173,11 @@ async def _seed_requests(workflow: Workflow) -> Refs:
     for area in (OWN, OTHER):
         review, refs[area] = await reviewing.released(workflow, area)
         assert review == REVIEW_OF[area]
+    for area in (OWN, OTHER):
+        nominal = await Nominals(workflow).register(
+            msgspec.convert(factories.new_nominal(area=area), NewNominal), actor="seed")
+        await Meetings(workflow).create(
+            msgspec.convert(factories.new_meeting(nominal.id), NewMeeting), actor="seed")
     return refs
 
 
@@ -163,7 +187,7 @@ def expected(handler: str, role: str, area: str) -> str:
         return "open"
     if role not in rule.roles:
         return "deny"
-    if area == OTHER and (rule.scoped or handler == "receive"):
+    if area == OTHER and (rule.scoped or handler in ("receive", "create_nominal")):
         return "hidden" if rule.scoped else "deny"
     return "allow"
 
@@ -178,6 +202,11 @@ async def _call(
     method, path, body = call
     if method == "POST" and path.startswith(("/api/alerts/", "/api/reviews/")):
         headers = {**headers, "If-Match": '"1"'}
+    elif method == "POST" and path.startswith(("/api/meetings/", "/api/nominals/")):
+        record = int(path.split("/")[3])
+        version = (await Meetings(workflow).get(record)).version if "meetings" in path else (
+            await Nominals(workflow).get(record)).version
+        headers = {**headers, "If-Match": f'"{version}"'}
     elif method == "POST" and path.endswith("/events"):
         reference = path.split("/")[3]
         headers = {**headers, "If-Match": f'"{await _version(workflow, reference)}"'}

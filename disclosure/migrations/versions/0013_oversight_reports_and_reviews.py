@@ -1,7 +1,7 @@
 """oversight: decision reviews, the indexes reports read by, ethnicity as census codes
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-21 20:15:00.000000
 
 A party's ethnicity was free text; it becomes a code of the ONS 2021 census groups
@@ -20,7 +20,7 @@ from alembic import op
 from disclosure.vocabularies import ETHNIC_GROUPS, ETHNICITIES, ETHNICITY_NAMES
 
 revision: str = "0013"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -25,6 +25,19 @@ after a report as at 1 April 2026.
     J  CSODS know, south: received 5 Jan 2026, checks since: open and overdue on 31 March.
     K  DVDS ask, south: received 1 Nov 2025, awaiting_meeting; withdrawn 15 Mar 2026 (134 days),
        entered 10 Apr 2026.
+
+MAPPA nominals, all in the community unless said:
+
+    N1 category 1 at Level 3 from 1 Jun 2024; Level 2 from 1 Sep 2025.
+    N2 category 2 at Level 2 from 1 May 2025; into custody on 1 Dec 2025.
+    N3 category 1 at Level 1 from 10 Jan 2024 (never at a MAPP meeting).
+
+and their meetings in 2025-26:
+
+    M1 N1, Level 3, 10 Jun 2025: no disclosure needed.
+    M2 N2, Level 2, 1 Jul 2025: agrees one disclosure, by 20 Jul, which becomes request L (MAPPA
+       know, no division): delivered 15 Jul 2025 (14 days), closed disclosed_to_other.
+    M3 N1, Level 2, 1 Oct 2025: no consideration recorded yet.
 """
 
 from __future__ import annotations
@@ -33,8 +46,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 
+from disclosure.mapp.meetings import Meetings
+from disclosure.mapp.nominals import Nominals
+from disclosure.mapp.schemas import MeetingEvent, NewMeeting, NewNominal, NominalEvent
 from disclosure.models import Party, Request
 from disclosure.users import Users
 from disclosure.workflow import Workflow
@@ -188,5 +205,60 @@ async def build(workflow: Workflow, clock: FakeClock) -> Year:
     await year.send("I", "complete_initial_checks", "2026-03-21T10:00:00")
     # The correction: K's withdrawal on 15 March, entered on 10 April.
     await year.send("K", "withdraw", "2026-03-15T10:00:00", entered="2026-04-10T10:00:00")
+    await mapp(year)
     clock.current = at("2026-11-07T12:00:00")
     return year
+
+
+async def mapp(year: Year) -> None:
+    """The nominals and meetings, each entered an hour after it took effect."""
+    workflow, clock = year.workflow, year.clock
+    nominals, meetings = Nominals(workflow), Meetings(workflow)
+
+    async def register(reference: str, since: str, **fields: Any) -> int:
+        clock.current = at(since) + timedelta(hours=1)
+        body = factories.new_nominal(reference=reference, managed_from=f"{since}Z", **fields)
+        return (await nominals.register(msgspec.convert(body, NewNominal), actor=OFFICER)).id
+
+    async def change(nominal: int, since: str, **fields: Any) -> None:
+        clock.current = at(since) + timedelta(hours=1)
+        version = (await nominals.get(nominal)).version
+        await nominals.change(nominal, msgspec.convert(
+            {"effective_at": f"{since}Z", **fields}, NominalEvent), actor=OFFICER,
+            expected_version=version)
+
+    async def meet(nominal: int, held: str, kind: str, consideration: dict[str, Any] | None
+                   ) -> int:
+        clock.current = at(held) + timedelta(hours=1)
+        view = await meetings.create(msgspec.convert(factories.new_meeting(
+            nominal, held_at=f"{held}Z", kind=kind), NewMeeting), actor=OFFICER)
+        if consideration is not None:
+            await meetings.apply(view.id, msgspec.convert(consideration, MeetingEvent),
+                                 actor=OFFICER, expected_version=view.version)
+        return view.id
+
+    n1 = await register("VISOR-N1", "2024-06-01T09:00:00", category=1, level=3)
+    n3 = await register("VISOR-N3", "2024-01-10T09:00:00", category=1, level=1)
+    assert n3
+    n2 = await register("VISOR-N2", "2025-05-01T09:00:00", category=2, level=2, rosh="high")
+    await meet(n1, "2025-06-10T10:00:00", "initial", factories.consideration(
+        decision="no_disclosure", disclosures=[],
+        rationale="Nothing suggests anyone needs to be told"))
+    agreed = factories.consideration(disclosures=[
+        {"recipients": [factories.agreed_recipient(deliver_by="2025-07-20T17:00:00Z")],
+         "legal_test": factories.LEGAL_TEST}])
+    m2 = await meet(n2, "2025-07-01T10:00:00", "initial", agreed)
+    async with workflow.db.read() as session:
+        l_ref, l_id = (await session.execute(select(Request.reference, Request.id).where(
+            Request.meeting_id == m2))).one()
+        told = await session.scalar(select(Party.id).where(
+            Party.request_id == l_id, Party.role == "recipient"))
+    async with workflow.db.read() as session:
+        version = await session.scalar(select(Request.version).where(Request.id == l_id))
+    assert version is not None
+    year.cases["L"] = Case(l_ref, version)
+    await year.send("L", "record_delivery", "2025-07-15T10:00:00", recipient_party_id=told,
+                    words_used=agreed["disclosures"][0]["recipients"][0]["wording"])
+    await change(n1, "2025-09-01T09:00:00", event="change_level", level=2)
+    await meet(n1, "2025-10-01T10:00:00", "review", None)
+    await change(n2, "2025-12-01T09:00:00", event="change_location", location="custody")

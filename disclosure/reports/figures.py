@@ -151,9 +151,9 @@ async def applications(session: AsyncSession, scope: Scope) -> Figures:
     ).where(_in_area(scope), scope.within(Request.received_at)).group_by(*keys))
 
 
-def _delivered(scope: Scope) -> Select[Any]:
+def _delivered(scope: Scope) -> Any:
     """Each recipient a disclosure was delivered to in either period (urgent ones included),
-    with its request, whether by its date, and the decision's forum."""
+    with its request."""
     recorded = or_(
         and_(Decision.urgent.is_(False), scope.event_known(
             DecisionRecipient.request_id, ("record_delivery",), DecisionRecipient.settled_at)),
@@ -164,9 +164,6 @@ def _delivered(scope: Scope) -> Select[Any]:
         select(
             scope.bucket(DecisionRecipient.settled_at).label("bucket"),
             DecisionRecipient.request_id, Request.scheme, Request.route, Request.division,
-            Decision.forum,
-            case((DecisionRecipient.settled_at <= DecisionRecipient.deliver_by, 1),
-                 else_=0).label("on_time"),
         )
         .join(Decision, Decision.id == DecisionRecipient.decision_id)
         .join(Request, Request.id == DecisionRecipient.request_id)
@@ -183,15 +180,6 @@ async def disclosures(session: AsyncSession, scope: Scope) -> Figures:
     keys = (delivered.c.bucket, delivered.c.scheme, delivered.c.route, delivered.c.division)
     return await fetch(session, select(
         *keys, func.count(func.distinct(delivered.c.request_id))
-    ).group_by(*keys))
-
-
-async def deliveries_by_forum(session: AsyncSession, scope: Scope) -> Figures:
-    """(bucket, forum, recipients delivered to, of them by the date agreed)."""
-    delivered = _delivered(scope).subquery()
-    keys = (delivered.c.bucket, delivered.c.forum)
-    return await fetch(session, select(
-        *keys, func.count(), func.sum(delivered.c.on_time)
     ).group_by(*keys))
 
 
@@ -378,20 +366,6 @@ async def open_at(session: AsyncSession, scope: Scope, end: datetime) -> Figures
     return await fetch(session, select(
         standing.c.state, func.count(), func.sum(standing.c.overdue)
     ).group_by(standing.c.state))
-
-
-async def agreed_by_forum(session: AsyncSession, scope: Scope) -> Figures:
-    """(bucket, forum, recipients a disclosure was agreed for) of decisions in either period."""
-    when = scope.bucket(Decision.decided_at).label("bucket")
-    return await fetch(session, select(when, Decision.forum, func.count())
-                      .select_from(DecisionRecipient)
-                      .join(Decision, Decision.id == DecisionRecipient.decision_id)
-                      .join(Request, Request.id == Decision.request_id)
-                      .where(_in_area(scope), scope.active(), Decision.decision == "disclose",
-                             Decision.urgent.is_(False), scope.within(Decision.decided_at),
-                             scope.event_known(Decision.request_id, ("record_decision",),
-                                               Decision.decided_at))
-                      .group_by(when, Decision.forum))
 
 
 async def findings(session: AsyncSession, scope: Scope) -> Figures:

@@ -87,17 +87,20 @@ BY_DIVISION = TableSpec(
 )
 MAPP = TableSpec(
     "mapp", "MAPP meetings and nominals",
-    "`meetings.level_2`, `meetings.level_3`: meetings held; `considered.level_N`: of them,"
-    " meetings that recorded a disclosure consideration; `consideration_rate.level_N`: that"
-    " as a %; `agreed`, `delivered`, `delivered_by_date`: disclosures agreed at meetings and"
-    " delivered; `nominals.level_N.category_M`: nominals",
+    "by level (`level_2`, `level_3`): `meetings` held; `considered`, those that recorded a"
+    " disclosure consideration, and `consideration_rate` as a %; `no_disclosure_needed`, those"
+    " that found none needed; `agreed`, recipients of the disclosures those meetings agreed;"
+    " `delivered` and `delivered_by_date`, of them, delivered (by the date agreed);"
+    " `nominals.level_N.category_M` and `.total`: nominals managed in the community, as the"
+    " published reports count them (category 1 registered sexual offenders, 2 violent, 3 other"
+    " dangerous, 4 terrorism or terrorism-risk)",
     (
         Metric("in_period", "In the period",
-               "Meetings, considerations and disclosures in the period; for nominals, those"
-               " managed at the level at any time in the period."),
+               "Meetings held in the period and what they recorded; for nominals, those at the"
+               " level in the community at any time in the period."),
         Metric("on_last_day", "On the last day",
-               "Nominals managed at the level on the period's last day (a snapshot); blank"
-               " for the other rows."),
+               "Nominals at the level in the community at the end of the period's last day (a"
+               " snapshot); blank for the meeting rows."),
     ),
 )
 THIRD_PARTY_AND_REASONS = TableSpec(

@@ -64,30 +64,33 @@ async def test_every_table_matches_the_figures_worked_out_by_hand(
 
     # Closures in 2025-26: A disclosed, B no engagement (its first closure, withdrawn, stays in
     # 2024-25), C withdrawn, D withdrawn (continued as right to know), E not necessary, F
-    # disclosed to others, G immediate action, K withdrawn.
+    # disclosed to others, G immediate action, K withdrawn; and L (MAPPA) disclosed to others.
     schemes = ("dvds", "csods", "total", "total_previous")
     assert pick(now, "outcomes", "withdrawn", *schemes) == (3, 0, 3, 1)
     assert pick(now, "outcomes", "no_engagement", *schemes) == (1, 0, 1, 0)
     assert pick(now, "outcomes", "disclosed_to_person_at_risk", *schemes) == (1, 0, 1, 0)
-    assert pick(now, "outcomes", "disclosed_to_other", *schemes) == (0, 1, 1, 0)
+    assert pick(now, "outcomes", "disclosed_to_other", *schemes) == (0, 1, 2, 0)
+    assert pick(now, "outcomes", "disclosed_to_other", "mappa") == (1,)
     assert pick(now, "outcomes", "immediate_action", *schemes) == (1, 0, 1, 0)
     assert pick(now, "outcomes", "not_necessary_proportionate", *schemes) == (1, 0, 1, 0)
-    assert pick(now, "outcomes", "total", *schemes) == (7, 1, 8, 1)
-    # 1 of 7 DVDS closures, 1 of 1 CSODS, 2 of 8 in all.
-    assert pick(now, "outcomes", "disclosure_rate", "dvds", "csods", "total",
-                "total_previous") == (14.3, 100.0, 25.0, 0.0)
+    assert pick(now, "outcomes", "total", *schemes) == (7, 1, 9, 1)
+    # 1 of 7 DVDS closures, 1 of 1 CSODS, 1 of 1 MAPPA, 3 of 9 in all.
+    assert pick(now, "outcomes", "disclosure_rate", "dvds", "csods", "mappa", "total",
+                "total_previous") == (14.3, 100.0, 100.0, 33.3, 0.0)
 
     # Days to close: A 37, B 21 (from its reopening), C 29, D 4, K 134 (DVDS ask); E 15, G 1/6
-    # (DVDS know); F 21 (CSODS ask). Nearest rank: the median is the ceil(n/2)th, the 90th
-    # percentile the ceil(0.9n)th. Within the limit: all but A (due 7 April) and K.
+    # (DVDS know); F 21 (CSODS ask); L 14 (MAPPA, due by the 20 July the meeting agreed).
+    # Nearest rank: the median is the ceil(n/2)th, the 90th percentile the ceil(0.9n)th.
+    # Within the limit: all but A (due 7 April) and K.
     spread = ("closed", "within_limit", "within_35_days", "median_days", "p90_days",
               "longest_days")
     assert pick(now, "timeliness", "dvds.right_to_ask", *spread) == (5, 3, 3, 29.0, 134.0,
                                                                      134.0)
     assert pick(now, "timeliness", "dvds.right_to_know", *spread) == (2, 2, 2, 0.2, 15.0, 15.0)
     assert pick(now, "timeliness", "csods.right_to_ask", *spread) == (1, 1, 1, 21.0, 21.0, 21.0)
-    # Sorted: 0.2, 4, 15, 21, 21, 29, 37, 134.
-    assert pick(now, "timeliness", "all", *spread) == (8, 6, 6, 21.0, 134.0, 134.0)
+    assert pick(now, "timeliness", "mappa.right_to_know", *spread) == (1, 1, 1, 14.0, 14.0, 14.0)
+    # Sorted: 0.2, 4, 14, 15, 21, 21, 29, 37, 134.
+    assert pick(now, "timeliness", "all", *spread) == (9, 7, 7, 21.0, 134.0, 134.0)
     assert pick(now, "timeliness", "all", "closed_previous", "median_days_previous") == (1, 19.0)
     # Waiting for a meeting, left in 2025-26: D after 3.9 days, C 28.9 (its extension leaves
     # the stage where it was), K 133.9.
@@ -112,11 +115,11 @@ async def test_every_table_matches_the_figures_worked_out_by_hand(
     assert pick(now, "open_at_period_end", "total", *both) == (2, 1, 1, 0)
 
     # North: C, I, F received; A and F disclosed; A 37, C 29, F 21 days. South: D, E, G, J, K
-    # received; G disclosed; B 21, D 4, E 15, G 0.2, K 134 days.
+    # received; G disclosed; B 21, D 4, E 15, G 0.2, K 134 days. L has no division.
     division = ("applications", "disclosures", "median_days", "applications_previous")
     assert pick(now, "by_division", "north", *division) == (3, 2, 29.0, 1)
     assert pick(now, "by_division", "south", *division) == (5, 1, 15.0, 1)
-    assert pick(now, "by_division", "unassigned", *division) == (0, 0, None, 0)
+    assert pick(now, "by_division", "unassigned", *division) == (1, 1, 14.0, 0)
 
     reasons = ("dvds", "csods", "total", "total_previous")
     # Every applicant of the dataset is the person at risk's parent.
@@ -128,17 +131,44 @@ async def test_every_table_matches_the_figures_worked_out_by_hand(
     assert pick(now, "third_party_and_reasons", "continued_as_right_to_know", *reasons) == (
         1, 0, 1, 0)
 
-    # Equality, always suppressed: every closure but F's has a male subject aged 35-44 with no
-    # ethnicity recorded; F's is White British. Persons at risk: seven women aged 25-34 and
-    # F's girl. Applicants: six closures (not E or G, right to know), F's is a woman.
+    # Equality, always suppressed: every closure but F's and L's has a male subject aged 35-44
+    # with no ethnicity recorded; F's is White British, L's (the nominal) has nothing recorded.
+    # Persons at risk: seven women aged 25-34 and F's girl. Applicants: six closures (not E,
+    # G or L, right to know), F's is a woman.
     equality = ("closed", "disclosed", "not_disclosed", "other")
     assert pick(now, "equality", "subject.sex.male", *equality) == (8, "<5", "<5", 5)
     assert pick(now, "equality", "subject.ethnicity.not_recorded", *equality) == (
-        7, "<5", "<5", 5)
+        8, "<5", "<5", 5)
+    assert pick(now, "equality", "subject.sex.not_recorded", *equality) == ("<5", "<5", 0, 0)
     assert pick(now, "equality", "subject.ethnicity.white", *equality) == ("<5", "<5", 0, 0)
     assert pick(now, "equality", "person_at_risk.sex.female", *equality) == (8, "<5", "<5", 5)
     assert pick(now, "equality", "applicant.sex.not_recorded", *equality) == (5, "<5", 0, "<5")
     assert pick(now, "equality", "applicant.ethnicity.not_recorded", "closed") == (6,)
+
+    # MAPP: M1 (Level 3) found no disclosure needed; M2 (Level 2) agreed one, delivered on 15
+    # July, before the 20 July agreed; M3 (Level 2) has no consideration yet.
+    mapp = ("in_period", "in_period_previous", "on_last_day")
+    assert pick(now, "mapp", "meetings.level_3", *mapp) == (1, 0, None)
+    assert pick(now, "mapp", "considered.level_3", "in_period") == (1,)
+    assert pick(now, "mapp", "consideration_rate.level_3", "in_period") == (100.0,)
+    assert pick(now, "mapp", "no_disclosure_needed.level_3", "in_period") == (1,)
+    assert pick(now, "mapp", "meetings.level_2", "in_period") == (2,)
+    assert pick(now, "mapp", "considered.level_2", "in_period") == (1,)
+    assert pick(now, "mapp", "consideration_rate.level_2", "in_period") == (50.0,)
+    assert pick(now, "mapp", "no_disclosure_needed.level_2", "in_period") == (0,)
+    assert pick(now, "mapp", "agreed.level_2", "in_period") == (1,)
+    assert pick(now, "mapp", "delivered.level_2", "in_period") == (1,)
+    assert pick(now, "mapp", "delivered_by_date.level_2", "in_period") == (1,)
+    assert pick(now, "mapp", "agreed.level_3", "in_period") == (0,)
+    # Nominals in the community: on 31 March 2026 only N1, at Level 2 (N2 is in custody, N3 at
+    # Level 1); over the year N1 at Level 3 then 2, and N2 at Level 2. On 31 March 2025 and
+    # over 2024-25, N1 at Level 3.
+    nominals = ("in_period", "on_last_day", "in_period_previous", "on_last_day_previous")
+    assert pick(now, "mapp", "nominals.level_2.category_1", *nominals) == (1, 1, 0, 0)
+    assert pick(now, "mapp", "nominals.level_2.category_2", *nominals) == (1, 0, 0, 0)
+    assert pick(now, "mapp", "nominals.level_2.total", *nominals) == (2, 1, 0, 0)
+    assert pick(now, "mapp", "nominals.level_3.category_1", *nominals) == (1, 0, 1, 1)
+    assert pick(now, "mapp", "nominals.level_3.total", *nominals) == (1, 0, 1, 1)
 
     # No review drawn yet: every count is zero.
     assert pick(now, "decision_reviews", "total", "reviewed", "defensible") == (0, 0)
@@ -153,7 +183,7 @@ async def test_as_at_gives_the_figures_as_they_stood_before_a_correction(
     assert before.as_at == AS_AT
     assert pick(before, "outcomes", "withdrawn", "dvds") == (2,)
     assert pick(now, "outcomes", "withdrawn", "dvds") == (3,)
-    assert pick(before, "outcomes", "disclosure_rate", "dvds", "total") == (16.7, 28.6)
+    assert pick(before, "outcomes", "disclosure_rate", "dvds", "total") == (16.7, 37.5)
     assert pick(before, "open_at_period_end", "awaiting_meeting", "open", "overdue") == (2, 1)
     assert pick(before, "open_at_period_end", "total", "open", "overdue") == (3, 2)
     # Sorted without K: 4, 21, 29, 37.
@@ -171,12 +201,12 @@ async def test_publishing_suppresses_small_counts_in_every_table(
     # 4 right-to-ask applications: under 5, and the change beside it would give it away.
     assert pick(published, "dvds_return", "right_to_ask", "applications",
                 "applications_previous", "applications_change") == ("<5", "<5", None)
-    assert pick(published, "outcomes", "total", "total") == (8,)
+    assert pick(published, "outcomes", "total", "total") == (9,)
     assert pick(published, "open_at_period_end", "total", "open") == ("<5",)
     # A row with a small count loses its days too.
     assert pick(published, "timeliness", "csods.right_to_ask", "closed", "median_days") == (
         "<5", None)
-    assert pick(published, "timeliness", "all", "closed", "median_days") == (8, 21.0)
+    assert pick(published, "timeliness", "all", "closed", "median_days") == (9, 21.0)
     for table in published.tables:
         for row in table.rows:
             for value in row.cells.values():
@@ -227,7 +257,7 @@ async def test_the_ods_workbook_reads_back_the_same_figures(
     # And one figure by hand, through the second reader alone.
     outcomes = {line[0]: dict(zip(sheets["outcomes"][0], line, strict=False))
                 for line in sheets["outcomes"][2:]}
-    assert outcomes["withdrawn"]["dvds"] == "3" and outcomes["total"]["total"] == "8"
+    assert outcomes["withdrawn"]["dvds"] == "3" and outcomes["total"]["total"] == "9"
 
 
 async def test_csv_and_html_carry_the_same_figures(year_report: dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ WHERE r.area = $1 AND c.closed_at >= $2 AND c.closed_at < $4
 """
 DELIVERED = f"""
 SELECT {BUCKET.format(at="dr.settled_at")} AS bucket, dr.request_id, r.scheme, r.route,
-       r.division, d.forum, CASE WHEN dr.settled_at <= dr.deliver_by THEN 1 ELSE 0 END AS on_time
+       r.division
 FROM decision_recipients dr JOIN decisions d ON d.id = dr.decision_id
 JOIN requests r ON r.id = dr.request_id
 WHERE r.area = $1 AND dr.settlement = 'delivered' AND dr.settled_at >= $2 AND dr.settled_at < $4
@@ -85,6 +85,29 @@ SELECT state, count(*), sum(overdue) FROM (
                     AND (c.reopened_at IS NULL OR c.reopened_at >= $2))
 ) s GROUP BY state
 """
+# Each nominal of the area as it stood at $2: its last event before then.
+STANDING = """
+SELECT e.nominal_id, e.level, e.category, e.location FROM nominal_events e
+JOIN nominals n ON n.id = e.nominal_id
+WHERE n.area = $1 AND e.occurred_at < $2 AND NOT EXISTS (
+  SELECT 1 FROM nominal_events l WHERE l.nominal_id = e.nominal_id AND l.occurred_at < $2
+  AND l.seq > e.seq)
+"""
+NOMINALS_ON = f"""
+SELECT level, category, count(*) FROM ({STANDING}) s
+WHERE level IN (2, 3) AND location = 'community' GROUP BY 1, 2
+"""
+NOMINALS_DURING = f"""
+SELECT level, category, count(*) FROM (
+  SELECT DISTINCT level, category, nominal_id FROM (
+    {STANDING}
+    UNION
+    SELECT e.nominal_id, e.level, e.category, e.location FROM nominal_events e
+    JOIN nominals n ON n.id = e.nominal_id
+    WHERE n.area = $1 AND e.occurred_at >= $3 AND e.occurred_at < $2) every
+  WHERE level IN (2, 3) AND location = 'community') found
+GROUP BY 1, 2
+"""
 STATEMENTS: dict[str, str] = {
     "applications": f"""
 SELECT {BUCKET.format(at="r.received_at")}, r.scheme, r.route, r.division, count(*),
@@ -97,8 +120,6 @@ FROM requests r WHERE r.area = $1 AND r.received_at >= $2 AND r.received_at < $4
 GROUP BY 1, 2, 3, 4""",
     "disclosures": f"SELECT bucket, scheme, route, division, count(DISTINCT request_id)"
                    f" FROM ({DELIVERED}) d GROUP BY 1, 2, 3, 4",
-    "deliveries_by_forum": f"SELECT bucket, forum, count(*), sum(on_time) FROM ({DELIVERED}) d"
-                           " GROUP BY 1, 2",
     "closures": f"SELECT bucket, scheme, route, place, outcome, event, count(*), sum(in_limit),"
                 f" count(*) FILTER (WHERE days <= 35) FROM ({CLOSED}) c GROUP BY 1, 2, 3, 4, 5, 6",
     "closure_days": f"WITH closed AS ({CLOSED})\n"
@@ -119,13 +140,18 @@ SELECT c.bucket, p.role, p.sex, p.age_band, p.ethnicity, c.outcome, count(*)
 FROM ({CLOSED}) c JOIN parties p ON p.request_id = c.request_id
 WHERE p.role IN ('applicant', 'person_at_risk', 'child', 'subject') AND p.kind = 'person'
 GROUP BY 1, 2, 3, 4, 5, 6""",
-    "agreed_by_forum": f"""
-SELECT {BUCKET.format(at="d.decided_at")}, d.forum, count(*)
-FROM decision_recipients dr JOIN decisions d ON d.id = dr.decision_id
-JOIN requests r ON r.id = d.request_id
-WHERE r.area = $1 AND d.decision = 'disclose' AND NOT d.urgent
-  AND d.decided_at >= $2 AND d.decided_at < $4
-  AND r.received_at < $4 AND (r.closed_at IS NULL OR r.closed_at >= $2) GROUP BY 1, 2""",
+    "meetings": f"""
+SELECT {BUCKET.format(at="m.held_at")}, m.level, count(*),
+       count(*) FILTER (WHERE m.consideration IS NOT NULL),
+       count(*) FILTER (WHERE m.consideration = 'no_disclosure')
+FROM meetings m WHERE m.area = $1 AND m.held_at >= $2 AND m.held_at < $4 GROUP BY 1, 2""",
+    "agreed": f"""
+SELECT {BUCKET.format(at="m.held_at")}, m.level, count(*),
+       count(*) FILTER (WHERE dr.settlement = 'delivered'),
+       count(*) FILTER (WHERE dr.settlement = 'delivered' AND dr.settled_at <= dr.deliver_by)
+FROM decision_recipients dr JOIN requests r ON r.id = dr.request_id
+JOIN meetings m ON m.id = r.meeting_id
+WHERE m.area = $1 AND m.held_at >= $2 AND m.held_at < $4 GROUP BY 1, 2""",
 }
 
 
@@ -145,6 +171,10 @@ async def baseline(conn: asyncpg.Connection, area: str, period: Period) -> dict[
         found[name] = await conn.fetch(sql, *args, *extra)
     found["open_current"] = await conn.fetch(OPEN_AT, area, period.end)
     found["open_previous"] = await conn.fetch(OPEN_AT, area, previous.end)
+    for name, span in (("current", period), ("previous", previous)):
+        found[f"nominals_on_{name}"] = await conn.fetch(NOMINALS_ON, area, span.end)
+        found[f"nominals_during_{name}"] = await conn.fetch(
+            NOMINALS_DURING, area, span.end, span.start)
     return found
 
 

@@ -30,7 +30,7 @@ def test_write_reports_a_change_only_when_there_is_one(tmp_path: Path) -> None:
 def test_document_draws_each_route_and_where_its_events_are_allowed() -> None:
     text = diagrams.render()
     # Two routes, the alert, the MAPP meeting and the decision review.
-    assert text.count("```mermaid\nstateDiagram-v2") == 4
+    assert text.count("```mermaid\nstateDiagram-v2") == 5
     know, guards = text.split("## Right to know", 1)[1].split("## Guards", 1)
     assert "awaiting_meeting" not in know and "`withdraw`" not in know
     assert "| `reopen` | `closed` |" in know

@@ -43,7 +43,7 @@ from api.mapp import (
 from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
-from api.reading import read_trail
+from api.reading import provide_visit, read_trail
 from api.reports import (
     annual_report,
     draw_review,
@@ -66,6 +66,7 @@ from disclosure.search.matching import FindingPolicy
 from disclosure.search.service import Finder
 from disclosure.settings import Settings
 from disclosure.users import LoginPolicy, Users
+from disclosure.verification import Verifier
 from disclosure.workflow import Workflow
 
 DOCS_PATH = "/schema"
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
     finder = Finder(service.db, service.finding, now=service.now)
     alerts = Alerts(service)
     reviews = Reviews(service, reads)
+    verifier = Verifier(service.db)
     nominals = Nominals(service)
     meetings = Meetings(service)
 
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
                 background.cancel()
                 with suppress(asyncio.CancelledError):
                     await background
+            verifier.close()
             await service.db.dispose()
 
     def constant(value: Any) -> Provide:
@@ -132,11 +135,13 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "finder": constant(finder),
             "alerts": constant(alerts),
             "reviews": constant(reviews),
+            "verifier": constant(verifier),
             "nominals": constant(nominals),
             "meetings": constant(meetings),
             "settings": constant(settings),
             "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),
+            "visit": Provide(provide_visit),
         },
         guards=[authorise],
         before_request=refuse_bad_input(query_names),

@@ -45,6 +45,14 @@ from api.oversight import decisions, statistics
 from api.pages import pages
 from api.problems import HANDLERS
 from api.reading import provide_visit, read_trail
+from api.reports import (
+    annual_report,
+    draw_review,
+    list_reviews,
+    read_review,
+    released_decision,
+    review_event,
+)
 from api.requests import RequestController
 from api.search import list_searches, search
 from disclosure import jobs, logs
@@ -55,6 +63,7 @@ from disclosure.mapp.nominals import Nominals
 from disclosure.online import OnlineApplications, OnlineLimits
 from disclosure.policy import load_policy_book
 from disclosure.reads import ReadLog
+from disclosure.reviews.service import Reviews
 from disclosure.search.matching import FindingPolicy
 from disclosure.search.service import Finder
 from disclosure.settings import Settings
@@ -84,6 +93,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         per_source_per_hour=settings.online_per_source_per_hour,
         per_hour=settings.online_per_hour,
     ), now=service.now)
+    reviews = Reviews(service, reads)
     verifier = Verifier(service.db)
     nominals = Nominals(service)
     meetings = Meetings(service)
@@ -120,6 +130,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             open_session, close_session, whoami, issue_token, end_other_sessions, list_users,
             healthz, readyz, metrics, search, list_searches, list_alerts, review_alert,
             pages(settings.node_modules),
+            annual_report, draw_review, list_reviews, read_review, review_event,
+            released_decision,
             create_nominal, read_nominal, change_nominal, create_meeting, list_meetings,
             read_meeting, send_meeting_event,
         ],
@@ -130,6 +142,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "finder": constant(finder),
             "alerts": constant(alerts),
             "online": constant(online),
+            "reviews": constant(reviews),
             "verifier": constant(verifier),
             "nominals": constant(nominals),
             "meetings": constant(meetings),

@@ -1,7 +1,7 @@
 """the public form's rate limits: when applications came in, and a digest of where from
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 Create Date: 2026-11-21 20:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0010"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

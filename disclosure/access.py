@@ -170,6 +170,12 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "page_meeting": Rule(CASEWORK, scoped=True, personal=True),
     "page_meeting_event": Rule(frozenset({"mapp_coordinator"}), scoped=True, personal=True,
                                own_log=True),
+    # The board's dashboard and decision reviews, with the rules of the report and review
+    # endpoints: figures and anonymised decisions only.
+    "page_dashboard": Rule(REPORTS),
+    "page_draw_review": Rule(frozenset({"smb_member"})),
+    "page_review": Rule(REVIEWERS, scoped=True),
+    "page_review_event": Rule(REVIEWERS, scoped=True),
 }
 
 

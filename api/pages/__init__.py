@@ -26,7 +26,18 @@ from litestar.status_codes import (
 from sqlalchemy.exc import DBAPIError
 
 from api.auth import CHALLENGE
-from api.pages import admin, cases, intake, lifecycle, mapp, public, queue, session, trail
+from api.pages import (
+    admin,
+    cases,
+    dashboard,
+    intake,
+    lifecycle,
+    mapp,
+    public,
+    queue,
+    session,
+    trail,
+)
 from api.pages.layout import render
 from api.pages.session import safe_next, sign_in_page
 from api.problems import unreachable
@@ -106,7 +117,9 @@ def pages(node_modules: Path) -> Router:
             admin.page_admin_add_division, lifecycle.page_lifecycle, mapp.page_mapp,
             mapp.page_new_nominal, mapp.page_new_nominal_submit, mapp.page_nominal,
             mapp.page_nominal_event, mapp.page_new_meeting, mapp.page_new_meeting_submit,
-            mapp.page_meeting, mapp.page_meeting_event, assets(node_modules),
+            mapp.page_meeting, mapp.page_meeting_event, dashboard.page_dashboard,
+            dashboard.page_draw_review, dashboard.page_review, dashboard.page_review_event,
+            assets(node_modules),
         ],
         exception_handlers={
             NotAuthorizedException: on_unauthenticated,

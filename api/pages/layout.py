@@ -28,6 +28,7 @@ NAVIGATION: Final[tuple[tuple[str, str, str], ...]] = (
     ("New application", "/requests/new?route=right_to_ask", "page_new_request"),
     ("New referral", "/requests/new?route=right_to_know", "page_new_request"),
     ("MAPP", "/mapp", "page_mapp"),
+    ("Dashboard", "/dashboard", "page_dashboard"),
     ("Audit", "/audit", "page_audit"),
     ("Search log", "/audit/searches", "page_searches"),
     ("Admin", "/admin", "page_admin"),

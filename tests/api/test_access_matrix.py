@@ -128,6 +128,11 @@ SAMPLES: dict[str, Callable[[str, str, str], Call]] = {
     "page_meeting": lambda ref, area, role: ("GET", f"/mapp/meetings/{MAPP_OF[area]}", None),
     "page_meeting_event": lambda ref, area, role: (
         "POST", f"/mapp/meetings/{MAPP_OF[area]}/events", {"event": "finalise", "version": "1"}),
+    "page_dashboard": lambda ref, area, role: ("GET", "/dashboard?period=2025-26", None),
+    "page_draw_review": lambda ref, area, role: ("POST", "/dashboard/reviews", {}),
+    "page_review": lambda ref, area, role: ("GET", f"/dashboard/reviews/{REVIEW_OF[area]}", None),
+    "page_review_event": lambda ref, area, role: (
+        "POST", f"/dashboard/reviews/{REVIEW_OF[area]}/events", {"event": "complete"}),
     "annual_report": lambda ref, area, role: (
         "GET", f"/api/reports/annual?period=2026-27&area={area}", None),
     "draw_review": lambda ref, area, role: ("POST", "/api/reviews", {"period": "2026-27",

@@ -99,14 +99,17 @@ def send_action(checked: Checked, event: str, fill: Callable[[Filler], Any], *,
     assert page.locator(".govuk-error-summary").count() == 0
 
 
-def seed_request(*, to: str, subject: str | None = None, area: str = OWN) -> str:
-    """A right-to-ask request received three days ago and walked to `to` by officer2."""
+def seed_request(*, to: str, subject: str | None = None, area: str = OWN,
+                 received: datetime | None = None) -> str:
+    """A right-to-ask request received three days ago (or when given) and walked to `to` by
+    officer2."""
 
     async def walk() -> str:
         workflow = Workflow(Database(os.environ["DISCLOSURE_DATABASE_URL"]),
                             load_policy_book(None))
         try:
-            received = datetime.now(UTC) - timedelta(days=3)
+            nonlocal received
+            received = received or datetime.now(UTC) - timedelta(days=3)
             body = factories.new_request(area=area, received_at=received.isoformat())
             if subject is not None:
                 body["parties"][0]["name"] = subject

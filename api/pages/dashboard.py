@@ -74,7 +74,8 @@ async def page_dashboard(
             publish=access.always_suppressed(principal.roles),
             suppress_below=settings.suppress_below,
         )
-    start = int(default.key[:4])
+    # The year in progress too, newest first.
+    start = int(default.key[:4]) + 1
     return render(
         request, "dashboard.html", status=HTTP_400_BAD_REQUEST if error else 200,
         report=made, chosen=chosen, offered=periods(start), error=error,

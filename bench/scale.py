@@ -310,7 +310,9 @@ async def main(options: argparse.Namespace) -> None:
     app = create_app()
     db: Database = app.state.users.db
     capture = Capture(db)
-    report: list[Path] = []
+    print("| area | path | pages or samples | calls | p50 ms | p95 ms | HTTP calls/s "
+          "| raw calls/s | HTTP/raw | app CPU ms/call | raw CPU ms/call | CPU ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for area in chosen:
         username, token = await sign_up(options.url, area)
         headers = {"Authorization": f"Bearer {token}"}
@@ -343,31 +345,28 @@ async def main(options: argparse.Namespace) -> None:
                 path.raw = await run_raw({
                     "url": options.url, "clients": options.clients, "calls": calls[path.name],
                     "seconds": options.seconds, "viewer": username})
-                print(f"{area:12} {path.name:28} p95 {_ms(path.latencies, 95):6.1f} ms, "
-                      f"{path.http['count'] / path.http['seconds']:6.0f}/s vs raw "
-                      f"{path.raw['count'] / path.raw['seconds']:6.0f}/s", file=sys.stderr)
-                report.append(path)
+                print(_row(path), flush=True)
         names = [u.split("q=", 1)[1] for p in paths if p.name == "name search" for u in p.urls]
         hand = await hand_written_search(conn, area, [unquote_plus(n) for n in names],
                                          options.seconds)
-        print(f"| {area} | hand-written trigram query | {len(hand)} | {_ms(hand, 50):.1f} "
-              f"| {_ms(hand, 95):.1f} |")
+        print(f"| {area} | hand-written trigram query (same index) | {len(names)} "
+              f"| {len(hand)} | {_ms(hand, 50):.1f} | {_ms(hand, 95):.1f} | | | | | | |",
+              flush=True)
     await conn.close()
     await db.dispose()
     print(f"\n{counted} requests, {options.clients} clients for throughput, load average "
-          f"{os.getloadavg()[0]:.1f} at the end\n")
-    print("| area | path | pages or samples | calls | p50 ms | p95 ms | HTTP calls/s "
-          "| raw calls/s | HTTP/raw | app CPU ms/call | raw CPU ms/call | CPU ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for p in report:
-        rate = p.http["count"] / p.http["seconds"]
-        raw_rate = p.raw["count"] / p.raw["seconds"]
-        cpu = p.http["cpu"] / p.http["count"] * 1000
-        raw_cpu = p.raw["cpu"] / p.raw["count"] * 1000
-        print(f"| {p.area} | {p.name} | {len(p.urls)} | {len(p.latencies)} "
-              f"| {_ms(p.latencies, 50):.1f} | {_ms(p.latencies, 95):.1f} | {rate:.0f} "
-              f"| {raw_rate:.0f} | {rate / raw_rate:.2f} | {cpu:.2f} | {raw_cpu:.2f} "
-              f"| {cpu / raw_cpu:.2f} |")
+          f"{os.getloadavg()[0]:.1f} at the end")
+
+
+def _row(p: Path) -> str:
+    rate = p.http["count"] / p.http["seconds"]
+    raw_rate = p.raw["count"] / p.raw["seconds"]
+    cpu = p.http["cpu"] / p.http["count"] * 1000
+    raw_cpu = p.raw["cpu"] / p.raw["count"] * 1000
+    return (f"| {p.area} | {p.name} | {len(p.urls)} | {len(p.latencies)} "
+            f"| {_ms(p.latencies, 50):.1f} | {_ms(p.latencies, 95):.1f} | {rate:.0f} "
+            f"| {raw_rate:.0f} | {rate / raw_rate:.2f} | {cpu:.2f} | {raw_cpu:.2f} "
+            f"| {cpu / raw_cpu:.2f} |")
 
 
 if __name__ == "__main__":

@@ -99,21 +99,32 @@ def _upsert(dialect: str) -> Any:
 _UPSERTS = {name: _upsert(name) for name in ("postgresql", "sqlite")}
 
 
-async def count(
-    conn: AsyncConnection, dialect: str, *, was: Standing | None, now: Standing
-) -> None:
-    """Move a request's count from where it stood (None: it is new) to where it stands now."""
+def moves(was: Standing | None, now: Standing) -> list[dict[str, Any]]:
+    """The count rows a request's move changes, each with the change, in key order."""
     if was == now:
-        return
-    moves = [(now, 1)] + ([(was, -1)] if was is not None else [])
+        return []
+    changes = [(now, 1)] + ([(was, -1)] if was is not None else [])
     rows = [
         dict(zip(_KEY, (*s[:4], s.outcome or NO_OUTCOME), strict=True)) | {"requests": delta}
-        for s, delta in moves
+        for s, delta in changes
     ]
     # Rows are locked in key order, so two requests moving between the same pair of counts
     # in opposite directions wait for each other rather than deadlock.
     rows.sort(key=lambda row: tuple(row[k] for k in _KEY))
-    await conn.execute(_UPSERTS[dialect], rows)
+    return rows
+
+
+async def add(conn: AsyncConnection, dialect: str, rows: list[dict[str, Any]]) -> None:
+    """Add each row's change to its count (rows in key order)."""
+    if rows:
+        await conn.execute(_UPSERTS[dialect], rows)
+
+
+async def count(
+    conn: AsyncConnection, dialect: str, *, was: Standing | None, now: Standing
+) -> None:
+    """Move a request's count from where it stood (None: it is new) to where it stands now."""
+    await add(conn, dialect, moves(was, now))
 
 
 async def read(session: AsyncSession, *, area: str) -> Statistics:

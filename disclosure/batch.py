@@ -11,8 +11,9 @@ an importer of legacy records: `load` takes each request with its ordered events
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cache
@@ -163,7 +164,7 @@ class BatchRecords:
         self.receipts = 0
         # Each party as received, written first when alerts are raised in this batch.
         self.received_parties: dict[int, dict[str, Any]] = {}
-        self._ids: dict[str, tuple[int, int]] = {}
+        self._ids: dict[str, Iterator[int]] = {}
         self._divisions: dict[str, list[str]] = {}
         self._roles: dict[tuple[str, str | None], list[str] | None] = {}
 
@@ -293,21 +294,23 @@ class BatchRecords:
 
     async def _next_id(self, table: Table) -> int:
         """The next id of `table`, taken from its sequence a block at a time."""
-        at, end = self._ids.get(table.name, (0, 0))
-        if at >= end:
-            if self.dialect == "postgresql":
-                last = await self.conn.scalar(text(
-                    "SELECT setval(pg_get_serial_sequence(:table, 'id'),"
-                    " nextval(pg_get_serial_sequence(:table, 'id')) + :n - 1)"
-                ), {"table": table.name, "n": _BLOCK})
-                at, end = last - _BLOCK + 1, last + 1
-            else:
-                # SQLite: the batch holds the write lock, so the ids after the highest are its.
-                start = (await self.conn.scalar(select(table.c.id).order_by(
-                    table.c.id.desc()).limit(1)) or 0) + 1
-                at, end = start, 1 << 62
-        self._ids[table.name] = (at + 1, end)
-        return at
+        taken = self._ids.get(table.name)
+        if taken is not None and (number := next(taken, None)) is not None:
+            return number
+        if self.dialect == "postgresql":
+            # Each nextval is the caller's alone, whoever else takes ids meanwhile.
+            block = await self.conn.scalars(text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id'))"
+                " FROM generate_series(1, :n)"
+            ), {"table": table.name, "n": _BLOCK})
+            self._ids[table.name] = iter(list(block))
+        else:
+            # SQLite: the batch holds the write lock, so the ids after the highest are its.
+            highest = await self.conn.scalar(
+                select(table.c.id).order_by(table.c.id.desc()).limit(1)
+            )
+            self._ids[table.name] = itertools.count((highest or 0) + 1)
+        return next(self._ids[table.name])
 
     async def insert(
         self, table: Table, rows: Sequence[Mapping[str, Any]]

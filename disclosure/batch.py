@@ -12,6 +12,7 @@ an importer of legacy records: `load` takes each request with its ordered events
 from __future__ import annotations
 
 import itertools
+import operator
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -54,6 +55,7 @@ REFERENCE_COUNTERS = TABLES["reference_counters"]
 # name them; the rest get theirs from the database as they are written.
 NUMBERED = (REQUESTS, *(t for t in seals.SEALED if t is not REQUESTS))
 _BLOCK = 1024
+_LOCKED = operator.itemgetter(*Locked._fields)
 
 
 class Step(msgspec.Struct, kw_only=True, frozen=True):
@@ -127,10 +129,11 @@ def _stored(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
     stored: dict[str, Any] = {}
     for key, default, json in _columns(table):
         value = row.get(key, default)
-        if isinstance(value, datetime):
-            value = value.astimezone(UTC)
-        elif json and value is not None:
-            value = msgspec.json.decode(msgspec.json.encode(value))
+        if value is not None:
+            if json:
+                value = msgspec.json.decode(msgspec.json.encode(value))
+            elif type(value) is datetime:
+                value = value.astimezone(UTC)
         stored[key] = value
     return stored
 
@@ -180,7 +183,7 @@ class BatchRecords:
         casefile = self.casefiles.get(reference)
         if casefile is None:
             raise LookupError(f"{reference} was not received in this batch")
-        return Locked(*(casefile.request[name] for name in Locked._fields))
+        return Locked(*_LOCKED(casefile.request))
 
     async def checks_recorded(self, rid: int) -> int:
         return len(self._casefile(rid).rows["checks"])
@@ -512,7 +515,7 @@ class Batch:
         """Receive a request, as `Workflow.create` does; recorded `recorded_at` (or now)."""
         self._at(recorded_at)
         request, parties = await self.workflow.receive(self.records, new, actor=actor)
-        return Received(reference=request.reference, version=1, parties=parties)
+        return Received(reference=request["reference"], version=1, parties=parties)
 
     async def apply(
         self, reference: str, payload: EventIn, *, actor: str, expected_version: int,

@@ -7,6 +7,7 @@ scanning the table.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, NamedTuple
 
 import msgspec
@@ -34,6 +35,7 @@ _COUNTS = _table()
 # Stored for a request with no outcome: a key column cannot be null.
 NO_OUTCOME = ""
 _KEY = ("area", "scheme", "route", "state", "outcome")
+_BY_KEY = operator.itemgetter(*_KEY)
 
 
 class Standing(NamedTuple):
@@ -110,7 +112,7 @@ def moves(was: Standing | None, now: Standing) -> list[dict[str, Any]]:
     ]
     # Rows are locked in key order, so two requests moving between the same pair of counts
     # in opposite directions wait for each other rather than deadlock.
-    rows.sort(key=lambda row: tuple(row[k] for k in _KEY))
+    rows.sort(key=_BY_KEY)
     return rows
 
 

@@ -154,9 +154,10 @@ class Workflow:
             async with self.db.write() as session, session.begin():
                 # Core statements on the transaction's connection, as in `apply`.
                 conn = await session.connection()
-                request, parties = await self.receive(
+                columns, parties = await self.receive(
                     self.records(conn), new, actor=actor, key=key, digest=digest
                 )
+                request = Request(**columns)
                 related = await self._related(conn, request, parties)
         except IntegrityError:
             if key is not None and (existing := await self._by_idempotency_key(key, digest)):
@@ -168,10 +169,10 @@ class Workflow:
         self, session: AsyncSession, new: NewRequest, *, actor: str
     ) -> Request:
         """Receive a request inside the caller's transaction: a review that starts one."""
-        request, _ = await self.receive(
+        columns, _ = await self.receive(
             self.records(await session.connection()), new, actor=actor
         )
-        return request
+        return Request(**columns)
 
     async def _by_idempotency_key(self, key: str, digest: str) -> RequestView | None:
         async with self.db.read() as session:
@@ -197,9 +198,10 @@ class Workflow:
         key: str | None = None,
         digest: str | None = None,
         continued_from: Locked | None = None,
-    ) -> tuple[Request, list[PartyView]]:
-        """Write a request, its parties and its receipt on the trail, each row sealed;
-        `continued_from` is the right-to-ask request it carries on, if any."""
+    ) -> tuple[dict[str, Any], list[PartyView]]:
+        """Write a request, its parties and its receipt on the trail, each row sealed; the
+        request's columns and its parties. `continued_from` is the right-to-ask request it
+        carries on, if any."""
         now = self.now()
         received_at = new.received_at.astimezone(UTC)
         if received_at > now:
@@ -255,7 +257,7 @@ class Workflow:
             rid=rid, area=new.area, received_at=received_at, channel=new.channel,
             continued=continued_from is not None, parties=views, at=now,
         )
-        return Request(id=rid, **columns), views
+        return columns | {"id": rid}, views
 
     # Changing ----------------------------------------------------------------------------
 
@@ -644,7 +646,7 @@ class Workflow:
                     records, await _carried_on(records, request, payload, at), actor=actor,
                     continued_from=request,
                 )
-                return {"continued_as": carried.reference}
+                return {"continued_as": carried["reference"]}
             case ExtendDeadline():
                 clock = await records.clock(request)
                 extension = clocks.Extension(payload.days, payload.category, payload.reason, at)
@@ -1036,13 +1038,20 @@ async def _amend(records: Records, payload: AmendParty) -> dict[str, Any]:
     return {"old": {name: old[name] for name in new}, "new": new}
 
 
+# Values that hold no time: not looked into.
+_PLAIN = (str, int, bool, float, type(None))
+
+
 def _times(value: Any, path: str = "") -> Iterator[tuple[str, datetime]]:
     """Every time in a payload, with its field path (`recipients[0].deliver_by`)."""
     if isinstance(value, datetime):
         yield path, value
     elif isinstance(value, msgspec.Struct):
         for name in value.__struct_fields__:
-            yield from _times(getattr(value, name), f"{path}.{name}" if path else name)
+            field = getattr(value, name)
+            if not isinstance(field, _PLAIN):
+                yield from _times(field, f"{path}.{name}" if path else name)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _times(item, f"{path}[{index}]")
+            if not isinstance(item, _PLAIN):
+                yield from _times(item, f"{path}[{index}]")

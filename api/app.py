@@ -31,6 +31,15 @@ from api.docs import LocalSwagger
 from api.headers import path_methods, security_headers
 from api.health import healthz, readyz
 from api.inputs import QueryNames, refuse_bad_input
+from api.mapp import (
+    change_nominal,
+    create_meeting,
+    create_nominal,
+    list_meetings,
+    read_meeting,
+    read_nominal,
+    send_meeting_event,
+)
 from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
@@ -40,6 +49,8 @@ from api.search import list_searches, search
 from disclosure import jobs, logs
 from disclosure.alerts.service import Alerts
 from disclosure.db import Database
+from disclosure.mapp.meetings import Meetings
+from disclosure.mapp.nominals import Nominals
 from disclosure.policy import load_policy_book
 from disclosure.reads import ReadLog
 from disclosure.search.matching import FindingPolicy
@@ -66,6 +77,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
     reads = ReadLog(service.db, now=service.now)
     finder = Finder(service.db, service.finding, now=service.now)
     alerts = Alerts(service)
+    nominals = Nominals(service)
+    meetings = Meetings(service)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -97,6 +110,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             RequestController, verify_trail, views, statistics, decisions,
             open_session, close_session, whoami, issue_token, end_other_sessions, list_users,
             healthz, readyz, metrics, search, list_searches, list_alerts, review_alert,
+            create_nominal, read_nominal, change_nominal, create_meeting, list_meetings,
+            read_meeting, send_meeting_event,
         ],
         dependencies={
             "workflow": constant(service),
@@ -104,6 +119,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "reads": constant(reads),
             "finder": constant(finder),
             "alerts": constant(alerts),
+            "nominals": constant(nominals),
+            "meetings": constant(meetings),
             "settings": constant(settings),
             "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),
@@ -111,7 +128,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
         guards=[authorise],
         before_request=refuse_bad_input(query_names),
         plugins=[StrictStructSchema()],
-        middleware=[read_trail(reads), HTTP.middleware],
+        middleware=[read_trail(reads, meetings.nominal_of), HTTP.middleware],
         before_send=[security_headers(hsts=settings.hsts, docs_path=DOCS_PATH, allow=allow)],
         state=State({"users": users, "session_cookie": session_cookie(settings),
                      "scrape_token": _scrape_token(settings)}),

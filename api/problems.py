@@ -33,6 +33,7 @@ from disclosure.errors import (
     InvalidInput,
     NotFound,
     StaleVersion,
+    TamperedRecord,
 )
 from disclosure.schemas import NO_NUL
 
@@ -132,6 +133,9 @@ def on_domain(request: Request[Any, Any, Any], exc: DisclosureError) -> Response
                 HTTP_400_BAD_REQUEST, "Invalid request", str(exc),
                 errors=[FieldError(field=f"$.{exc.field}", message=str(exc))],
             )
+        case TamperedRecord():
+            # Nothing is written over a row that no longer matches its seal (docs/trail.md).
+            return problem(HTTP_409_CONFLICT, "Record does not match its seal", str(exc))
     return on_unexpected(request, exc)
 
 

@@ -5,7 +5,7 @@ A read that cannot be logged is not answered."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request
@@ -18,18 +18,40 @@ from disclosure import access
 from disclosure.reads import ReadLog
 from disclosure.users import Principal
 
-
-def _reference(scope: Scope, start: Message) -> str | None:
-    """The request the answer is about: the path's, or a created one's Location."""
-    reference = scope.get("path_params", {}).get("reference")
-    if reference is None:
-        location = MutableScopeHeaders.from_message(start).get("Location")
-        reference = location.rsplit("/", 1)[-1] if location else None
-    return str(reference) if reference else None
+# The path parameter that names what an answer is about, and the collection a created one's
+# Location is in: a request, a MAPPA nominal, or a MAPP meeting (logged on its nominal's trail).
+SUBJECTS = {"reference": "requests", "nominal_id": "nominals", "meeting_id": "meetings"}
 
 
-def read_trail(reads: ReadLog) -> Callable[[ASGIApp], ASGIApp]:
-    """A middleware factory over the app's read log."""
+def _subject(scope: Scope, start: Message) -> tuple[str, str] | None:
+    """What the answer is about: the path's request, nominal or meeting, or a created one's
+    Location."""
+    params = scope.get("path_params", {})
+    for name, collection in SUBJECTS.items():
+        if params.get(name) is not None:
+            return collection, str(params[name])
+    location = MutableScopeHeaders.from_message(start).get("Location")
+    if location:
+        collection, _, key = location.removeprefix("/api/").partition("/")
+        if collection in SUBJECTS.values() and key:
+            return collection, key
+    return None
+
+
+def read_trail(
+    reads: ReadLog, nominal_of: Callable[[int], Awaitable[int | None]]
+) -> Callable[[ASGIApp], ASGIApp]:
+    """A middleware factory over the app's read log; `nominal_of` names a meeting's nominal."""
+
+    async def record(subject: tuple[str, str], viewer: str, endpoint: str) -> None:
+        collection, key = subject
+        if collection == "requests":
+            await reads.record(key, viewer=viewer, endpoint=endpoint)
+            return
+        nominal = int(key) if collection == "nominals" else await nominal_of(int(key))
+        if nominal is None:
+            raise RuntimeError("a meeting's answer for no meeting")
+        await reads.record_nominal(nominal, viewer=viewer, endpoint=endpoint)
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,12 +69,11 @@ def read_trail(reads: ReadLog) -> Callable[[ASGIApp], ASGIApp]:
                     return
                 if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
                     principal = scope.get("user")
-                    reference = _reference(scope, message)
-                    if not isinstance(principal, Principal) or reference is None:
-                        raise RuntimeError("a personal answer with no viewer or request to log")
+                    subject = _subject(scope, message)
+                    if not isinstance(principal, Principal) or subject is None:
+                        raise RuntimeError("a personal answer with no viewer or record to log")
                     try:
-                        await reads.record(reference, viewer=principal.username,
-                                           endpoint=handler.handler_name)
+                        await record(subject, principal.username, handler.handler_name)
                     except Exception as exc:
                         # Nothing of the answer has left: the failure to log it is the answer
                         # (503 when the database is away), and the personal answer is dropped.

@@ -25,8 +25,9 @@ ROLE_DESCRIPTIONS: Final[dict[Role, str]] = {
     " delivers disclosures and notices",
     "decision_maker": "decides: the only role that may record a decision, stop a disclosure,"
     " and reopen; never on a request they prepared",
-    "mapp_coordinator": "runs MAPP meetings: receives MAPPA right-to-know requests and prepares"
-    " them like an officer",
+    "mapp_coordinator": "runs MAPP meetings: records nominals, meetings and the disclosures they"
+    " agree (the chair decides); receives MAPPA right-to-know requests and prepares them like an"
+    " officer",
     "smb_member": "Strategic Management Board: statistics and anonymised decisions only",
     "lay_adviser": "SMB lay adviser: statistics and anonymised decisions only",
     "auditor": "checks the trail and who viewed what; never reads names or addresses",
@@ -82,6 +83,16 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "list_alerts": Rule(CASEWORK),
     # A review is recorded on the alert (who, when, why), as an event is on its request.
     "review_alert": Rule(CASEWORK, scoped=True),
+    # MAPP panels: a coordinator records nominals and meetings (the chair decides, docs/mapp.md);
+    # casework reads them. Nominals and meetings are personal data: every answer naming them is
+    # logged on the nominal's read trail. A listing of meetings carries no names or free text.
+    "create_nominal": Rule(frozenset({"mapp_coordinator"}), personal=True),
+    "read_nominal": Rule(CASEWORK, scoped=True, personal=True),
+    "change_nominal": Rule(frozenset({"mapp_coordinator"}), scoped=True, personal=True),
+    "create_meeting": Rule(frozenset({"mapp_coordinator"}), scoped=True, personal=True),
+    "list_meetings": Rule(CASEWORK),
+    "read_meeting": Rule(CASEWORK, scoped=True, personal=True),
+    "send_meeting_event": Rule(frozenset({"mapp_coordinator"}), scoped=True, personal=True),
     # Oversight.
     "statistics": Rule(CASEWORK | OVERSIGHT),
     "decisions": Rule(frozenset({"decision_maker", "smb_member", "lay_adviser", "auditor"})),
@@ -113,6 +124,9 @@ EVENTS: Final[dict[str, frozenset[str]]] = {
     "record_decision:disclose": frozenset({"decision_maker"}),
     "record_decision:no_disclosure": frozenset({"decision_maker"}),
     "record_decision:refer": frozenset({"decision_maker"}),
+    # Sent only by the service, to the request a MAPP meeting's consideration starts: the
+    # coordinator records the meeting (POST /api/meetings/{id}/events), its chair decides.
+    "record_panel_decision": frozenset(),
     "record_delivery": PREPARE,
     "record_non_delivery": PREPARE,
     # Only a decision-maker stops a disclosure that was decided.

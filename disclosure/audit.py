@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 import msgspec
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disclosure import reads, seals
@@ -77,6 +77,41 @@ def link(keys: TrailKeys, **fields: Any) -> tuple[str, str]:
     return keys.current, keys.sign(link_message(**fields))
 
 
+def next_link(
+    keys: TrailKeys,
+    *,
+    reference: str,
+    seq: int,
+    prev_hash: str,
+    policy_version: str,
+    event: str,
+    from_state: str | None,
+    to_state: str,
+    actor: str,
+    at: datetime,
+    recorded_at: datetime,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """The next link of a chain: the columns of its row, but whose chain it is.
+
+    `at` is when the event happened, `recorded_at` when it was entered.
+    """
+    salt = new_salt()
+    digest = payload_digest(payload, salt)
+    key_id, mac = link(
+        keys, prev_hash=prev_hash, reference=reference, seq=seq, event=event,
+        from_state=from_state, to_state=to_state, actor=actor, occurred_at=at,
+        recorded_at=recorded_at, policy_version=policy_version, digest=digest,
+    )
+    return {
+        "seq": seq, "event": event, "from_state": from_state, "to_state": to_state,
+        "actor": actor, "occurred_at": at, "recorded_at": recorded_at,
+        "policy_version": policy_version,
+        "payload": payload, "payload_salt": salt, "payload_digest": digest,
+        "prev_hash": prev_hash, "hash": mac, "key_id": key_id,
+    }
+
+
 class Verdict(msgspec.Struct, frozen=True):
     """The result of checking the trail: the counts, and what does not verify (the first of it
     in `reference`, `seq` and `problem`; up to 100 in `problems`)."""
@@ -89,25 +124,49 @@ class Verdict(msgspec.Struct, frozen=True):
     problem: str | None = None
     views_checked: int = 0
     rows_checked: int = 0
+    nominals_checked: int = 0
+    nominal_events_checked: int = 0
     area: str | None = None
     problems: list[seals.Broken] = msgspec.field(default_factory=list)
 
 
-_CHAIN_COLUMNS = (
-    REQUESTS.c.id, REQUESTS.c.reference, REQUESTS.c.version, REQUESTS.c.last_event_hash,
-    EVENTS.c.seq, EVENTS.c.event, EVENTS.c.from_state, EVENTS.c.to_state, EVENTS.c.actor,
-    EVENTS.c.occurred_at, EVENTS.c.policy_version, EVENTS.c.payload, EVENTS.c.payload_salt,
-    EVENTS.c.payload_digest, EVENTS.c.prev_hash, EVENTS.c.hash, EVENTS.c.key_id,
-    EVENTS.c.recorded_at,
-)
+NOMINALS = Base.metadata.tables["nominals"]
+NOMINAL_EVENTS = Base.metadata.tables["nominal_events"]
+
+
+class Trail(NamedTuple):
+    """A kind of hash-chained trail: the records that own a chain each, and its links."""
+
+    name: str
+    owners: Table
+    links: Table
+    owner_key: str
+
+
+REQUEST_TRAIL: Final = Trail("events", REQUESTS, EVENTS, "request_id")
+NOMINAL_TRAIL: Final = Trail("nominal_events", NOMINALS, NOMINAL_EVENTS, "nominal_id")
+
+
+def _chain_columns(trail: Trail) -> tuple[Any, ...]:
+    owner, link = trail.owners.c, trail.links.c
+    return (
+        owner.id, owner.reference, owner.version, owner.last_event_hash,
+        link.seq, link.event, link.from_state, link.to_state, link.actor, link.occurred_at,
+        link.policy_version, link.payload, link.payload_salt, link.payload_digest,
+        link.prev_hash, link.hash, link.key_id, link.recorded_at,
+    )
 
 
 class _Chain:
-    """One request's chain as it streams past: what the rows after it must agree with."""
+    """One chain (a request's or a nominal's) as it streams past: what the rows after it must
+    agree with."""
 
-    __slots__ = ("broken", "erased", "erasures", "head", "prev", "reference", "seq", "version")
+    __slots__ = (
+        "broken", "erased", "erasures", "head", "noun", "prev", "reference", "seq", "version",
+    )
 
-    def __init__(self, reference: str, version: int, head: str) -> None:
+    def __init__(self, reference: str, version: int, head: str, noun: str = "request") -> None:
+        self.noun = noun
         self.reference = reference
         self.version = version
         self.head = head
@@ -126,10 +185,10 @@ class _Chain:
             return seq, f"payload of event {seq} was removed without an erasure event"
         if self.version != self.seq:
             return self.seq + 1, (
-                f"request is at version {self.version} but has {self.seq} events"
+                f"{self.noun} is at version {self.version} but has {self.seq} events"
             )
         if self.head != self.prev:
-            return None, "the request's last hash does not match its trail"
+            return None, f"the {self.noun}'s last hash does not match its trail"
         return None
 
 
@@ -174,24 +233,26 @@ async def verify_chains(
     *,
     reference: str | None = None,
     area: str | None = None,
+    trail: Trail = REQUEST_TRAIL,
 ) -> tuple[int, int]:
-    """Walk every request's event chain in one stream, adding the first broken link of each
-    to `found`; the number of requests and of events checked."""
+    """Walk every chain of a trail (by default the requests' events) in one stream, adding the
+    first broken link of each to `found`; the number of chains and of links checked."""
+    owners, links = trail.owners, trail.links
     query = (
-        select(*_CHAIN_COLUMNS)
-        .outerjoin(EVENTS, EVENTS.c.request_id == REQUESTS.c.id)
-        .order_by(REQUESTS.c.id, EVENTS.c.seq)
+        select(*_chain_columns(trail))
+        .outerjoin(links, links.c[trail.owner_key] == owners.c.id)
+        .order_by(owners.c.id, links.c.seq)
     )
     if reference is not None:
-        query = query.where(REQUESTS.c.reference == reference)
+        query = query.where(owners.c.reference == reference)
     if area is not None:
-        query = query.where(REQUESTS.c.area == area)
+        query = query.where(owners.c.area == area)
     requests = events = 0
     current: int | None = None
     chain: _Chain | None = None
 
     def broken(at: _Chain, fault: tuple[int | None, str]) -> bool:
-        found.append(seals.Broken("events", at.reference, *fault))
+        found.append(seals.Broken(trail.name, at.reference, *fault))
         at.broken = True
         return len(found) >= seals.LIMIT
 
@@ -201,7 +262,7 @@ async def verify_chains(
                 if chain is not None and (fault := chain.close()) and broken(chain, fault):
                     return requests, events
                 current = row[0]
-                chain = _Chain(row[1], row[2], row[3])
+                chain = _Chain(row[1], row[2], row[3], trail.owners.name.removesuffix("s"))
                 requests += 1
             assert chain is not None
             if row[4] is None:
@@ -226,6 +287,11 @@ async def verify(
         requests, events = await verify_chains(
             conn, db.keys, found, reference=reference, area=area
         )
+        nominals = nominal_events = 0
+        if reference is None:
+            nominals, nominal_events = await verify_chains(
+                conn, db.keys, found, area=area, trail=NOMINAL_TRAIL
+            )
         views = await reads.verify(conn, db.keys, found, reference=reference, area=area)
         rows = await seals.verify(conn, db.keys, found, area=area, reference=reference)
     first = found[0] if found else None
@@ -233,7 +299,8 @@ async def verify(
         ok=not found, requests_checked=requests, events_checked=events,
         reference=first.reference if first else None, seq=first.seq if first else None,
         problem=first.problem if first else None, views_checked=views, rows_checked=rows,
-        area=area, problems=found[:seals.LIMIT],
+        nominals_checked=nominals, nominal_events_checked=nominal_events, area=area,
+        problems=found[:seals.LIMIT],
     )
 
 
@@ -335,7 +402,7 @@ async def reseal(db: Database) -> Resealed | None:
                 unsealed=True,
             )
             rows = 1
-            for table in seals.SEALED:
+            for table in seals.REQUEST_SEALED:
                 if table is not REQUESTS:
                     found = (await conn.execute(
                         select(table).where(table.c.request_id == rid)

@@ -53,7 +53,7 @@ SEALS = TABLES["seals"]
 REFERENCE_COUNTERS = TABLES["reference_counters"]
 # Written with ids the batch takes from the table's sequence, since other rows and the trail
 # name them; the rest get theirs from the database as they are written.
-NUMBERED = (REQUESTS, *(t for t in seals.SEALED if t is not REQUESTS))
+NUMBERED = (REQUESTS, *(t for t in seals.REQUEST_SEALED if t is not REQUESTS))
 _BLOCK = 1024
 _LOCKED = operator.itemgetter(*Locked._fields)
 

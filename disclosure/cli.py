@@ -119,7 +119,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     else:
         keys.trail_keys_for(settings.database_url, settings.trail_key_file)
     if args.demo:
-        cmd_demo(argparse.Namespace(requests=args.demo, seed=0, if_empty=True), settings)
+        cmd_demo(argparse.Namespace(requests=args.demo, seed=0, if_empty=True, nominals=None),
+                 settings)
     made = _metrics_folder(args.workers)
     try:
         # log_config=None: each worker's create_app sets up the JSON logs, uvicorn's included.
@@ -162,6 +163,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import func, select
 
     from disclosure.demo import AREAS, seed
+    from disclosure.mapp import demo as mapp_demo
     from disclosure.models import Request
 
     _upgrade(settings)
@@ -187,6 +189,14 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  reopened {summary.reopened}, parties added {summary.parties_added}, parties"
               f" amended {summary.parties_amended}, events entered a day or more late"
               f" {summary.entered_late}")
+        # Roughly one MAPPA nominal for every twenty requests, and a few in each area.
+        nominals = args.nominals if args.nominals is not None else min(
+            300, max(24, args.requests // 20))
+        panels = await mapp_demo.seed(
+            workflow, areas=list(AREAS), nominals=nominals, seed=args.seed)
+        levels = ", ".join(f"level {k} {v}" for k, v in sorted(panels.by_level.items()))
+        print(f"  MAPPA: {panels.nominals} nominals ({levels}), {panels.meetings} meetings,"
+              f" {panels.disclosures} disclosures agreed, {panels.delivered} delivered")
         return 0
 
     return _run(settings, job)
@@ -245,13 +255,18 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         verdict = await audit.verify(workflow.db, reference=args.reference)
         broken = not verdict.ok
         if verdict.ok:
+            nominals = (
+                f", {verdict.nominal_events_checked} events in {verdict.nominals_checked}"
+                " MAPPA nominals" if verdict.nominals_checked else ""
+            )
             print(
                 f"OK: {verdict.events_checked} events in {verdict.requests_checked} requests,"
-                f" {verdict.views_checked} views, {verdict.rows_checked} sealed rows"
+                f" {verdict.views_checked} views, {verdict.rows_checked} sealed rows{nominals}"
             )
         for problem in verdict.problems:
             where = f"{problem.reference}: " if problem.reference else ""
-            event = f"event {problem.seq}: " if problem.trail == "events" and problem.seq else ""
+            chained = problem.trail in ("events", "nominal_events")
+            event = f"event {problem.seq}: " if chained and problem.seq else ""
             print(f"BROKEN: {where}{event}{problem.problem}")
         if public is not None:
             for finding in await checkpoints.verify(workflow.db, args.checkpoints, public):
@@ -432,6 +447,34 @@ def cmd_search_reindex(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, job)
 
 
+def cmd_meetings_list(args: argparse.Namespace, settings: Settings) -> int:
+    """MAPP meetings, latest held first: the coordinator's chase lists. Codes and dates only,
+    no names or free text, so nothing here goes on a read trail."""
+    from disclosure.mapp.meetings import Filters, Meetings
+
+    async def job(workflow: Workflow) -> int:
+        filters = Filters(level=args.level, overdue_review=args.overdue_review or None,
+                          draft_older_than_days=args.draft_older_than)
+        meetings, cursor, shown = Meetings(workflow), None, 0
+        while True:
+            page = await meetings.search(filters, limit=200, cursor=cursor, area=args.area)
+            for m in page.items:
+                flags = [f for f, on in (("review overdue", m.review_overdue),
+                                         ("held late", m.held_late)) if on]
+                due = _london(m.review_due_at) if m.review_due_at else "no review set"
+                print(f"meeting {m.id} nominal {m.nominal_id} {m.area} level {m.level} {m.kind}"
+                      f" held {_london(m.held_at)} {m.state}, review due {due}"
+                      + (f" ({', '.join(flags)})" if flags else ""))
+            shown += len(page.items)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        print(f"{shown} meeting{'' if shown == 1 else 's'}")
+        return 0
+
+    return _run(settings, job)
+
+
 def cmd_diagrams(args: argparse.Namespace, settings: Settings) -> int:
     from statemachines import diagrams
 
@@ -599,7 +642,21 @@ def parser() -> argparse.ArgumentParser:
                            " day and workers, the same requests")
     demo.add_argument("--workers", type=int, default=1,
                       help="processes telling the stories, each whole years of them")
+    demo.add_argument("--nominals", type=int, default=None,
+                      help="MAPPA nominals to add (default: one per 20 requests, 24 to 300)")
     demo.set_defaults(handler=cmd_demo)
+
+    meetings = commands.add_parser("meetings", help="MAPP meetings").add_subparsers(
+        dest="meetings", required=True
+    )
+    listing = meetings.add_parser("list", help="meetings, latest held first, with review flags")
+    listing.add_argument("--area", default=None)
+    listing.add_argument("--level", type=int, choices=(2, 3), default=None)
+    listing.add_argument("--overdue-review", action="store_true",
+                         help="only the latest meetings whose review date has passed")
+    listing.add_argument("--draft-older-than", type=int, default=None, metavar="DAYS",
+                         help="only drafts held more than DAYS days ago")
+    listing.set_defaults(handler=cmd_meetings_list)
 
     trail = commands.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit", required=True

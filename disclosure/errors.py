@@ -10,8 +10,8 @@ class DisclosureError(Exception):
 
 
 class NotFound(DisclosureError):
-    def __init__(self, reference: str) -> None:
-        super().__init__(f"no request {reference}")
+    def __init__(self, reference: str, what: str = "request") -> None:
+        super().__init__(f"no {what} {reference}")
         self.reference = reference
 
 

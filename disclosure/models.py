@@ -84,6 +84,8 @@ class Request(Base):
     idempotency_digest: Mapped[str | None] = mapped_column(String(64))
     # The right-to-ask request this right-to-know request carries on, if any.
     continued_from_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    # The MAPP meeting that agreed this disclosure, for a request a meeting started.
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True)
 
 
 
@@ -207,6 +209,8 @@ class DecisionRecipient(Base):
     better_placed_reason: Mapped[str | None] = mapped_column(Text)
     wording: Mapped[str] = mapped_column(Text)
     discloser: Mapped[str] = mapped_column(String(200))
+    # The discloser's agency, where a MAPP meeting names one.
+    discloser_agency: Mapped[str | None] = mapped_column(String(40))
     method: Mapped[str] = mapped_column(Text)
     others_present: Mapped[str | None] = mapped_column(Text)
     deliver_by: Mapped[datetime | None]
@@ -456,10 +460,12 @@ class Seal(Base):
 
     table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     row_id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=False)
-    # The request the row belongs to (a request's own seal: itself).
-    request_id: Mapped[int] = mapped_column(Key, index=True)
+    # The request the row belongs to (a request's own seal: itself); none for a nominal's row.
+    request_id: Mapped[int | None] = mapped_column(Key, index=True)
     key_id: Mapped[str] = mapped_column(String(32))
     mac: Mapped[str] = mapped_column(String(64))
+    # A MAPPA nominal's rows are sealed under their nominal instead of a request.
+    nominal_id: Mapped[int | None] = mapped_column(Key, index=True)
     # A request's seal only: the digest of its rows' seals, which its MAC covers too.
     rows: Mapped[str | None] = mapped_column(String(64))
 
@@ -577,3 +583,145 @@ class AlertRequest(Base):
 
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+
+
+# MAPPA: nominals, their trail, MAPP meetings and their action points ----------------------
+
+
+class Nominal(Base):
+    """A person managed under MAPPA, as they stand now; `nominal_events` keeps how they stood
+    at every date (category, level, custody or community, risk of serious harm)."""
+
+    __tablename__ = "nominals"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    area: Mapped[str] = mapped_column(String(64))
+    # A ViSOR or case-management number, unique in the area.
+    reference: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    lead_agency: Mapped[str] = mapped_column(String(24))
+    rosh: Mapped[str] = mapped_column(String(16))
+    location: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+    # The number of events on the nominal's trail (its meetings' included): the ETag.
+    version: Mapped[int] = mapped_column(Integer)
+    last_event_hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        UniqueConstraint("area", "reference", name="uq_nominals_area_reference"),
+    )
+
+
+class NominalEvent(Base):
+    """One link of a nominal's trail, hash-chained as a request's events are. Each row also
+    says how the nominal stood once the event took effect (`occurred_at`), so a snapshot on
+    any date and the changes within a year are counted from this table alone."""
+
+    __tablename__ = "nominal_events"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    nominal_id: Mapped[int] = mapped_column(ForeignKey("nominals.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(40))
+    # The meeting an event of a meeting's lifecycle is about.
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    policy_version: Mapped[str] = mapped_column(String(32))
+    category: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    location: Mapped[str] = mapped_column(String(16))
+    rosh: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    payload_salt: Mapped[str | None] = mapped_column(String(32))
+    payload_digest: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        UniqueConstraint("nominal_id", "seq", name="uq_nominal_events_nominal_seq"),
+        Index("ix_nominal_events_effective", "nominal_id", "occurred_at"),
+    )
+
+
+class NominalRead(Base):
+    """One person's read of a nominal or one of its meetings, chained per nominal."""
+
+    __tablename__ = "nominal_views"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    nominal_id: Mapped[int] = mapped_column(ForeignKey("nominals.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    viewer: Mapped[str] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(String(100))
+    viewed_at: Mapped[datetime]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        UniqueConstraint("nominal_id", "seq", name="uq_nominal_views_nominal_seq"),
+    )
+
+
+class Meeting(Base):
+    """A Level 2 or 3 MAPP meeting about one nominal: who sat, what it considered, the review
+    it set; draft until its minutes are finalised."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    nominal_id: Mapped[int] = mapped_column(ForeignKey("nominals.id"), index=True)
+    area: Mapped[str] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    held_at: Mapped[datetime]
+    chair: Mapped[str] = mapped_column(String(200))
+    chair_rank: Mapped[str] = mapped_column(String(40))
+    attendees: Mapped[list[Any]] = mapped_column(JSON)
+    confidentiality_statement_read: Mapped[bool] = mapped_column(Boolean)
+    # Where the nominal was when the meeting sat: the review interval depends on it.
+    location: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    review_due_at: Mapped[datetime | None]
+    review_policy: Mapped[str] = mapped_column(String(32))
+    # A review held after the date the meeting before it set.
+    held_late: Mapped[bool] = mapped_column(Boolean)
+    # no_disclosure or disclose, once the disclosure consideration is recorded.
+    consideration: Mapped[str | None] = mapped_column(String(16))
+    no_disclosure_rationale: Mapped[str | None] = mapped_column(Text)
+    representations_sought: Mapped[bool | None] = mapped_column(Boolean)
+    representations_not_sought_reason: Mapped[str | None] = mapped_column(Text)
+    representations: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+    finalised_at: Mapped[datetime | None]
+    finalised_by: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_meetings_area", "area", "held_at", "id"),)
+
+
+class ActionPoint(Base):
+    """One action from a meeting's minutes: what, which agency owns it, who, by when."""
+
+    __tablename__ = "action_points"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    nominal_id: Mapped[int] = mapped_column(ForeignKey("nominals.id"))
+    action: Mapped[str] = mapped_column(Text)
+    owner_agency: Mapped[str] = mapped_column(String(40))
+    owner: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime]
+    added_at: Mapped[datetime]
+    added_by: Mapped[str] = mapped_column(String(64))

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from disclosure.mapp.intervals import SOURCE, ReviewIntervals
+
 Scheme = Literal["dvds", "csods", "mappa"]
 Route = Literal["right_to_ask", "right_to_know"]
 Stage = Literal["initial_checks", "meeting", "checks", "decision", "delivery"]
@@ -141,6 +143,7 @@ class PolicySettings(msgspec.Struct, frozen=True):
     book: PolicyBook
     nation: Nation
     due_soon_days: int
+    mapp_review: ReviewIntervals = ReviewIntervals()
 
     @property
     def due_soon(self) -> timedelta:
@@ -258,6 +261,7 @@ class _OverrideFile(msgspec.Struct, forbid_unknown_fields=True):
     nation: Nation | msgspec.UnsetType = msgspec.UNSET
     due_soon_days: _Count = DEFAULT_DUE_SOON_DAYS
     version: list[_VersionOverride] = []
+    mapp_review: ReviewIntervals | msgspec.UnsetType = msgspec.UNSET
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {"unit": UNITS, "scheme": SCHEMES, "nation": NATIONS}
@@ -412,4 +416,9 @@ def load_policy_book(path: Path | None, *, nation: str = "england") -> PolicySet
     except PolicyError as error:
         raise PolicyError(f"{origin}: {error}") from None
     chosen = nation if overrides.nation is msgspec.UNSET else overrides.nation
-    return PolicySettings(book, chosen, overrides.due_soon_days)
+    review = ReviewIntervals()
+    if overrides.mapp_review is not msgspec.UNSET:
+        review = overrides.mapp_review
+        if "source" not in raw["mapp_review"]:
+            review = msgspec.structs.replace(review, source=f"{SOURCE} Overridden by {origin}.")
+    return PolicySettings(book, chosen, overrides.due_soon_days, review)

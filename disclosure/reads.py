@@ -8,21 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from disclosure import cursors, seals
 from disclosure.db import Database
+from disclosure.errors import NotFound
 from disclosure.keys import TrailKeys
-from disclosure.models import Base, View
+from disclosure.models import Base, NominalRead, View
 from disclosure.references import request_id
 
 GENESIS = "0" * 64
 Clock = Callable[[], datetime]
 VIEWS = Base.metadata.tables["views"]
 REQUESTS = Base.metadata.tables["requests"]
+NOMINAL_VIEWS = Base.metadata.tables["nominal_views"]
+NOMINALS = Base.metadata.tables["nominals"]
+# Each read trail: its views, whose they are, and the column joining them.
+TRAILS: tuple[tuple[Table, Table, str], ...] = (
+    (VIEWS, REQUESTS, "request_id"), (NOMINAL_VIEWS, NOMINALS, "nominal_id"),
+)
 
 
 def link_message(
@@ -81,6 +89,30 @@ class ReadLog:
                                         viewer=viewer, endpoint=endpoint, viewed_at=at)),
         ))
 
+    async def record_nominal(self, nominal_id: int, *, viewer: str, endpoint: str) -> None:
+        """Log a read of a MAPPA nominal, or of one of its meetings, on the nominal's chain."""
+        async with self.db.write() as session, session.begin():
+            # The nominal row is locked until the view is written, as a request's is.
+            reference = await session.scalar(
+                select(NOMINALS.c.reference).where(NOMINALS.c.id == nominal_id).with_for_update()
+            )
+            if reference is None:
+                raise NotFound(f"nominal {nominal_id}")
+            last = (await session.execute(
+                select(NominalRead.seq, NominalRead.hash)
+                .where(NominalRead.nominal_id == nominal_id)
+                .order_by(NominalRead.seq.desc()).limit(1)
+            )).first()
+            seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
+            at = self.now()
+            keys = self.db.keys
+            session.add(NominalRead(
+                nominal_id=nominal_id, seq=seq, viewer=viewer, endpoint=endpoint, viewed_at=at,
+                prev_hash=prev, key_id=keys.current,
+                hash=keys.sign(link_message(prev_hash=prev, reference=reference, seq=seq,
+                                            viewer=viewer, endpoint=endpoint, viewed_at=at)),
+            ))
+
     async def list(
         self, reference: str, *, area: str | None = None, limit: int = 100,
         cursor: str | None = None,
@@ -131,21 +163,33 @@ async def verify(
     reference: str | None = None,
     area: str | None = None,
 ) -> int:
-    """Walk the view chains in one stream, adding the first broken link of each to `found`;
-    the number of views checked."""
-    query = (
-        select(
-            VIEWS.c.request_id, REQUESTS.c.reference, VIEWS.c.seq, VIEWS.c.viewer,
-            VIEWS.c.endpoint, VIEWS.c.viewed_at, VIEWS.c.prev_hash, VIEWS.c.hash,
-            VIEWS.c.key_id,
+    """Walk the view chains of requests (and, checking no one request, of nominals) in one
+    stream each, adding the first broken link of each to `found`; the number of views
+    checked."""
+    checked = 0
+    for views, owners, key in TRAILS if reference is None else TRAILS[:1]:
+        query = (
+            select(
+                views.c[key], owners.c.reference, views.c.seq, views.c.viewer,
+                views.c.endpoint, views.c.viewed_at, views.c.prev_hash, views.c.hash,
+                views.c.key_id,
+            )
+            .join(owners, owners.c.id == views.c[key])
+            .order_by(views.c[key], views.c.seq)
         )
-        .join(REQUESTS, REQUESTS.c.id == VIEWS.c.request_id)
-        .order_by(VIEWS.c.request_id, VIEWS.c.seq)
-    )
-    if reference is not None:
-        query = query.where(REQUESTS.c.reference == reference)
-    if area is not None:
-        query = query.where(REQUESTS.c.area == area)
+        if reference is not None:
+            query = query.where(owners.c.reference == reference)
+        if area is not None:
+            query = query.where(owners.c.area == area)
+        checked += await _verify_views(conn, keys, found, query)
+        if len(found) >= seals.LIMIT:
+            break
+    return checked
+
+
+async def _verify_views(
+    conn: AsyncConnection, keys: TrailKeys, found: list[seals.Broken], query: Any
+) -> int:
     checked = 0
     current: int | None = None
     prev = GENESIS

@@ -281,6 +281,8 @@ class RecipientIn(Input, kw_only=True):
     better_placed_reason: Annotated[Plain, Meta(max_length=4000)] | None = None
     wording: Text
     discloser: Name
+    # The discloser's agency, where a MAPP meeting names who delivers it.
+    discloser_agency: Agency | None = None
     method: Annotated[Plain, Meta(min_length=1, max_length=1000)]
     others_present: Annotated[Plain, Meta(max_length=1000)] | None = None
     deliver_by: datetime
@@ -341,6 +343,19 @@ class RecordDecision(EventIn, tag="record_decision", kw_only=True):
             raise ValueError("subject_views_reason: say why the subject's views were not sought")
         if self.deviation and not self.deviation_justification:
             raise ValueError("deviation_justification: a deviation from the guidance needs one")
+
+
+class RecordPanelDecision(RecordDecision, tag="record_panel_decision", kw_only=True):
+    """A MAPP meeting's decision to disclose, sent by the service itself to the request the
+    meeting's consideration starts (never over HTTP): its chair is the decision-maker, and the
+    forum is the meeting's level."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.decision != "disclose":
+            raise ValueError("decision: a meeting starts a request only for a disclosure")
+        if self.forum not in ("mapp_level_2", "mapp_level_3"):
+            raise ValueError("forum: a MAPP meeting decides at mapp_level_2 or mapp_level_3")
 
 
 class RecordDelivery(EventIn, tag="record_delivery", kw_only=True):
@@ -543,6 +558,7 @@ EventPayload = (
     | TakeImmediateAction
     | ExtendDeadline
     | RecomputeClock
+    | RecordPanelDecision
     | Withdraw
     | ContinueAsRightToKnow
     | CloseNoEngagement
@@ -616,6 +632,8 @@ class RequestView(msgspec.Struct, kw_only=True):
     # The link between a right-to-ask request and the right-to-know request carrying it on.
     continued_from: str | None = None
     continued_as: str | None = None
+    # The MAPP meeting that agreed this disclosure (GET /api/meetings/{id}).
+    meeting_id: int | None = None
 
 
 class RequestSummary(msgspec.Struct, kw_only=True):

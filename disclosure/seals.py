@@ -3,9 +3,13 @@ that writes the row, so that an edit made in SQL behind the service's back is fo
 
 Which tables are sealed is worked out from the schema: `requests` and every table that holds a
 request's rows (a `request_id` column), except the two trails, which are keyed chains of their
-own. The MAC covers whatever columns a table has, so a column added later is covered with no
-change here. A NULL column is left out of the MAC, so adding a nullable column keeps existing
-seals valid; a migration that fills a sealed column for existing rows must reseal them.
+own; and `nominals` with every table that holds a MAPPA nominal's rows (a `nominal_id` column),
+sealed under the nominal, except its read trail. A nominal's own trail (`nominal_events`) is
+sealed row by row too: its rows carry the nominal's standing on each date, which its chain's
+links do not cover. The MAC covers whatever columns a table has, so a column added later is
+covered with no change here. A NULL column is left out of the MAC, so adding a nullable column
+keeps existing seals valid; a migration that fills a sealed column for existing rows must reseal
+them.
 """
 
 from __future__ import annotations
@@ -31,15 +35,22 @@ from disclosure.models import Base
 # requests each search showed, and the requests an alert was raised on.
 UNSEALED: Final = frozenset({
     "events", "views", "seals", "search_terms", "search_results", "alert_requests",
+    "nominal_views",
 })
 SEALS: Final = Base.metadata.tables["seals"]
 
 
-def _sealed_tables() -> tuple[Table, ...]:
-    tables = tuple(
+def _owned_by(owner: str) -> tuple[Table, ...]:
+    """The sealed tables of one owner, `requests` or `nominals`: the owner and its rows."""
+    key = f"{owner.removesuffix('s')}_id"
+    return tuple(
         t for t in Base.metadata.sorted_tables
-        if t.name == "requests" or ("request_id" in t.c and t.name not in UNSEALED)
+        if t.name == owner or (key in t.c and t.name not in UNSEALED)
     )
+
+
+def _sealed_tables() -> tuple[Table, ...]:
+    tables = _owned_by("requests") + _owned_by("nominals")
     for t in tables:
         # Seals are keyed by (table, id): every sealed table has a single integer `id`.
         assert [c.name for c in t.primary_key.columns] == ["id"], t.name
@@ -48,7 +59,11 @@ def _sealed_tables() -> tuple[Table, ...]:
 
 SEALED: Final = _sealed_tables()
 SEALED_NAMES: Final = frozenset(t.name for t in SEALED)
+# The tables of a nominal's rows, sealed under the nominal (`seals.nominal_id`).
+NOMINAL_SEALED: Final = _owned_by("nominals")
+REQUEST_SEALED: Final = tuple(t for t in SEALED if t not in NOMINAL_SEALED)
 REQUESTS: Final = Base.metadata.tables["requests"]
+NOMINALS: Final = Base.metadata.tables["nominals"]
 
 
 def _canonical(value: Any) -> Any:
@@ -156,9 +171,13 @@ class Sealer:
     def seal(self, table: Table, rows: Sequence[Any]) -> None:
         """Seal rows of a request's `table` as read, every column in the table's order."""
         names = table.c.keys()
+        nominal = table in NOMINAL_SEALED
         for row in rows:
             self._pending.append({
-                "table_name": str(table.name), "row_id": row.id, "request_id": row.request_id,
+                "table_name": str(table.name), "row_id": row.id,
+                "request_id": None if nominal else row.request_id,
+                "nominal_id": (row.id if table is NOMINALS else row.nominal_id) if nominal
+                else None,
                 "key_id": self.keys.current, "rows": None,
                 "mac": self.keys.sign(message(table.name, row.id, names, row)),
             })
@@ -173,7 +192,7 @@ class Sealer:
             macs = await self.conn.scalar(_ROW_MACS[self.conn.dialect.name], {"rid": rid})
             digest = rows_digest(macs)
             sealed.append({
-                "table_name": "requests", "row_id": rid, "request_id": rid,
+                "table_name": "requests", "row_id": rid, "request_id": rid, "nominal_id": None,
                 "key_id": self.keys.current, "rows": digest,
                 "mac": self.keys.sign(message("requests", rid, names, row, digest)),
             })
@@ -197,9 +216,16 @@ class Broken(msgspec.Struct, frozen=True):
 
 
 def _scoped(table: Table, dialect: str, area: str | None, reference: str | None) -> Any:
-    """The rows of `table` with their seal and request reference, of one area or request if
-    given."""
+    """The rows of `table` with their seal and request (or nominal) reference, of one area or
+    request if given."""
     seal = and_(SEALS.c.table_name == table.name, SEALS.c.row_id == table.c.id)
+    if table in NOMINAL_SEALED:
+        query = select(table, NOMINALS.c.reference.label("_reference"))
+        if table is not NOMINALS:
+            query = query.join(NOMINALS, NOMINALS.c.id == table.c.nominal_id)
+        query = query.add_columns(SEALS.c.key_id.label("_key_id"), SEALS.c.mac.label("_mac"))
+        query = query.outerjoin(SEALS, seal).order_by(table.c.id)
+        return query if area is None else query.where(NOMINALS.c.area == area)
     if table is REQUESTS:
         query = select(table, REQUESTS.c.reference.label("_reference"))
     else:
@@ -255,7 +281,8 @@ async def verify(
     whose content does not match its seal or that has none, and (checking everything) each
     seal whose row is gone; the number of rows checked."""
     checked = 0
-    for table in SEALED:
+    # A nominal is no request's: checking one request leaves the nominals out.
+    for table in SEALED if reference is None else REQUEST_SEALED:
         names = list(table.c.keys())
         async for batch in batches(conn, _scoped(table, conn.dialect.name, area, reference)):
             for row in batch:

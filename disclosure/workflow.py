@@ -61,6 +61,7 @@ from disclosure.schemas import (
     RecordDelivery,
     RecordNonDelivery,
     RecordNotice,
+    RecordPanelDecision,
     RecordPartnerRequest,
     RecordPartnerResponse,
     RecordSubjectTold,
@@ -174,6 +175,24 @@ class Workflow:
         )
         return Request(**columns)
 
+    async def receive_decided(
+        self,
+        conn: AsyncConnection,
+        new: NewRequest,
+        decide: Callable[[Sequence[PartyView]], RecordPanelDecision],
+        *,
+        actor: str,
+        meeting_id: int,
+    ) -> Transitioned:
+        """Receive a right-to-know request a MAPP meeting decided, inside the caller's
+        transaction: its receipt, then the meeting's decision sent to it as any event is, so it
+        starts awaiting delivery. `decide` names the recipients by the parties as written."""
+        records = self.records(conn)
+        request, parties = await self.receive(records, new, actor=actor, meeting_id=meeting_id)
+        return await self.transition(
+            records, request["reference"], decide(parties), actor=actor, expected_version=1
+        )
+
     async def _by_idempotency_key(self, key: str, digest: str) -> RequestView | None:
         async with self.db.read() as session:
             found = (
@@ -198,10 +217,11 @@ class Workflow:
         key: str | None = None,
         digest: str | None = None,
         continued_from: Locked | None = None,
+        meeting_id: int | None = None,
     ) -> tuple[dict[str, Any], list[PartyView]]:
         """Write a request, its parties and its receipt on the trail, each row sealed; the
         request's columns and its parties. `continued_from` is the right-to-ask request it
-        carries on, if any."""
+        carries on, if any, and `meeting_id` the MAPP meeting that agreed it."""
         now = self.now()
         received_at = new.received_at.astimezone(UTC)
         if received_at > now:
@@ -219,6 +239,8 @@ class Workflow:
         trail = msgspec.to_builtins(new)
         if continued_from is not None:
             trail["continued_from"] = continued_from.reference
+        if meeting_id is not None:
+            trail["meeting_id"] = meeting_id
         # Chained before the insert, so the row goes in with its version and hash and needs no
         # UPDATE; the event only lacks the request's id, known after the insert.
         link = self._link(
@@ -237,6 +259,7 @@ class Workflow:
             "last_event_hash": link["hash"], "idempotency_key": key,
             "idempotency_digest": digest if key else None,
             "continued_from_id": continued_from.id if continued_from else None,
+            "meeting_id": meeting_id,
         }
         rid: int = (await records.insert(REQUESTS, [columns]))[0]["id"]
         await records.count(was=None, now=statistics.Standing(
@@ -604,8 +627,10 @@ class Workflow:
                 recipients = fields.pop("recipients")
                 fields["legal_test"] = msgspec.to_builtins(payload.legal_test)
                 fields["attendees"] = msgspec.to_builtins(payload.attendees)
+                # A meeting's decision-maker is its chair; the coordinator records it.
+                maker = payload.chair if isinstance(payload, RecordPanelDecision) else actor
                 decision_id = (await records.insert(DECISIONS, [
-                    fields | {"request_id": rid, "decision_maker": actor, "recorded_by": actor},
+                    fields | {"request_id": rid, "decision_maker": maker, "recorded_by": actor},
                 ]))[0]["id"]
                 if recipients:
                     await records.insert(DECISION_RECIPIENTS, [
@@ -712,20 +737,11 @@ class Workflow:
 
         `at` is when the event happened, `recorded_at` when it was entered.
         """
-        salt = audit.new_salt()
-        digest = audit.payload_digest(payload, salt)
-        key_id, link = audit.link(
-            self.db.keys, prev_hash=prev_hash, reference=reference, seq=seq, event=event,
-            from_state=from_state, to_state=to_state, actor=actor, occurred_at=at,
-            recorded_at=recorded_at, policy_version=policy_version, digest=digest,
+        return audit.next_link(
+            self.db.keys, reference=reference, seq=seq, prev_hash=prev_hash,
+            policy_version=policy_version, event=event, from_state=from_state,
+            to_state=to_state, actor=actor, at=at, recorded_at=recorded_at, payload=payload,
         )
-        return {
-            "seq": seq, "event": event, "from_state": from_state, "to_state": to_state,
-            "actor": actor, "occurred_at": at, "recorded_at": recorded_at,
-            "policy_version": policy_version,
-            "payload": payload, "payload_salt": salt, "payload_digest": digest,
-            "prev_hash": prev_hash, "hash": link, "key_id": key_id,
-        }
 
     # Reading -----------------------------------------------------------------------------
 
@@ -798,6 +814,7 @@ class Workflow:
             continued_from=continued_from,
             continued_as=continued_as,
             closures=list(closures),
+            meeting_id=request.meeting_id,
         )
 
     def _overdue(self, state: str, due_at: datetime | None) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from statemachine.contrib.diagram import MermaidGraphMachine
 
-from statemachines import alerts
+from statemachines import alerts, meeting
 from statemachines.lifecycle import (
     EVENTS,
     ROUTE_STATES,
@@ -23,9 +23,9 @@ TITLES: dict[Route, str] = {"right_to_ask": "Right to ask", "right_to_know": "Ri
 INTRO = """\
 # Request lifecycles
 
-Generated from `statemachines/lifecycle.py` and `statemachines/alerts.py` by
-`disclosure diagrams`; do not edit by hand (`disclosure diagrams --check` fails when this file is
-out of date).
+Generated from `statemachines/lifecycle.py`, `statemachines/alerts.py` and
+`statemachines/meeting.py` by `disclosure diagrams`; do not edit by hand (`disclosure diagrams
+--check` fails when this file is out of date).
 
 Each route has its own machine. An arrow is labelled with its event; a name in brackets is the
 condition that picks that arrow (`!` means the condition is false), and the unlabelled arrow of
@@ -77,6 +77,29 @@ def _alert_diagram() -> str:
     return f"```mermaid\n{str(graph()).strip()}\n```\n\n" + "\n".join(rows) + "\n"
 
 
+MEETING_INTRO = """\
+## MAPP meeting
+
+Drawn from `statemachines/meeting.py`. A Level 2 or 3 MAPP meeting is recorded as a draft; its
+minutes take the disclosure consideration (once: the disclosures it agrees become right-to-know
+requests awaiting delivery at once, each receiving `record_panel_decision`) and action points,
+and are finalised only once the consideration is recorded. After that only an amendment with a
+reason changes them; every event goes on the nominal's trail ([mapp.md](mapp.md)).
+"""
+
+
+def _meeting_diagram() -> str:
+    graph = MermaidGraphMachine(meeting.MeetingLifecycle)  # type: ignore[no-untyped-call]
+    rows = ["| event | allowed in |", "|---|---|"]
+    for event in meeting.EVENTS:
+        where = [s for s in meeting.STATES if event in meeting.allowed_events(s)]
+        rows.append(f"| `{event}` | {', '.join(f'`{s}`' for s in where)} |")
+    guards = ["| guard | checked on | refuses unless |", "|---|---|---|"]
+    guards += [f"| `{name}` | `{event}` | {doc} |" for name, event, doc in meeting.guards()]
+    return (f"```mermaid\n{str(graph()).strip()}\n```\n\n" + "\n".join(rows) + "\n\n"
+            + "\n".join(guards) + "\n")
+
+
 def _guards() -> str:
     rows = ["| guard | checked on | refuses unless |", "|---|---|---|"]
     seen: dict[str, list[str]] = {}
@@ -101,6 +124,7 @@ def render() -> str:
         )
     sections.append(_guards())
     sections.append(f"{ALERT_INTRO}\n{_alert_diagram()}")
+    sections.append(f"{MEETING_INTRO}\n{_meeting_diagram()}")
     return "\n".join(sections)
 
 

@@ -141,6 +141,10 @@ def _rows() -> tuple[Transition, ...]:
           validators=("four_eyes", "legal_test_binds", "presumption_recorded",
                       "recipients_eligible")),
         T("record_decision", ("awaiting_decision",), "awaiting_notice", routes=ASK),
+        # A MAPP meeting's agreed disclosure: the request it starts is decided on receipt.
+        T("record_panel_decision", ("received",), "awaiting_delivery",
+          validators=("legal_test_binds", "presumption_recorded", "recipients_eligible"),
+          routes=("right_to_know",)),
         T("record_decision", ("awaiting_decision",), "closed", routes=("right_to_know",)),
         # Each recipient is settled by a delivery or a non-delivery; the last one settled
         # moves the request on, to the notice a third-party applicant is owed or to closed.

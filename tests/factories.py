@@ -110,6 +110,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                                 "information_held": False, "response": "Nothing held"},
     "complete_checks": {"summary": "Checks complete", "occurred_at": "2026-11-04T12:00:00Z"},
     "record_decision": _decision("disclose"),
+    "record_panel_decision": _decision("disclose") | {"forum": "mapp_level_3",
+                                                      "chair": "Ch Supt Example",
+                                                      "decision_maker_role":
+                                                      "chief_superintendent"},
     "record_delivery": {"delivered_at": "2026-11-06T15:00:00Z", "location": "Her home",
                         "delivered_by": "PC Example", "recipient_party_id": 2,
                         "words_used": WORDING, "confidentiality_explained": True,
@@ -146,3 +150,60 @@ NO_DISCLOSURE = _decision("no_disclosure")
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+# MAPPA --------------------------------------------------------------------------------------
+
+LEGAL_TEST = _decision("disclose")["legal_test"]
+
+
+def new_nominal(**overrides: Any) -> dict[str, Any]:
+    """A Level 3 category 1 nominal in the community, managed since January."""
+    return {
+        "area": "derbyshire", "reference": "VISOR-18-004711", "name": "Darren Cole",
+        "category": 1, "level": 3, "lead_agency": "probation", "rosh": "very_high",
+        "location": "community", "managed_from": "2026-01-05T09:00:00Z", **overrides,
+    }
+
+
+def new_meeting(nominal_id: int, **overrides: Any) -> dict[str, Any]:
+    """A Level 3 review meeting held on 1 October 2026."""
+    return {
+        "nominal_id": nominal_id, "kind": "review", "held_at": "2026-10-01T10:00:00Z",
+        "chair": "Ch Supt Ann Ward", "chair_rank": "chief_superintendent",
+        "attendees": [{"name": "DS Kay Lowe", "agency": "police"},
+                      {"name": "Sam Reid", "agency": "probation"},
+                      {"name": "Pat Moss", "agency": "housing"}],
+        "confidentiality_statement_read": True,
+        "action_points": [{"action": "Home visit to check the address", "owner_agency": "police",
+                           "owner": "DS Kay Lowe", "due_at": "2026-10-15T17:00:00Z"}],
+        **overrides,
+    }
+
+
+def agreed_recipient(**overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "Lisa Grant", "relationship": "new partner", "relationship_code": "partner",
+        "rationale": "She lives with him and has two children",
+        "wording": "Darren Cole has convictions for sexual offences against children.",
+        "deliverer": "DS Kay Lowe", "deliverer_agency": "police", "method": "in_person",
+        "deliver_by": "2026-11-10T17:00:00Z", **overrides,
+    }
+
+
+def consideration(**overrides: Any) -> dict[str, Any]:
+    """The meeting agrees two disclosures: to his new partner, by the police, and to her
+    employer (a nursery), by probation, with different dates."""
+    partner = {"recipients": [agreed_recipient()], "legal_test": LEGAL_TEST}
+    employer = {"recipients": [agreed_recipient(
+        name="Little Acorns Nursery", kind="organisation", relationship="her employer",
+        relationship_code="employer", rationale="She works with children there",
+        wording="Lisa Grant's partner is a registered sex offender who may collect children.",
+        deliverer="Sam Reid", deliverer_agency="probation", method="letter",
+        deliver_by="2026-11-20T17:00:00Z",
+    )], "legal_test": LEGAL_TEST}
+    return {
+        "event": "record_consideration", "decision": "disclose",
+        "disclosures": [partner, employer], "representations_sought": True,
+        "representations": "He says she knows about his past", **overrides,
+    }

@@ -16,6 +16,9 @@ import pytest
 from litestar import Litestar
 
 from disclosure import access
+from disclosure.mapp.meetings import Meetings
+from disclosure.mapp.nominals import Nominals
+from disclosure.mapp.schemas import NewMeeting, NewNominal
 from disclosure.schemas import NewRequest
 from disclosure.workflow import Workflow
 from statemachines.lifecycle import EVENTS as LIFECYCLE_EVENTS
@@ -83,9 +86,25 @@ SAMPLES: dict[str, Callable[[str, str, str], Call]] = {
     "review_alert": lambda ref, area, role: (
         "POST", f"/api/alerts/{ALERT_OF[area]}/events",
         {"event": "record_no_action", "reason": "Reviewed: no pattern"}),
+    "create_nominal": lambda ref, area, role: (
+        "POST", "/api/nominals",
+        factories.new_nominal(area=area, reference=f"VISOR-{next(_fresh)}")),
+    "read_nominal": lambda ref, area, role: ("GET", f"/api/nominals/{MAPP_OF[area]}", None),
+    "change_nominal": lambda ref, area, role: (
+        "POST", f"/api/nominals/{MAPP_OF[area]}/events",
+        {"event": "change_rosh", "effective_at": "2026-11-01T09:00:00Z", "rosh": "high"}),
+    "create_meeting": lambda ref, area, role: (
+        "POST", "/api/meetings", factories.new_meeting(MAPP_OF[area])),
+    "list_meetings": lambda ref, area, role: ("GET", "/api/meetings", None),
+    "read_meeting": lambda ref, area, role: ("GET", f"/api/meetings/{MAPP_OF[area]}", None),
+    "send_meeting_event": lambda ref, area, role: (
+        "POST", f"/api/meetings/{MAPP_OF[area]}/events",
+        {"event": "add_action_points", "action_points": factories.new_meeting(1)["action_points"]}),
 }
 # Three applications naming one man, by three women, raise one alert in each area.
 ALERT_OF = {OWN: 1, OTHER: 2}
+# The nominal seeded in each area, and its one meeting, have the same id.
+MAPP_OF = {OWN: 1, OTHER: 2}
 
 
 def registered_endpoints(app: Litestar) -> dict[str, tuple[str, str]]:
@@ -127,6 +146,11 @@ async def _seed_requests(workflow: Workflow) -> Refs:
             await workflow.create(msgspec.convert(body, NewRequest), actor="seed")
     own = await workflow.create(factories.new(area=OWN), actor="seed")
     other = await workflow.create(factories.new(area=OTHER), actor="seed")
+    for area in (OWN, OTHER):
+        nominal = await Nominals(workflow).register(
+            msgspec.convert(factories.new_nominal(area=area), NewNominal), actor="seed")
+        await Meetings(workflow).create(
+            msgspec.convert(factories.new_meeting(nominal.id), NewMeeting), actor="seed")
     return {OWN: own.reference, OTHER: other.reference}
 
 
@@ -136,7 +160,7 @@ def expected(handler: str, role: str, area: str) -> str:
         return "open"
     if role not in rule.roles:
         return "deny"
-    if area == OTHER and (rule.scoped or handler == "receive"):
+    if area == OTHER and (rule.scoped or handler in ("receive", "create_nominal")):
         return "hidden" if rule.scoped else "deny"
     return "allow"
 
@@ -151,6 +175,11 @@ async def _call(
     method, path, body = call
     if method == "POST" and path.startswith("/api/alerts/"):
         headers = {**headers, "If-Match": '"1"'}
+    elif method == "POST" and path.startswith(("/api/meetings/", "/api/nominals/")):
+        record = int(path.split("/")[3])
+        version = (await Meetings(workflow).get(record)).version if "meetings" in path else (
+            await Nominals(workflow).get(record)).version
+        headers = {**headers, "If-Match": f'"{version}"'}
     elif method == "POST" and path.endswith("/events"):
         reference = path.split("/")[3]
         headers = {**headers, "If-Match": f'"{await _version(workflow, reference)}"'}

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 import httpx
+import msgspec
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from disclosure import access
-from disclosure.models import View
+from disclosure.mapp.meetings import Meetings
+from disclosure.mapp.nominals import Nominals
+from disclosure.mapp.schemas import NewMeeting, NewNominal
+from disclosure.models import NominalRead, View
 from disclosure.reads import ReadLog
 from disclosure.workflow import Workflow
 from tests import factories
@@ -18,27 +25,50 @@ from tests.api.test_access_matrix import SAMPLES, _call
 OFFICER = "disclosure_officer"
 
 
-async def views_of(workflow: Workflow) -> list[tuple[str, str]]:
+async def views_of(workflow: Workflow) -> list[Any]:
     async with workflow.db.read() as session:
         rows = await session.execute(select(View.viewer, View.endpoint).order_by(View.id))
         return [(viewer, endpoint) for viewer, endpoint in rows]
+
+
+async def nominal_views_of(workflow: Workflow) -> list[Any]:
+    async with workflow.db.read() as session:
+        rows = await session.execute(
+            select(NominalRead.nominal_id, NominalRead.viewer, NominalRead.endpoint)
+            .order_by(NominalRead.id)
+        )
+        return [(nominal, viewer, endpoint) for nominal, viewer, endpoint in rows]
 
 
 async def test_every_personal_endpoint_logs_its_answer(
     client: httpx.AsyncClient, people: People, workflow: Workflow
 ) -> None:
     reference = (await workflow.create(factories.new(area=OWN), actor="seed")).reference
+    # The MAPP samples act on the area's first nominal and its meeting.
+    nominal = await Nominals(workflow).register(
+        msgspec.convert(factories.new_nominal(), NewNominal), actor="seed")
+    await Meetings(workflow).create(
+        msgspec.convert(factories.new_meeting(nominal.id), NewMeeting), actor="seed")
     personal = [
         name for name, rule in access.ENDPOINTS.items() if rule.personal and not rule.own_log
     ]
-    assert {"read", "timeline", "clock", "receive"} <= set(personal)
+    assert {"read", "timeline", "clock", "receive", "read_nominal", "read_meeting"} <= set(
+        personal)
     for handler in personal:
         role = next(r for r in access.ROLES if r in access.ENDPOINTS[handler].roles)
-        before = await views_of(workflow)
+        before = await views_of(workflow) + await nominal_views_of(workflow)
         answer = await _call(client, workflow, SAMPLES[handler](reference, OWN, role),
                              people.bearer(role))
         assert 200 <= answer.status_code < 300, (handler, answer.text)
-        assert (await views_of(workflow))[len(before):] == [(people.username(role), handler)]
+        after = await views_of(workflow) + await nominal_views_of(workflow)
+        added = list((Counter(after) - Counter(before)).elements())
+        who = (people.username(role), handler)
+        if handler.endswith(("_nominal", "_meeting", "_meeting_event")):
+            # A nominal's answers, and its meetings', go on the nominal's own read trail.
+            expected = answer.json().get("nominal_id", answer.json()["id"])
+            assert added == [(expected, *who)], handler
+        else:
+            assert added == [who], handler
 
 
 async def test_reading_the_clock_is_logged(

@@ -57,7 +57,10 @@ schema = schemathesis.openapi.from_asgi("/schema/openapi.json", APP).exclude(
 # Rules across fields (a right-to-ask request needs an applicant, a decision to disclose needs
 # its wording and recipient) are written in each body's description, not in its schema, so a
 # schema-valid body can still be refused with a 400 naming the rule.
-CROSS_FIELD_RULES = {("POST", "/api/requests"), ("POST", "/api/requests/{reference}/events")}
+CROSS_FIELD_RULES = {
+    ("POST", "/api/requests"), ("POST", "/api/requests/{reference}/events"),
+    ("POST", "/api/meetings/{meeting_id}/events"),
+}
 # Answers that depend on the data, not the schema: a well-formed reference that does not exist
 # is 404, a well-formed event the request's state does not take is 409, and a stale or made-up
 # If-Match is 412; sign-in with a made-up username and password is 401; a `cursor` must be one
@@ -71,12 +74,20 @@ DEPENDS_ON_DATA = CROSS_FIELD_RULES | {
     ("POST", "/api/session"), ("GET", "/api/requests"),
     ("GET", "/api/search"), ("GET", "/api/searches"), ("GET", "/api/alerts"),
     ("POST", "/api/alerts/{alert_id}/events"),
+    # MAPP panels: a nominal or meeting that does not exist is 404; a nominal's reference is
+    # unique in its area, a meeting's level and date must fit the nominal's history (400), and
+    # a meeting's event must be one its state takes (409).
+    ("POST", "/api/nominals"), ("GET", "/api/nominals/{nominal_id}"),
+    ("POST", "/api/nominals/{nominal_id}/events"), ("POST", "/api/meetings"),
+    ("GET", "/api/meetings/{meeting_id}"), ("GET", "/api/meetings"),
 }
 # A missing If-Match answers 428 Precondition Required (RFC 6585), which this check does not count
 # as a refusal; tests/api/test_requests_api.py::test_missing_if_match_is_428 and
-# tests/api/test_finding_api.py (an alert's review) assert it.
+# tests/api/test_finding_api.py (an alert's review) and tests/api/test_mapp_api.py (a nominal's and
+# a meeting's events) assert it.
 PRECONDITION_REQUIRED = {
     ("POST", "/api/requests/{reference}/events"), ("POST", "/api/alerts/{alert_id}/events"),
+    ("POST", "/api/nominals/{nominal_id}/events"), ("POST", "/api/meetings/{meeting_id}/events"),
 }
 
 

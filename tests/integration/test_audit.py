@@ -15,6 +15,9 @@ from sqlalchemy import delete, func, null, select, update
 
 from disclosure import audit, checkpoints, seals
 from disclosure.errors import InvalidInput, TamperedRecord
+from disclosure.mapp.meetings import Meetings
+from disclosure.mapp.nominals import Nominals
+from disclosure.mapp.schemas import NewMeeting, NewNominal
 from disclosure.models import (
     Base,
     Check,
@@ -30,7 +33,7 @@ from disclosure.reads import ReadLog
 from disclosure.users import Users
 from disclosure.workflow import Workflow
 from tests.conftest import FakeClock
-from tests.factories import new, payload, recipient
+from tests.factories import new, new_meeting, new_nominal, payload, recipient
 
 OFFICER = "officer.ann"
 DECIDER = "inspector.bob"
@@ -229,14 +232,22 @@ async def test_casework_row_deleted_with_its_seal_is_found(workflow: Workflow) -
 
 
 async def test_every_casework_row_is_sealed(workflow: Workflow) -> None:
-    """Each table holding a request's rows is sealed row by row (the chains key themselves),
-    and every row the workflow wrote carries its seal."""
+    """Each table holding a request's or a MAPPA nominal's rows is sealed row by row (the
+    request chains key themselves), and every row the services wrote carries its seal."""
     await decided(workflow)
+    nominal = await Nominals(workflow).register(
+        msgspec.convert(new_nominal(), NewNominal), actor="coordinator")
+    await Meetings(workflow).create(
+        msgspec.convert(new_meeting(nominal.id), NewMeeting), actor="coordinator")
     holding = {t.name for t in Base.metadata.sorted_tables if "request_id" in t.c}
     # The search index, the requests each search showed and an alert's requests are derived
     # or logged beside the record, not casework rows.
     beside = {"search_terms", "search_results", "alert_requests"}
-    assert {*holding - {"events", "views", "seals"} - beside, "requests"} == seals.SEALED_NAMES
+    mapp = {t.name for t in Base.metadata.sorted_tables if "nominal_id" in t.c} - {
+        "nominal_views", "seals"}
+    assert mapp == {"nominal_events", "meetings", "action_points"}
+    assert {*holding - {"events", "views", "seals"} - beside, "requests", "nominals", *mapp} == (
+        seals.SEALED_NAMES)
     rows = 0
     async with workflow.db.read() as session:
         for table in seals.SEALED:
@@ -244,7 +255,7 @@ async def test_every_casework_row_is_sealed(workflow: Workflow) -> None:
         sealed = await session.scalar(select(func.count()).select_from(Seal))
     verdict = await audit.verify(workflow.db)
     assert verdict.ok and verdict.rows_checked == rows == sealed
-    assert rows >= 7, "a request, its parties, a check, a decision and a delivery"
+    assert rows >= 12, "a request, its rows, a nominal, its trail, a meeting and its action"
 
 
 async def test_payload_nulled_in_sql_is_found(workflow: Workflow) -> None:

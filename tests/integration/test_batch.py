@@ -31,7 +31,7 @@ from tests.factories import new, new_request, payload, utc
 # What a request's records are: the request, every sealed table, its trail and what finding
 # people derives from it, and the counts. Unsealed rows that nothing refers to are compared
 # without the ids the database gives them.
-CASEWORK = ("requests", *(t.name for t in seals.SEALED if t.name != "requests"))
+CASEWORK = ("requests", *(t.name for t in seals.REQUEST_SEALED if t.name != "requests"))
 DERIVED = {"events": "id", "seals": "id", "search_terms": "id", "request_links": "id"}
 COUNTED = ("alerts", "alert_requests", "request_counts", "reference_counters")
 

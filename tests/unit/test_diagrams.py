@@ -29,7 +29,7 @@ def test_write_reports_a_change_only_when_there_is_one(tmp_path: Path) -> None:
 
 def test_document_draws_each_route_and_where_its_events_are_allowed() -> None:
     text = diagrams.render()
-    assert text.count("```mermaid\nstateDiagram-v2") == 3
+    assert text.count("```mermaid\nstateDiagram-v2") == 4
     know, guards = text.split("## Right to know", 1)[1].split("## Guards", 1)
     assert "awaiting_meeting" not in know and "`withdraw`" not in know
     assert "| `reopen` | `closed` |" in know
@@ -44,3 +44,11 @@ def test_document_draws_the_alert_lifecycle() -> None:
     assert "open --> reviewed : Start right to know" in alert
     assert "open --> reviewed : Record no action" in alert
     assert "| `record_no_action` | `open` |" in alert
+
+
+def test_document_draws_the_meeting_lifecycle_and_its_guards() -> None:
+    meeting = diagrams.render().split("## MAPP meeting", 1)[1]
+    assert "draft --> finalised : Finalise" in meeting
+    assert "finalised --> finalised : Amend" in meeting
+    assert "| `amend` | `finalised` |" in meeting
+    assert "| `consideration_recorded` | `finalise` | Every Level 2 and 3 meeting" in meeting

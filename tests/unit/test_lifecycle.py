@@ -34,7 +34,7 @@ ALL_EVENTS = (
     "extend_deadline", "recompute_clock", "record_partner_request", "record_partner_response",
     "withdraw", "close_no_engagement", "reopen", "record_non_delivery", "record_subject_told",
     "continue_as_right_to_know", "add_party",
-    "amend_party",
+    "amend_party", "record_panel_decision",
 )
 IN_ANY_OPEN_STATE: dict[Route, dict[str, str]] = {
     "right_to_ask": {
@@ -64,7 +64,9 @@ STAGES: dict[Route, dict[str, dict[str, str]]] = {
         "awaiting_notice": {"record_notice": "closed", "record_subject_told": SAME},
     },
     "right_to_know": {
-        "received": {"complete_initial_checks": "checks"},
+        # A MAPP meeting's agreed disclosure is decided as it is received.
+        "received": {"complete_initial_checks": "checks",
+                     "record_panel_decision": "awaiting_delivery"},
         "checks": {"record_check": SAME, "complete_checks": "awaiting_decision"},
         "awaiting_decision": {"record_decision": "awaiting_delivery"},
         "awaiting_delivery": {"record_delivery": "closed", "record_non_delivery": "closed",

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import JSON, Table, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disclosure import clocks, seals, statistics, timeliness
@@ -274,14 +275,15 @@ class BatchRecords:
     async def next_reference(self, scheme: str, year: int) -> str:
         key = (scheme, year)
         if key not in self.numbers:
-            # Locks the counter's row until the batch commits, so a request received alone
+            # Made if missing and locked until the batch commits, so a request received alone
             # meanwhile waits for its number rather than taking one of the batch's.
-            counter = REFERENCE_COUNTERS.c
-            last = await self.conn.scalar(
-                select(counter.last).where(counter.scheme == scheme, counter.year == year)
-                .with_for_update()
-            )
-            self.numbers[key] = last or 0
+            upsert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+            self.numbers[key] = (await self.conn.execute(
+                upsert(ReferenceCounter).values(scheme=scheme, year=year, last=0)
+                .on_conflict_do_update(index_elements=["scheme", "year"],
+                                       set_={"last": ReferenceCounter.last})
+                .returning(ReferenceCounter.last)
+            )).scalar_one()
         self.numbers[key] += 1
         return reference_of(scheme, year, self.numbers[key])
 
@@ -463,14 +465,10 @@ class BatchRecords:
     async def _numbers(self) -> None:
         counter = REFERENCE_COUNTERS.c
         for (scheme, year), last in sorted(self.numbers.items()):
-            changed = await self.conn.execute(
+            await self.conn.execute(
                 update(ReferenceCounter).where(counter.scheme == scheme, counter.year == year)
                 .values(last=last)
             )
-            if not changed.rowcount:
-                await self.conn.execute(
-                    insert(ReferenceCounter).values(scheme=scheme, year=year, last=last)
-                )
 
     async def _copy(self, table: Table, rows: list[dict[str, Any]], *, with_id: bool) -> int:
         if not rows:

@@ -13,6 +13,7 @@ from api.problems import WITH_BODY, documented
 from api.requests import etag, parse_if_match
 from disclosure import access
 from disclosure.alerts.service import AlertEvent, AlertPage, Alerts, AlertView
+from disclosure.reads import Visit
 from disclosure.users import Principal
 
 AlertId = Annotated[int, PathParameter(ge=1, le=2**62)]
@@ -22,12 +23,15 @@ AlertId = Annotated[int, PathParameter(ge=1, le=2**62)]
 async def list_alerts(
     alerts: NamedDependency[Alerts],
     principal: NamedDependency[Principal],
+    visit: NamedDependency[Visit],
     in_state: Annotated[Literal["open", "reviewed"] | None, QueryParameter(name="state")] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
 ) -> AlertPage:
-    """Your area's repeat-subject alerts, oldest first; `state=open` is the review queue."""
-    return await alerts.list(area=principal.area, state=in_state, limit=limit, cursor=cursor)
+    """Your area's repeat-subject alerts, oldest first; `state=open` is the review queue. Each
+    names its subject, so every request shown is put on the read trail."""
+    return await alerts.list(area=principal.area, state=in_state, limit=limit, cursor=cursor,
+                             visit=visit)
 
 
 @post(
@@ -39,6 +43,7 @@ async def review_alert(
     data: JSONBody[AlertEvent],
     alerts: NamedDependency[Alerts],
     principal: NamedDependency[Principal],
+    visit: NamedDependency[Visit],
     if_match: Annotated[str | None, HeaderParameter(
         name="If-Match", required=True,
         description='The alert\'s strong ETag, e.g. "1": missing is 428; stale, weak (W/) or'
@@ -52,6 +57,7 @@ async def review_alert(
         raise PermissionDeniedException(access.review_refusal(event))
     expected = parse_if_match(if_match)
     view = await alerts.apply(
-        alert_id, data, actor=principal.username, area=principal.area, expected_version=expected
+        alert_id, data, actor=principal.username, area=principal.area,
+        expected_version=expected, visit=visit,
     )
     return Response(view, headers={"ETag": etag(view.version)})

@@ -43,7 +43,7 @@ from api.mapp import (
 from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
-from api.reading import read_trail
+from api.reading import provide_visit, read_trail
 from api.requests import RequestController
 from api.search import list_searches, search
 from disclosure import jobs, logs
@@ -57,6 +57,7 @@ from disclosure.search.matching import FindingPolicy
 from disclosure.search.service import Finder
 from disclosure.settings import Settings
 from disclosure.users import LoginPolicy, Users
+from disclosure.verification import Verifier
 from disclosure.workflow import Workflow
 
 DOCS_PATH = "/schema"
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
     reads = ReadLog(service.db, now=service.now)
     finder = Finder(service.db, service.finding, now=service.now)
     alerts = Alerts(service)
+    verifier = Verifier(service.db)
     nominals = Nominals(service)
     meetings = Meetings(service)
 
@@ -95,6 +97,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
                 background.cancel()
                 with suppress(asyncio.CancelledError):
                     await background
+            verifier.close()
             await service.db.dispose()
 
     def constant(value: Any) -> Provide:
@@ -119,11 +122,13 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "reads": constant(reads),
             "finder": constant(finder),
             "alerts": constant(alerts),
+            "verifier": constant(verifier),
             "nominals": constant(nominals),
             "meetings": constant(meetings),
             "settings": constant(settings),
             "principal": Provide(provide_principal),
             "actor": Provide(provide_actor),
+            "visit": Provide(provide_visit),
         },
         guards=[authorise],
         before_request=refuse_bad_input(query_names),

@@ -39,9 +39,10 @@ def _day_starts(name: str, day: str | None, *, after: bool = False) -> datetime 
         return None
     try:
         start = datetime.combine(date.fromisoformat(day), time(), tzinfo=LONDON)
-    except ValueError:
-        raise InvalidInput(name, f"{day!r} is not a day (YYYY-MM-DD)") from None
-    return start + timedelta(days=1) if after else start
+        return start + timedelta(days=1) if after else start
+    except (ValueError, OverflowError):
+        refused = f"{day!r} is not a day (YYYY-MM-DD) this service counts in"
+        raise InvalidInput(name, refused) from None
 IF_MATCH = (
     'The strong ETag of the version acted on, e.g. "3": missing is 428; stale, weak (W/) or'
     " malformed is 412."
@@ -130,11 +131,15 @@ async def list_meetings(
     cursor: Annotated[str | None, QueryParameter(max_length=cursors.MAX_LENGTH)] = None,
 ) -> MeetingPage:
     """Your area's meetings, latest held first, with the review flags."""
-    filters = Filters(
-        level=level, held_from=_day_starts("held_from", held_from),
-        held_to=_day_starts("held_to", held_to, after=True), overdue_review=overdue_review,
-        draft_older_than_days=draft_older_than_days, nominal_id=nominal_id,
-    )
+    try:
+        filters = Filters(
+            level=level, held_from=_day_starts("held_from", held_from),
+            held_to=_day_starts("held_to", held_to, after=True), overdue_review=overdue_review,
+            draft_older_than_days=draft_older_than_days, nominal_id=nominal_id,
+        )
+    except ValueError as refused:
+        # A day outside the years a time may lie in (Filters checks it, as every input does).
+        raise InvalidInput(*str(refused).split(": ", 1)) from None
     return await meetings.search(filters, limit=limit, cursor=cursor, area=principal.area)
 
 

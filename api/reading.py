@@ -1,7 +1,12 @@
 """Every answer that carries personal data goes on the read trail, derived from the permission
 table: an endpoint marked `personal` in disclosure/access.py is logged when it answers 2xx, so a
 new endpoint cannot forget to (one that keeps its own log, a search, is logged there instead).
-A read that cannot be logged is not answered."""
+A read that cannot be logged is not answered.
+
+A handler that takes a `visit` logs the read itself, in the read's own transaction (one
+session, one transaction, no second lookup of the request); the middleware then sees the visit
+logged and writes nothing more. Every other personal answer is logged here, in a transaction of
+its own."""
 
 from __future__ import annotations
 
@@ -15,8 +20,26 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from disclosure import access
-from disclosure.reads import ReadLog
+from disclosure.reads import ReadLog, Visit
 from disclosure.users import Principal
+
+VISIT = "visit"
+
+
+async def provide_visit(request: Request[Any, Any, Any]) -> Visit:
+    """The read the handler is answering, kept in the scope for the middleware to check."""
+    principal = request.scope.get("user")
+    if not isinstance(principal, Principal):
+        raise RuntimeError("a personal read with no viewer")
+    visit = Visit(principal.username, request.scope["route_handler"].handler_name)
+    request.scope["state"][VISIT] = visit
+    return visit
+
+
+def _logged(scope: Scope) -> bool:
+    visit = scope.get("state", {}).get(VISIT)
+    return isinstance(visit, Visit) and visit.logged
+
 
 # The path parameter that names what an answer is about, and the collection a created one's
 # Location is in: a request, a MAPPA nominal, or a MAPP meeting (logged on its nominal's trail).
@@ -67,7 +90,10 @@ def read_trail(
                 nonlocal refused
                 if refused:
                     return
-                if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                if (
+                    message["type"] == "http.response.start" and 200 <= message["status"] < 300
+                    and not _logged(scope)
+                ):
                     principal = scope.get("user")
                     subject = _subject(scope, message)
                     if not isinstance(principal, Principal) or subject is None:

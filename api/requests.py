@@ -20,6 +20,7 @@ from api.metrics import TRANSITIONS
 from api.problems import WITH_BODY, documented
 from disclosure import cursors
 from disclosure.policy import Stage
+from disclosure.reads import Visit
 from disclosure.schemas import (
     Actions,
     ClockView,
@@ -116,9 +117,10 @@ class RequestController(Controller):
         reference: Reference,
         workflow: NamedDependency[Workflow],
         principal: NamedDependency[Principal],
+        visit: NamedDependency[Visit],
     ) -> Response[RequestView]:
         """One request with its parties; the ETag is its version. The view is logged."""
-        view = await workflow.get(reference, area=principal.area)
+        view = await workflow.get(reference, area=principal.area, visit=visit)
         return Response(view, headers={"ETag": etag(view.version)})
 
     @get("/{reference:str}/events", responses=documented(400, 404))
@@ -127,9 +129,10 @@ class RequestController(Controller):
         reference: Reference,
         workflow: NamedDependency[Workflow],
         principal: NamedDependency[Principal],
+        visit: NamedDependency[Visit],
     ) -> list[EventView]:
         """The request's timeline: every event, oldest first. The view is logged."""
-        return await workflow.events(reference, area=principal.area)
+        return await workflow.events(reference, area=principal.area, visit=visit)
 
     @get("/{reference:str}/clock", responses=documented(400, 404))
     async def clock(
@@ -137,10 +140,11 @@ class RequestController(Controller):
         reference: Reference,
         workflow: NamedDependency[Workflow],
         principal: NamedDependency[Principal],
+        visit: NamedDependency[Visit],
     ) -> ClockView:
         """Every due date of the request with its inputs and a sentence explaining it; extension
         reasons are free text, so the view is logged."""
-        return await workflow.clock(reference, area=principal.area)
+        return await workflow.clock(reference, area=principal.area, visit=visit)
 
     @get("/{reference:str}/actions", responses=documented(400, 404))
     async def actions(

@@ -95,9 +95,9 @@ INSERT_CHECK = text(
 )
 INSERT_EVENT = text(
     "INSERT INTO events (request_id, seq, event, from_state, to_state, actor, occurred_at,"
-    " policy_version, payload, payload_salt, payload_digest, prev_hash, hash, key_id) VALUES"
-    " (:rid, :seq, :event, :from_state, :to_state, :actor, :at, :policy_version, :payload,"
-    " :salt, :digest, :prev_hash, :hash, :key_id)"
+    " recorded_at, policy_version, payload, payload_salt, payload_digest, prev_hash, hash,"
+    " key_id) VALUES (:rid, :seq, :event, :from_state, :to_state, :actor, :at, :at,"
+    " :policy_version, :payload, :salt, :digest, :prev_hash, :hash, :key_id)"
 )
 
 

@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -167,30 +168,35 @@ def _cpu(pid: int) -> float:
 @asynccontextmanager
 async def serving(command: list[str], url: str, token: str) -> AsyncIterator[tuple[int, int]]:
     port = _free_port()
-    process = subprocess.Popen([*command, str(port)],
-                               env=os.environ | {"DISCLOSURE_DATABASE_URL": url})
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                     headers={"Authorization": f"Bearer {token}"}) as probe:
-            for _ in range(300):
-                if process.poll() is not None:
-                    raise RuntimeError(f"{command[2]} exited with {process.returncode}")
-                try:
-                    if (await probe.get("/api/requests/?limit=1")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the app did not start within 30 seconds")
-        yield process.pid, port
-    finally:
-        process.terminate()
+    # The server's log lines (one a request) go to a file, as a deployment's would, not to a
+    # terminal that could hold the server up.
+    with tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log",
+                                     delete=False) as log:
+        process = subprocess.Popen([*command, str(port)], stdout=log, stderr=subprocess.STDOUT,
+                                   env=os.environ | {"DISCLOSURE_DATABASE_URL": url})
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                         headers={"Authorization": f"Bearer {token}"}) as probe:
+                for _ in range(300):
+                    if process.poll() is not None:
+                        raise RuntimeError(f"{command[2]} exited with {process.returncode}; its"
+                                           f" output is in {log.name}")
+                    try:
+                        if (await probe.get("/api/requests/?limit=1")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.1)
+                else:
+                    raise RuntimeError("the app did not start within 30 seconds")
+            yield process.pid, port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 async def prepare(url: str, clients: int) -> tuple[dict[str, str], list[str]]:

@@ -48,7 +48,8 @@ class Rule:
     marks endpoints whose answers carry personal data (names, addresses or free text): every such
     answer is put on the read trail (api/reading.py), and no oversight role may call them (but
     an auditor the search log). `own_log` marks a personal endpoint whose answers are about no
-    one request, so they stay off the read trail: a search goes on the search log instead.
+    one request, and which logs them itself: a search goes on the search log, and the alert
+    queue puts each request it shows on that request's read trail.
     `scrape` endpoints are public unless the deployment sets a scrape token
     (DISCLOSURE_METRICS_TOKEN_FILE); then they need that token.
     """
@@ -80,9 +81,10 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     # Finding people: a search names many requests, so it goes on the search log (its terms
     # and the requests shown) rather than one request's read trail.
     "search": Rule(CASEWORK, personal=True, own_log=True),
-    "list_alerts": Rule(CASEWORK),
+    # An alert names its subject: each request an answer shows goes on its read trail.
+    "list_alerts": Rule(CASEWORK, personal=True, own_log=True),
     # A review is recorded on the alert (who, when, why), as an event is on its request.
-    "review_alert": Rule(CASEWORK, scoped=True),
+    "review_alert": Rule(CASEWORK, scoped=True, personal=True, own_log=True),
     # MAPP panels: a coordinator records nominals and meetings (the chair decides, docs/mapp.md);
     # casework reads them. Nominals and meetings are personal data: every answer naming them is
     # logged on the nominal's read trail. A listing of meetings carries no names or free text.

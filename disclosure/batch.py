@@ -14,10 +14,18 @@ from __future__ import annotations
 import itertools
 import operator
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import msgspec
@@ -42,7 +50,7 @@ from disclosure.records import (
     reference_of,
 )
 from disclosure.schemas import EventIn, NewRequest, PartyView, Transitioned
-from disclosure.search import index
+from disclosure.search import duplicates, index
 from disclosure.search.matching import Named
 from disclosure.workflow import Workflow
 from statemachines.lifecycle import PartyFacts
@@ -159,12 +167,16 @@ class BatchRecords:
         # (table name, id) → the row, for updates and lookups by id.
         self.rows: dict[tuple[str, int], dict[str, Any]] = {}
         self.links: dict[tuple[str, int, int], dict[str, Any]] = {}
-        self.terms: list[dict[str, Any]] = []
+        # Each party's search terms as they stand, and as first indexed.
+        self.terms: dict[int, list[dict[str, Any]]] = {}
+        self.received_terms: dict[int, list[dict[str, Any]]] = {}
+        self.indexed: set[int] = set()
         self.counts: dict[tuple[str, ...], int] = {}
         self.numbers: dict[tuple[str, int], int] = {}
         # In the order they happened: each receipt that raises alerts, and each change to a
-        # party after it was received, which later receipts' searches see.
-        self.happened: list[tuple[dict[str, Any] | None, int, dict[str, Any]]] = []
+        # party or its search terms after it was received, which later receipts' searches see;
+        # replayed on the batch's connection once its rows are written as received.
+        self.happened: list[Callable[[AsyncConnection], Awaitable[Any]]] = []
         self.receipts = 0
         # Each party as received, written first when alerts are raised in this batch.
         self.received_parties: dict[int, dict[str, Any]] = {}
@@ -354,7 +366,7 @@ class BatchRecords:
         for row in matched:
             row.update(changes)
             if table is PARTIES:
-                self.happened.append((None, row["id"], changes))
+                self.happened.append(partial(_change_party, party_id=row["id"], values=changes))
         return matched
 
     async def append(self, event: Mapping[str, Any]) -> None:
@@ -375,7 +387,24 @@ class BatchRecords:
     async def index(
         self, *, request_id: int, area: str, parties: Sequence[Mapping[str, Any]]
     ) -> None:
-        self.terms += index.rows_of(request_id=request_id, area=area, parties=parties)
+        for party in parties:
+            rows = index.rows_of(request_id=request_id, area=area, parties=[party])
+            if request_id in self.indexed:
+                # Added or changed after the request was received.
+                self.happened.append(partial(
+                    index.index_parties, request_id=request_id, area=area,
+                    parties=[dict(party)],
+                ))
+            else:
+                self.received_terms[party["id"]] = rows
+            self.terms[party["id"]] = rows
+        self.indexed.add(request_id)
+
+    async def possible_duplicates(
+        self, *, request_id: int, area: str, parties: Sequence[Named]
+    ) -> list[duplicates.PossibleDuplicate]:
+        """None: what a batch sends answers nobody, and the request view lists them."""
+        return []
 
     async def received(
         self, *, rid: int, area: str, received_at: datetime, channel: str, continued: bool,
@@ -385,10 +414,11 @@ class BatchRecords:
         # requests received before it as it would alone.
         if self.alerts_since is None or received_at >= self.alerts_since:
             self.receipts += 1
-            self.happened.append(({
-                "request_id": rid, "area": area, "received_at": received_at,
-                "channel": channel, "continued": continued, "parties": list(parties), "at": at,
-            }, rid, {}))
+            self.happened.append(partial(
+                repeats.raise_on_receive, dialect=self.dialect, policy=self.workflow.finding,
+                request_id=rid, area=area, received_at=received_at, channel=channel,
+                continued=continued, parties=list(parties), at=at,
+            ))
 
     async def count(
         self, *, was: statistics.Standing | None, now: statistics.Standing
@@ -432,7 +462,11 @@ class BatchRecords:
             written += await self._copy(table, tables[table.name], with_id=True)
         written += await self._copy(EVENTS, events, with_id=False)
         written += await self._copy(SEALS, sealed, with_id=False)
-        written += await self._copy(SEARCH_TERMS, self.terms, with_id=False)
+        # With alerts to raise, the terms and parties as received; `_alerts` brings them on.
+        terms = self.received_terms if self.receipts else self.terms
+        written += await self._copy(
+            SEARCH_TERMS, [row for rows in terms.values() for row in rows], with_id=False
+        )
         written += await self._copy(REQUEST_LINKS, list(self.links.values()), with_id=False)
         await statistics.add(self.conn, self.dialect, [
             dict(zip(("area", "scheme", "route", "state", "outcome"), key, strict=True))
@@ -449,18 +483,9 @@ class BatchRecords:
             return
         for party_id, row in self.received_parties.items():
             if row != self.rows[PARTIES.name, party_id]:
-                await self.conn.execute(
-                    update(PARTIES).where(PARTIES.c.id == party_id).values(row)
-                )
-        for receipt, party_id, changes in self.happened:
-            if receipt is None:
-                await self.conn.execute(
-                    update(PARTIES).where(PARTIES.c.id == party_id).values(changes)
-                )
-            else:
-                await repeats.raise_on_receive(
-                    self.conn, self.dialect, self.workflow.finding, **receipt
-                )
+                await _change_party(self.conn, party_id=party_id, values=row)
+        for step in self.happened:
+            await step(self.conn)
 
     async def _numbers(self) -> None:
         counter = REFERENCE_COUNTERS.c
@@ -489,6 +514,10 @@ class BatchRecords:
             table.name, columns=names, records=[tuple(value(r, n) for n in names) for r in rows]
         )
         return len(rows)
+
+
+async def _change_party(conn: AsyncConnection, *, party_id: int, values: dict[str, Any]) -> None:
+    await conn.execute(update(PARTIES).where(PARTIES.c.id == party_id).values(values))
 
 
 class Batch:

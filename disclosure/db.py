@@ -131,6 +131,12 @@ class Database:
         self.writer = async_sessionmaker(
             self.engine.execution_options(writer=True), expire_on_commit=False
         )
+        # A read that writes its own line on the read trail: a writer, whose first statement
+        # (always a read) is sent once more if the connection was dropped, as a reader's is.
+        self.logged_reader = async_sessionmaker(
+            self.engine.execution_options(writer=True), expire_on_commit=False,
+            sync_session_class=_ReadSession,
+        )
         self.reports_engine = create_engine(reports_url) if reports_url else None
         self.reporter = async_sessionmaker(
             self.reports_engine or self.engine, expire_on_commit=False,
@@ -142,6 +148,9 @@ class Database:
 
     def write(self) -> AsyncSession:
         return self.writer()
+
+    def read_logged(self) -> AsyncSession:
+        return self.logged_reader()
 
     def report(self) -> AsyncSession:
         return self.reporter()

@@ -30,7 +30,12 @@ class TrailKeys:
         if not keys:
             raise TrailKeyError("the trail key file holds no key")
         self.current = keys[0][0]
+        self._keys = keys
         self._macs = {key_id: hmac.new(secret, digestmod=hashlib.sha256) for key_id, secret in keys}
+
+    def __reduce__(self) -> tuple[type[TrailKeys], tuple[list[tuple[str, bytes]]]]:
+        # Passed to the worker process that verifies the trail off the app's event loop.
+        return TrailKeys, (self._keys,)
 
     def mac(self, key_id: str, message: bytes) -> str | None:
         """The hex MAC of `message` under key `key_id`; None for a key this file does not hold."""

@@ -7,12 +7,13 @@ a request never changes its version (the ETag everyone's If-Match depends on).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disclosure import cursors, seals
 from disclosure.db import Database
@@ -31,6 +32,43 @@ NOMINALS = Base.metadata.tables["nominals"]
 TRAILS: tuple[tuple[Table, Table, str], ...] = (
     (VIEWS, REQUESTS, "request_id"), (NOMINAL_VIEWS, NOMINALS, "nominal_id"),
 )
+
+
+# The head of a request's view chain. Readers of one request take the next seq in turn: the
+# caller holds the request row locked until the view is written (SQLite's writers are one at a
+# time already), and reads the head only once it holds the lock.
+_HEAD = (
+    select(VIEWS.c.seq, VIEWS.c.hash).where(VIEWS.c.request_id == bindparam("rid"))
+    .order_by(VIEWS.c.seq.desc()).limit(1)
+)
+_INSERT_VIEW = insert(VIEWS)
+
+
+@dataclass(slots=True)
+class Visit:
+    """One person reading a request through one endpoint; `logged` once it is on the trail."""
+
+    viewer: str
+    endpoint: str
+    logged: bool = False
+
+
+async def append(
+    conn: AsyncConnection, keys: TrailKeys, *, rid: int, reference: str, visit: Visit,
+    at: datetime,
+) -> None:
+    """Put one read on the request's view chain, in the caller's transaction, which holds the
+    request row locked: two statements."""
+    head = (await conn.execute(_HEAD, {"rid": rid})).first()
+    seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    await conn.execute(_INSERT_VIEW, {
+        "request_id": rid, "seq": seq, "viewer": visit.viewer, "endpoint": visit.endpoint,
+        "viewed_at": at, "prev_hash": prev, "key_id": keys.current,
+        "hash": keys.sign(link_message(prev_hash=prev, reference=reference, seq=seq,
+                                       viewer=visit.viewer, endpoint=visit.endpoint,
+                                       viewed_at=at)),
+    })
+    visit.logged = True
 
 
 def link_message(
@@ -62,32 +100,11 @@ class ReadLog:
         self.now = now
 
     async def record(self, reference: str, *, viewer: str, endpoint: str) -> None:
+        """Log one read in a transaction of its own (an answer that did not log its own)."""
         async with self.db.write() as session, session.begin():
-            await self._append(session, reference, viewer=viewer, endpoint=endpoint)
-
-    async def _append(
-        self, session: AsyncSession, reference: str, *, viewer: str, endpoint: str
-    ) -> None:
-        # Readers of one request take the next seq in turn: the request row is locked until
-        # the view is written (SQLite's writers are one at a time already).
-        rid = await request_id(session, reference, lock=True)
-        last = (
-            await session.execute(
-                select(View.seq, View.hash)
-                .where(View.request_id == rid)
-                .order_by(View.seq.desc())
-                .limit(1)
-            )
-        ).first()
-        seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
-        at = self.now()
-        keys = self.db.keys
-        session.add(View(
-            request_id=rid, seq=seq, viewer=viewer, endpoint=endpoint, viewed_at=at,
-            prev_hash=prev, key_id=keys.current,
-            hash=keys.sign(link_message(prev_hash=prev, reference=reference, seq=seq,
-                                        viewer=viewer, endpoint=endpoint, viewed_at=at)),
-        ))
+            rid = await request_id(session, reference, lock=True)
+            await append(await session.connection(), self.db.keys, rid=rid, reference=reference,
+                         visit=Visit(viewer, endpoint), at=self.now())
 
     async def record_nominal(self, nominal_id: int, *, viewer: str, endpoint: str) -> None:
         """Log a read of a MAPPA nominal, or of one of its meetings, on the nominal's chain."""

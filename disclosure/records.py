@@ -21,7 +21,7 @@ from disclosure.db import Database
 from disclosure.errors import NotFound
 from disclosure.models import Base, Division, ReferenceCounter
 from disclosure.policy import PolicySettings
-from disclosure.search import index, links
+from disclosure.search import duplicates, index, links
 from disclosure.search.matching import FindingPolicy, Named
 from statemachines.lifecycle import PartyFacts
 
@@ -126,7 +126,14 @@ class Records(Protocol):
     ) -> None: ...
     async def index(
         self, *, request_id: int, area: str, parties: Sequence[Mapping[str, Any]]
-    ) -> None: ...
+    ) -> None:
+        """(Re)write the search terms of these parties."""
+        ...
+    async def possible_duplicates(
+        self, *, request_id: int, area: str, parties: Sequence[Named]
+    ) -> list[duplicates.PossibleDuplicate]:
+        """Other requests of the area naming the same people, for an event's answer."""
+        ...
     async def received(
         self, *, rid: int, area: str, received_at: datetime, channel: str, continued: bool,
         parties: Sequence[Named], at: datetime,
@@ -328,6 +335,14 @@ class SqlRecords:
         self, *, request_id: int, area: str, parties: Sequence[Mapping[str, Any]]
     ) -> None:
         await index.index_parties(self.conn, request_id=request_id, area=area, parties=parties)
+
+    async def possible_duplicates(
+        self, *, request_id: int, area: str, parties: Sequence[Named]
+    ) -> list[duplicates.PossibleDuplicate]:
+        return await duplicates.possible(
+            self.conn, self.dialect, self.finding, request_id=request_id, area=area,
+            parties=parties,
+        )
 
     async def received(
         self, *, rid: int, area: str, received_at: datetime, channel: str, continued: bool,

@@ -692,6 +692,8 @@ class Transitioned(msgspec.Struct, kw_only=True):
     state: str
     outcome: str | None
     version: int
+    # After add_party or amend_party: other requests of the area naming the same person.
+    possible_duplicates: list[PossibleDuplicate] = msgspec.field(default_factory=list)
 
 
 class HolidayView(msgspec.Struct, kw_only=True):

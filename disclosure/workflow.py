@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, NamedTuple
@@ -13,7 +14,7 @@ from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure import audit, clocks, cursors, statistics, timeliness
+from disclosure import audit, clocks, cursors, reads, statistics, timeliness
 from disclosure.access import AUTHORISES_ERASURE, SYSTEM_EVENTS, may_send_some
 from disclosure.alerts import repeats
 from disclosure.db import Database
@@ -21,6 +22,7 @@ from disclosure.errors import IdempotencyMismatch, InvalidInput, NotFound, Stale
 from disclosure.models import OPEN, Closure, Event, Party, Request
 from disclosure.outcomes import decided_outcome, outcome_of
 from disclosure.policy import NoPolicy, PolicySettings, Stage
+from disclosure.reads import Visit
 from disclosure.recipients import eligibility
 from disclosure.records import (
     CHECKS,
@@ -389,6 +391,7 @@ class Workflow:
             # backend ever lets a second writer through.
             raise StaleVersion(reference, expected_version, request.version)
         await records.seal()
+        duplicates_found = await self._party_duplicates(records, request, payload, recorded)
         # Last, so the count's row is locked for as short a time as the commit allows.
         await records.count(
             was=statistics.Standing(request.area, request.scheme, request.route,
@@ -403,7 +406,30 @@ class Workflow:
             state=to_state,
             outcome=outcome,
             version=link["seq"],
+            possible_duplicates=duplicates_found,
         )
+
+    async def _party_duplicates(
+        self, records: Records, request: Locked, payload: EventIn, recorded: dict[str, Any],
+    ) -> list[duplicates.PossibleDuplicate]:
+        """After a party is added or amended: its search terms rewritten, and the other requests
+        of the area naming the same person, as at receipt. The event's answer is not on the read
+        trail, so it leaves out the other requests' names and dates of birth; the request view
+        (which is) shows them."""
+        match payload:
+            case AddParty():
+                party_id = recorded["party_id"]
+            case AmendParty():
+                party_id = payload.party_id
+            case _:
+                return []
+        party = await records.party_row(party_id)
+        await records.index(request_id=request.id, area=request.area, parties=[party])
+        found = await records.possible_duplicates(
+            request_id=request.id, area=request.area,
+            parties=[msgspec.convert(party, PartyView)],
+        )
+        return [msgspec.structs.replace(d, name=None, date_of_birth=None) for d in found]
 
     async def _occurred(
         self, records: Records, request: Locked, payload: EventIn, now: datetime,
@@ -745,10 +771,32 @@ class Workflow:
 
     # Reading -----------------------------------------------------------------------------
 
-    async def get(self, reference: str, *, area: str | None = None) -> RequestView:
+    @asynccontextmanager
+    async def reading(self, visit: Visit | None) -> AsyncIterator[AsyncSession]:
+        """A read's one session and transaction; with `visit`, the read is put on the read
+        trail (`log`) in that same transaction, so a read that cannot be logged is not
+        answered."""
+        if visit is None:
+            async with self.db.read() as session:
+                yield session
+        else:
+            async with self.db.read_logged() as session, session.begin():
+                yield session
+
+    async def log(
+        self, session: AsyncSession, rid: int, reference: str, visit: Visit | None
+    ) -> None:
+        """The read on the trail, after its first statement locked the request row."""
+        if visit is not None:
+            await reads.append(await session.connection(), self.db.keys, rid=rid,
+                               reference=reference, visit=visit, at=self.now())
+
+    async def get(
+        self, reference: str, *, area: str | None = None, visit: Visit | None = None
+    ) -> RequestView:
         """One request; with `area`, a request of another area is not found."""
-        async with self.db.read() as session:
-            request = await _find(session, reference, area)
+        async with self.reading(visit) as session:
+            request = await _find(session, reference, area, lock=visit is not None)
             rows = await session.scalars(
                 select(Party).where(Party.request_id == request.id).order_by(Party.id)
             )
@@ -763,6 +811,7 @@ class Workflow:
             closures = await session.scalars(
                 select(Closure).where(Closure.request_id == request.id).order_by(Closure.seq)
             )
+            await self.log(session, request.id, reference, visit)
             return self._view(
                 request, parties, related, continued_from=continued_from,
                 continued_as=continued_as,
@@ -820,21 +869,27 @@ class Workflow:
     def _overdue(self, state: str, due_at: datetime | None) -> bool:
         return state != "closed" and due_at is not None and due_at < self.now()
 
-    async def clock(self, reference: str, *, area: str | None = None) -> ClockView:
+    async def clock(
+        self, reference: str, *, area: str | None = None, visit: Visit | None = None
+    ) -> ClockView:
         """Every due date of a request, each with its inputs and explanation."""
-        async with self.db.read() as session:
-            request = await _find(session, reference, area)
+        async with self.reading(visit) as session:
+            request = await _find(session, reference, area, lock=visit is not None)
             clock = await timeliness.request_clock(session, request, self.policy)
+            await self.log(session, request.id, reference, visit)
         return timeliness.clock_view(request, clock, self.policy, self.now())
 
-    async def events(self, reference: str, *, area: str | None = None) -> list[EventView]:
-        async with self.db.read() as session:
-            rid = await request_id(session, reference, area=area)
+    async def events(
+        self, reference: str, *, area: str | None = None, visit: Visit | None = None
+    ) -> list[EventView]:
+        async with self.reading(visit) as session:
+            rid = await request_id(session, reference, area=area, lock=visit is not None)
             rows = (
                 await session.scalars(
                     select(Event).where(Event.request_id == rid).order_by(Event.seq)
                 )
             ).all()
+            await self.log(session, rid, reference, visit)
         return [
             EventView(
                 seq=e.seq, event=e.event, from_state=e.from_state, to_state=e.to_state,
@@ -930,9 +985,13 @@ class Workflow:
         )
 
 
-async def _find(session: AsyncSession, reference: str, area: str | None) -> Request:
-    """A request by reference; with `area`, another area's request is not found."""
-    request = await session.scalar(select(Request).where(Request.reference == reference))
+async def _find(
+    session: AsyncSession, reference: str, area: str | None, *, lock: bool = False
+) -> Request:
+    """A request by reference; with `area`, another area's request is not found; with `lock`,
+    the row stays locked until the transaction ends."""
+    query = select(Request).where(Request.reference == reference)
+    request = await session.scalar(query.with_for_update() if lock else query)
     if request is None or (area is not None and request.area != area):
         raise NotFound(reference)
     return request

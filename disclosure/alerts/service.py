@@ -6,7 +6,7 @@ transaction as the alert's change, and links it to every request the alert was r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -18,6 +18,8 @@ from disclosure import cursors
 from disclosure.alerts.repeats import AT_RISK_ROLES, REVIEW_CHANNEL
 from disclosure.errors import NotFound, StaleVersion
 from disclosure.models import Alert, AlertRequest, Party, Request
+from disclosure.reads import Visit
+from disclosure.references import request_id
 from disclosure.schemas import Code, Input, NewRequest, PartyIn, Text
 from disclosure.search import links, names
 from disclosure.workflow import Workflow
@@ -87,27 +89,47 @@ class Alerts:
 
     async def list(
         self, *, area: str, state: Literal["open", "reviewed"] | None, limit: int,
-        cursor: str | None,
+        cursor: str | None, visit: Visit | None = None,
     ) -> AlertPage:
-        """Oldest first: the queue is worked from the front."""
+        """Oldest first: the queue is worked from the front. An alert names its subject, so
+        with `visit` every request shown goes on the read trail in the same transaction."""
         statement = select(Alert).where(Alert.area == area).order_by(Alert.id).limit(limit + 1)
         if state is not None:
             statement = statement.where(Alert.state == state)
         if cursor is not None:
             (last_id,) = cursors.decode(cursor, int)
             statement = statement.where(Alert.id > last_id)
-        async with self.db.read() as session:
+        async with self.workflow.reading(visit) as session:
             alerts = (await session.scalars(statement)).all()
             more = len(alerts) > limit
             alerts = alerts[:limit]
             views = [await self._view(session, a) for a in alerts]
+            await self._log(session, views, visit)
         return AlertPage(
             items=views, next_cursor=cursors.encode(alerts[-1].id) if more and alerts else None
         )
 
-    async def get(self, alert_id: int, *, area: str) -> AlertView:
-        async with self.db.read() as session:
-            return await self._view(session, await self._find(session, alert_id, area))
+    async def get(self, alert_id: int, *, area: str, visit: Visit | None = None) -> AlertView:
+        async with self.workflow.reading(visit) as session:
+            view = await self._view(session, await self._find(session, alert_id, area))
+            await self._log(session, [view], visit)
+            return view
+
+    async def _log(
+        self, session: AsyncSession, shown: Sequence[AlertView], visit: Visit | None
+    ) -> None:
+        """Each request the alerts show (those alerted on, and any a review started) on the
+        read trail, locked in the order of their references."""
+        if visit is None:
+            return
+        references = sorted(
+            {r.reference for view in shown for r in view.requests}
+            | {view.started_request for view in shown if view.started_request}
+        )
+        for reference in references:
+            rid = await request_id(session, reference, lock=True)
+            await self.workflow.log(session, rid, reference, visit)
+        visit.logged = True
 
     async def _find(self, session: AsyncSession, alert_id: int, area: str) -> Alert:
         alert = await session.scalar(
@@ -142,9 +164,10 @@ class Alerts:
 
     async def apply(
         self, alert_id: int, payload: AlertEvent, *, actor: str, area: str,
-        expected_version: int,
+        expected_version: int, visit: Visit | None = None,
     ) -> AlertView:
-        """Review an alert; the review and any request it starts commit together."""
+        """Review an alert; the review and any request it starts commit together. The answer
+        is the alert as reviewed, read as `get` reads it."""
         event = type(payload).__struct_config__.tag
         assert isinstance(event, str)
         async with self.db.write() as session, session.begin():
@@ -169,7 +192,7 @@ class Alerts:
                 .where(Alert.id == alert.id, Alert.version == expected_version)
                 .values(**changes)
             )
-        return await self.get(alert_id, area=area)
+        return await self.get(alert_id, area=area, visit=visit)
 
     async def _start(
         self, session: AsyncSession, alert: Alert, payload: StartRightToKnow, *, actor: str,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Row, Select, Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disclosure import audit, seals
@@ -40,6 +40,28 @@ _STANDING_AT = (
 LAST_CHANGE = select(NOMINAL_EVENTS.c.occurred_at).where(
     NOMINAL_EVENTS.c.event.in_(tuple(STANDING_EVENTS))
 ).order_by(NOMINAL_EVENTS.c.seq.desc()).limit(1)
+
+
+def standings(at: datetime) -> Select[Any]:
+    """Every nominal's standing at `at`, of those registered by then, in one set-based query:
+    the board's snapshot (31 March) is `standings(the end of 31 March)` grouped as it needs.
+    Columns: nominal_id, area, category, level, location, rosh."""
+    latest = func.row_number().over(
+        partition_by=NOMINAL_EVENTS.c.nominal_id,
+        order_by=(NOMINAL_EVENTS.c.occurred_at.desc(), NOMINAL_EVENTS.c.seq.desc()),
+    )
+    ranked = (
+        select(NOMINAL_EVENTS.c.nominal_id, *(NOMINAL_EVENTS.c[name] for name in STANDING),
+               latest.label("latest"))
+        .where(NOMINAL_EVENTS.c.event.in_(tuple(STANDING_EVENTS)),
+               NOMINAL_EVENTS.c.occurred_at <= at)
+        .subquery()
+    )
+    return (
+        select(ranked.c.nominal_id, NOMINALS.c.area, *(ranked.c[name] for name in STANDING))
+        .join(NOMINALS, NOMINALS.c.id == ranked.c.nominal_id)
+        .where(ranked.c.latest == 1)
+    )
 
 
 async def lock(conn: AsyncConnection, nominal_id: int, area: str | None) -> Row[Any]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from disclosure.models import Request, View
 from disclosure.workflow import Workflow
 from tests import factories
 from tests.api.conftest import People
@@ -197,3 +199,59 @@ async def test_an_alert_review_refuses_nul_a_free_text_division_and_a_weak_etag(
     assert weak.status_code == 412
     queue = (await client.get("/api/alerts", params={"state": "open"}, headers=officer)).json()
     assert [a["id"] for a in queue["items"]] == [alert["id"]]
+
+
+async def test_adding_a_subject_answers_with_the_possible_duplicates(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    officer = people.bearer("disclosure_officer")
+    first = (await client.post("/api/requests", json=application("Daniel Price", "Emma Walker"),
+                               headers=officer)).json()
+    second = (await client.post("/api/requests", json=application("Robert Walsh", "Kerry Holt"),
+                                headers=officer)).json()
+    assert second["possible_duplicates"] == []
+    added = await client.post(
+        f"/api/requests/{second['reference']}/events",
+        json=factories.body("add_party", party={"role": "subject", "name": "Danny PRYCE"}),
+        headers={**officer, "If-Match": '"1"'},
+    )
+    assert added.status_code == 200, added.text
+    [duplicate] = added.json()["possible_duplicates"]
+    assert (duplicate["reference"], duplicate["state"], duplicate["role"], duplicate["name"]) == (
+        first["reference"], "received", "subject", None)
+    found = await client.get("/api/search", params={"q": "Danny Pryce"}, headers=officer)
+    assert {hit["reference"] for hit in found.json()["items"]} == {
+        first["reference"], second["reference"]}
+
+
+async def test_the_alert_queue_names_subjects_only_to_casework_and_logs_what_it_shows(
+    client: httpx.AsyncClient, people: People, workflow: Workflow
+) -> None:
+    officer = people.bearer("disclosure_officer")
+    made = [(await client.post("/api/requests", json=application("Daniel Price", at_risk),
+                               headers=officer)).json()["reference"]
+            for at_risk in ("Emma Walker", "Kerry Holt", "Sophie Hart")]
+    before = await views_of(workflow)
+    queue = await client.get("/api/alerts", headers=officer)
+    [alert] = queue.json()["items"]
+    assert alert["subject"] == "daniel price"
+    # Each request the alert shows is on its read trail, once, for the officer who looked.
+    after = await views_of(workflow)
+    assert after[len(before):] == [(people.username("disclosure_officer"), "list_alerts")] * 3
+    async with workflow.db.read() as session:
+        shown = set(await session.scalars(
+            select(Request.reference).join(View, View.request_id == Request.id)
+            .where(View.endpoint == "list_alerts")))
+    assert shown == set(made)
+    # Nobody but casework sees the queue, nor the subject's name.
+    for role in ("smb_member", "lay_adviser", "auditor", "admin"):
+        refused = await client.get("/api/alerts", headers=people.bearer(role))
+        assert refused.status_code == 403, role
+        assert "price" not in refused.text.lower()
+    reviewed = await client.post(
+        f"/api/alerts/{alert['id']}/events", json={"event": "record_no_action",
+                                                    "reason": "Already under MAPPA"},
+        headers={**officer, "If-Match": '"1"'})
+    assert reviewed.status_code == 200
+    assert (await views_of(workflow))[len(after):] == [
+        (people.username("disclosure_officer"), "review_alert")] * 3

@@ -149,10 +149,13 @@ async def test_another_areas_nominal_and_meeting_are_not_found(
     listing = await client.get("/api/meetings", headers=other)
     assert listing.json()["items"] == []
     assert OWN not in listing.text
-    for bad in ("2026-01-01T00:00:00", "0.5", "2026-02-31"):
+    for bad in ("2026-01-01T00:00:00", "0.5", "2026-02-31", "3962-04-04", "1899-12-31"):
         answer = await client.get("/api/meetings", params={"held_from": bad}, headers=other)
         assert answer.status_code == 400, answer.text
         assert "held_from" in answer.json()["detail"]
+    for edge in ("9999-12-31", "0001-01-01"):
+        answer = await client.get("/api/meetings", params={"held_to": edge}, headers=other)
+        assert answer.status_code == 400 and "held_to" in answer.json()["detail"], answer.text
 
 
 async def test_events_need_the_current_etag_and_strict_bodies(

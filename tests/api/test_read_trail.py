@@ -8,15 +8,14 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, event, select
 from sqlalchemy.exc import OperationalError
 
-from disclosure import access
+from disclosure import access, reads
 from disclosure.mapp.meetings import Meetings
 from disclosure.mapp.nominals import Nominals
 from disclosure.mapp.schemas import NewMeeting, NewNominal
 from disclosure.models import NominalRead, View
-from disclosure.reads import ReadLog
 from disclosure.workflow import Workflow
 from tests import factories
 from tests.api.conftest import OWN, People
@@ -127,10 +126,36 @@ async def test_a_read_that_cannot_be_logged_answers_503_when_the_database_is_awa
 ) -> None:
     reference = (await workflow.create(factories.new(area=OWN), actor="seed")).reference
 
-    async def database_away(self: ReadLog, *args: object, **kwargs: object) -> None:
+    async def database_away(*args: object, **kwargs: object) -> None:
         raise OperationalError("INSERT INTO views", {}, ConnectionRefusedError())
 
-    monkeypatch.setattr(ReadLog, "record", database_away)
+    # Both ways a read is logged: in the read's own transaction, and in one of its own.
+    monkeypatch.setattr(reads, "append", database_away)
     answer = await client.get(f"/api/requests/{reference}", headers=people.bearer(OFFICER))
     assert answer.status_code == 503 and answer.headers["Retry-After"]
     assert "parties" not in answer.text
+
+
+@pytest.mark.parametrize("path", ["", "/events", "/clock"])
+async def test_a_logged_read_is_one_transaction(
+    client: httpx.AsyncClient, people: People, workflow: Workflow, path: str
+) -> None:
+    reference = (await workflow.create(factories.new(area=OWN), actor="seed")).reference
+    url = f"/api/requests/{reference}{path}"
+    officer = people.bearer(OFFICER)
+    # The first call also looks up the credential; the next ones find it in the cache.
+    assert (await client.get(url, headers=officer)).status_code == 200
+    begun: list[bool] = []
+
+    def on_begin(connection: Connection) -> None:
+        begun.append(True)
+
+    event.listen(workflow.db.engine.sync_engine, "begin", on_begin)
+    try:
+        assert (await client.get(url, headers=officer)).status_code == 200
+    finally:
+        event.remove(workflow.db.engine.sync_engine, "begin", on_begin)
+    # The read and its line on the read trail went in one transaction.
+    assert begun == [True]
+    assert await views_of(workflow) == [(people.username(OFFICER), "read" if not path
+                                         else path.strip("/").replace("events", "timeline"))] * 2

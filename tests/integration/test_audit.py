@@ -31,6 +31,7 @@ from disclosure.models import (
 )
 from disclosure.reads import ReadLog
 from disclosure.users import Users
+from disclosure.verification import Verifier
 from disclosure.workflow import Workflow
 from tests.conftest import FakeClock
 from tests.factories import new, new_meeting, new_nominal, payload, recipient
@@ -411,3 +412,18 @@ def test_merkle_tree_head_matches_rfc_9162() -> None:
         for leaf in leaves:
             tree.add(leaf)
         assert tree.root() == mth(leaves).hex(), n
+
+
+async def test_the_worker_process_finds_what_verify_finds(workflow: Workflow) -> None:
+    reference = await two_requests(workflow)
+    verifier = Verifier(workflow.db)
+    try:
+        clean = await verifier.verify(area=None)
+        assert clean == await audit.verify(workflow.db)
+        assert clean.ok and clean.events_checked > 0
+        await tamper(workflow, reference, 2, actor="someone.else")
+        broken = await verifier.verify(area="derbyshire")
+        assert broken == await audit.verify(workflow.db, area="derbyshire")
+        assert (broken.ok, broken.reference, broken.seq) == (False, reference, 2)
+    finally:
+        verifier.close()

@@ -3,6 +3,7 @@ review intervals and late reviews, the consideration and the requests it starts,
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,9 @@ import pytest
 from sqlalchemy import and_, func, select, text
 
 from disclosure.audit import verify
+from disclosure.db import Database
 from disclosure.errors import InvalidInput, StaleVersion
+from disclosure.mapp import trail
 from disclosure.mapp.meetings import Filters, Meetings
 from disclosure.mapp.nominals import Nominals
 from disclosure.mapp.schemas import (
@@ -25,6 +28,7 @@ from disclosure.mapp.schemas import (
 )
 from disclosure.models import Decision, DecisionRecipient, Request
 from disclosure.models import NominalEvent as NominalEventRow
+from disclosure.policy import load_policy_book
 from disclosure.workflow import Workflow
 from statemachines.lifecycle import GuardRefused
 from tests import factories
@@ -88,6 +92,17 @@ async def test_level_and_category_changes_are_dated_and_counted_as_they_stood(
 
     assert await level_on("2026-03-31T23:59:59Z") == 3
     assert await level_on("2026-02-28T23:59:59Z") == 2
+    # The same snapshot, set-based, over every nominal: one registered after the date is not
+    # in it yet.
+    later = await _nominal(workflow, reference="VISOR-2", managed_from="2026-05-01T09:00:00Z")
+    async with workflow.db.read() as session:
+        snapshot = (await session.execute(
+            trail.standings(factories.utc("2026-03-31T23:59:59Z")))).all()
+        now = (await session.execute(trail.standings(factories.utc("2026-11-01T00:00:00Z")))).all()
+    assert [(r.nominal_id, r.area, r.category, r.level) for r in snapshot] == [
+        (nominal.id, "derbyshire", 2, 3)]
+    assert sorted((r.nominal_id, r.category, r.level) for r in now) == [
+        (nominal.id, 1, 2), (later.id, 1, 3)]
     async with workflow.db.read() as session:
         changes = await session.scalar(select(func.count()).where(
             NominalEventRow.event == "change_level",
@@ -296,3 +311,32 @@ async def test_an_edit_behind_the_services_back_is_found(workflow: Workflow) -> 
         await _send(workflow, meeting, {"event": "add_action_points", "action_points": [
             {"action": "x", "owner_agency": "police", "owner": "y",
              "due_at": "2026-11-20T17:00:00Z"}]})
+
+
+async def test_two_coordinators_recording_at_once_never_both_win(
+    workflow: Workflow, database_url: str, clock: FakeClock
+) -> None:
+    # A second service with its own engine: a separate connection, as a second app process.
+    other = Workflow(Database(database_url), load_policy_book(None), now=clock)
+    try:
+        nominal = await _nominal(workflow)
+        for round_ in range(4):
+            meeting = await _meeting(workflow, nominal.id,
+                                     held_at=f"2026-0{round_ + 5}-01T10:00:00Z")
+            outcomes = await asyncio.gather(
+                _send(workflow, meeting, factories.consideration()),
+                _send(other, meeting, {"event": "add_action_points", "action_points":
+                                       factories.new_meeting(1)["action_points"]}),
+                return_exceptions=True,
+            )
+            won = [o for o in outcomes if isinstance(o, MeetingView)]
+            lost = [o for o in outcomes if isinstance(o, BaseException)]
+            assert len(won) == 1 and len(lost) == 1, outcomes
+            assert isinstance(lost[0], StaleVersion)
+            after = await Meetings(workflow).get(meeting.id)
+            assert after.version == 2
+            # The consideration's requests exist only if the consideration won.
+            assert len(after.requests) == (2 if after.consideration else 0)
+        assert (await verify(workflow.db)).ok
+    finally:
+        await other.db.dispose()

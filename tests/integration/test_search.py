@@ -16,7 +16,7 @@ from disclosure.schemas import NewRequest, RequestView
 from disclosure.search import index, names
 from disclosure.search.service import Finder, SearchPage
 from disclosure.workflow import Workflow
-from tests.factories import new_request
+from tests.factories import new_request, payload
 
 OFFICER = "officer.ann"
 
@@ -232,3 +232,50 @@ async def test_names_of_short_words_are_received_and_found(workflow: Workflow) -
     first = await receive(workflow, "C D", at_risk="A B")
     second = await receive(workflow, "C D", at_risk="E F")
     assert first.reference in [d.reference for d in second.possible_duplicates]
+
+
+async def test_a_party_added_is_indexed_and_its_duplicates_listed(workflow: Workflow) -> None:
+    first = await receive(workflow, "Daniel Price", born="1985-03-12")
+    later = await receive(workflow, "Mark Sample", at_risk="Kate Long")
+    other_area = await receive(workflow, "Daniel Price", born="1985-03-12", area="kent")
+    done = await workflow.apply(
+        later.reference,
+        payload("add_party", party={"role": "subject", "name": "PRICE, Danny",
+                                    "date_of_birth": "1985-03-12"}),
+        actor=OFFICER, expected_version=later.version,
+    )
+    [duplicate] = done.possible_duplicates
+    assert (duplicate.reference, duplicate.state, duplicate.role) == (
+        first.reference, "received", "subject")
+    assert duplicate.received_at == first.received_at
+    # The event's answer is off the read trail: no other request's names in it.
+    assert (duplicate.name, duplicate.date_of_birth) == (None, None)
+    assert other_area.reference not in [d.reference for d in done.possible_duplicates]
+    assert refs(await find(workflow, "Danny Price")) == [later.reference, first.reference]
+    # The request view lists it too, names and all.
+    view = await workflow.get(later.reference, area="derbyshire")
+    assert [(d.reference, d.name) for d in view.possible_duplicates] == [
+        (first.reference, "Daniel Price")]
+
+
+async def test_a_party_amended_is_found_by_its_new_name_and_duplicates_listed(
+    workflow: Workflow,
+) -> None:
+    first = await receive(workflow, "Daniel Pryce")
+    later = await receive(workflow, "Robert Walsh", at_risk="Kate Long")
+    assert later.possible_duplicates == []
+    subject = next(p for p in later.parties if p.role == "subject")
+    done = await workflow.apply(
+        later.reference,
+        payload("amend_party", party_id=subject.id, changes={"name": "Daniel Price"}),
+        actor=OFFICER, expected_version=later.version,
+    )
+    assert [d.reference for d in done.possible_duplicates] == [first.reference]
+    assert refs(await find(workflow, "Robert Walsh")) == []
+    assert set(refs(await find(workflow, "Daniel Price"))) == {first.reference, later.reference}
+    # Any other event answers with no duplicates.
+    checked = await workflow.apply(
+        later.reference, payload("complete_initial_checks"), actor=OFFICER,
+        expected_version=done.version,
+    )
+    assert checked.possible_duplicates == []

@@ -44,6 +44,14 @@ from api.metrics import HTTP, metrics
 from api.oversight import decisions, statistics
 from api.problems import HANDLERS
 from api.reading import provide_visit, read_trail
+from api.reports import (
+    annual_report,
+    draw_review,
+    list_reviews,
+    read_review,
+    released_decision,
+    review_event,
+)
 from api.requests import RequestController
 from api.search import list_searches, search
 from disclosure import jobs, logs
@@ -53,6 +61,7 @@ from disclosure.mapp.meetings import Meetings
 from disclosure.mapp.nominals import Nominals
 from disclosure.policy import load_policy_book
 from disclosure.reads import ReadLog
+from disclosure.reviews.service import Reviews
 from disclosure.search.matching import FindingPolicy
 from disclosure.search.service import Finder
 from disclosure.settings import Settings
@@ -78,6 +87,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
     reads = ReadLog(service.db, now=service.now)
     finder = Finder(service.db, service.finding, now=service.now)
     alerts = Alerts(service)
+    reviews = Reviews(service, reads)
     verifier = Verifier(service.db)
     nominals = Nominals(service)
     meetings = Meetings(service)
@@ -113,6 +123,8 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             RequestController, verify_trail, views, statistics, decisions,
             open_session, close_session, whoami, issue_token, end_other_sessions, list_users,
             healthz, readyz, metrics, search, list_searches, list_alerts, review_alert,
+            annual_report, draw_review, list_reviews, read_review, review_event,
+            released_decision,
             create_nominal, read_nominal, change_nominal, create_meeting, list_meetings,
             read_meeting, send_meeting_event,
         ],
@@ -122,6 +134,7 @@ def create_app(settings: Settings | None = None, workflow: Workflow | None = Non
             "reads": constant(reads),
             "finder": constant(finder),
             "alerts": constant(alerts),
+            "reviews": constant(reviews),
             "verifier": constant(verifier),
             "nominals": constant(nominals),
             "meetings": constant(meetings),

@@ -37,6 +37,10 @@ ROLE_DESCRIPTIONS: Final[dict[Role, str]] = {
 CASEWORK: Final = frozenset({"disclosure_officer", "decision_maker", "mapp_coordinator"})
 OVERSIGHT: Final = frozenset({"smb_member", "lay_adviser", "auditor"})
 ANYONE: Final = frozenset(ROLES)
+REPORTS: Final = frozenset({"smb_member", "lay_adviser", "auditor", "admin"})
+REVIEWERS: Final = frozenset({"smb_member", "lay_adviser", "auditor"})
+# Roles who always get a report with small counts suppressed, whatever they ask for.
+ALWAYS_SUPPRESSED: Final = frozenset({"lay_adviser"})
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,16 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     # justified. Listing the log is not itself logged.
     "list_searches": Rule(frozenset({"auditor"}), personal=True, own_log=True),
     "verify_trail": Rule(frozenset({"auditor", "admin"})),
+    # The board's report of its area: figures only (lay advisers always see it suppressed).
+    "annual_report": Rule(REPORTS, scoped=True),
+    # Decision reviews: the board draws samples; reviewers read anonymised decisions; an
+    # auditor releases one decision's names and words (on the read trail), which the board's
+    # members (never lay advisers) may then read, each read on the read trail.
+    "draw_review": Rule(frozenset({"smb_member"})),
+    "list_reviews": Rule(REVIEWERS),
+    "read_review": Rule(REVIEWERS, scoped=True),
+    "review_event": Rule(REVIEWERS, scoped=True),
+    "released_decision": Rule(frozenset({"smb_member"}), scoped=True, personal=True),
     # Accounts.
     "list_users": Rule(frozenset({"admin"})),
     # Operations: probes for the load balancer, and counts with no personal data or references.
@@ -146,6 +160,14 @@ EVENTS: Final[dict[str, frozenset[str]]] = {
     # Parties found or corrected during a case: casework, whoever finds it.
     "add_party": CASEWORK,
     "amend_party": CASEWORK,
+}
+
+# A decision review's events, keyed by event: findings by the board's reviewers, releases by
+# an auditor, completion by a board member.
+REVIEW_EVENTS: Final[dict[str, frozenset[str]]] = {
+    "record_finding": frozenset({"smb_member", "lay_adviser"}),
+    "release_record": frozenset({"auditor"}),
+    "complete": frozenset({"smb_member"}),
 }
 
 # Who may authorise erasing an event's payload for retention (`disclosure audit erase`).
@@ -213,6 +235,21 @@ def require_event(roles: frozenset[str] | set[str], event: str, payload: Any = N
 
 def may_review(roles: frozenset[str] | set[str], event: str) -> bool:
     return bool(ALERT_EVENTS.get(event, frozenset()) & set(roles))
+
+
+def may_act_on_review(roles: frozenset[str] | set[str], event: str) -> bool:
+    return bool(REVIEW_EVENTS.get(event, frozenset()) & set(roles))
+
+
+def review_event_refusal(event: str) -> str:
+    needed = ", ".join(sorted(REVIEW_EVENTS.get(event, frozenset()))) or "no role"
+    return f"{event} needs one of: {needed}"
+
+
+def always_suppressed(roles: frozenset[str] | set[str]) -> bool:
+    """Whether every report these roles read has its small counts suppressed: any role that
+    is always suppressed wins over one that is not."""
+    return bool(ALWAYS_SUPPRESSED & set(roles))
 
 
 def review_refusal(event: str) -> str:

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from disclosure import audit, backups, checkpoints, jobs, keys, logs, timeliness
@@ -23,6 +24,7 @@ from disclosure.db import Database
 from disclosure.errors import InvalidInput, NotFound, StaleVersion
 from disclosure.migrations import upgrade
 from disclosure.policy import LONDON, PolicyError, PolicySettings, load_policy_book
+from disclosure.reports.metrics import SPECS
 from disclosure.schemas import RecomputeClock
 from disclosure.search.matching import FindingPolicy
 from disclosure.settings import Settings
@@ -490,6 +492,72 @@ def cmd_diagrams(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
+    from disclosure.reports import metrics
+
+    target = DOCS / "metrics.md"
+    text = metrics.render()
+    current = target.read_text(encoding="utf-8") if target.exists() else None
+    if args.check:
+        if current == text:
+            print(f"{target} is up to date")
+            return 0
+        print(f"{target} is out of date: run `disclosure metrics`")
+        return 1
+    if current != text:
+        target.write_text(text, encoding="utf-8")
+    print(f"{target} {'written' if current != text else 'already up to date'}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from disclosure.models import Area
+    from disclosure.reports import exports, periods
+    from disclosure.reports.service import report
+
+    try:
+        period = (periods.parse(args.period) if args.period
+                  else periods.last_financial_year(datetime.now(LONDON).date()))
+    except periods.BadPeriod as bad:
+        print(f"--period: {bad}", file=sys.stderr)
+        return 2
+    as_at = None
+    if args.as_at:
+        try:
+            as_at = datetime.fromisoformat(args.as_at.replace("Z", "+00:00"))
+        except ValueError:
+            as_at = None
+        if as_at is None or as_at.tzinfo is None:
+            print("--as-at: give a date and time with a zone, e.g. 2026-04-01T00:00:00Z",
+                  file=sys.stderr)
+            return 2
+    if args.format == "ods" and args.output is None:
+        print("--output: an ODS workbook must be written to a file", file=sys.stderr)
+        return 2
+
+    async def job(workflow: Workflow) -> int:
+        async with workflow.db.report() as session:
+            name = await session.scalar(select(Area.name).where(Area.code == args.area))
+            if name is None:
+                print(f"--area: no area {args.area!r} (see `disclosure areas list`)",
+                      file=sys.stderr)
+                return 2
+            made = await report(
+                session, area=args.area, period=period, produced_at=workflow.now(),
+                as_at=as_at, publish=args.publish, suppress_below=settings.suppress_below,
+            )
+        body = exports.render(made, args.format, table=args.table, area_name=name)
+        if args.output is None:
+            sys.stdout.buffer.write(body)
+        else:
+            Path(args.output).write_bytes(body)
+            print(f"{args.output}: {period.key} report for {args.area}"
+                  f" ({len(made.tables)} tables, {args.format})")
+        return 0
+
+    return _run(settings, job)
+
+
 def _users(settings: Settings, workflow: Workflow) -> Users:
     return Users(workflow.db, policy=LoginPolicy.from_settings(settings))
 
@@ -738,6 +806,23 @@ def parser() -> argparse.ArgumentParser:
     diagrams = commands.add_parser("diagrams", help="draw the lifecycles into docs/")
     diagrams.add_argument("--check", action="store_true", help="fail if docs/ is out of date")
     diagrams.set_defaults(handler=cmd_diagrams)
+    documented = commands.add_parser("metrics", help="write the report metrics into docs/")
+    documented.add_argument("--check", action="store_true", help="fail if docs/ is out of date")
+    documented.set_defaults(handler=cmd_metrics)
+    board = commands.add_parser("report", help="the board's report of an area for a period")
+    board.add_argument("--period", help="2025-26, 2025-26-Q3 or 2025-04-01..2025-06-30"
+                       " (default: the last financial year)")
+    board.add_argument("--area", required=True, help="the area's code")
+    board.add_argument("--format", choices=["json", "csv", "ods", "html"], default="json")
+    board.add_argument("--table", choices=sorted(SPECS),
+                       help="json or csv: one table (csv without it: every table, one line"
+                       " per cell)")
+    board.add_argument("--as-at", dest="as_at",
+                       help="the figures as the records stood then, e.g. 2026-04-01T00:00:00Z")
+    board.add_argument("--publish", action="store_true",
+                       help="suppress small counts in every table")
+    board.add_argument("-o", "--output", help="the file to write (default: standard output)")
+    board.set_defaults(handler=cmd_report)
     return top
 
 

@@ -73,7 +73,7 @@ from disclosure.schemas import (
 )
 from disclosure.search.matching import FindingPolicy
 from disclosure.users import Users
-from disclosure.vocabularies import Agency, Rank, Relationship
+from disclosure.vocabularies import Agency, Ethnicity, Rank, Relationship
 from disclosure.workflow import Workflow
 from statemachines.lifecycle import ROUTE_STATES
 
@@ -218,7 +218,13 @@ SURNAMES = ("Ashdown", "Brackley", "Caldwell", "Dunmore", "Elsworth", "Fairbrook
 STREETS = ("Alder Close", "Beech Grove", "Chapel Row", "Dale View", "Elm Terrace", "Fern Road",
            "Hawthorn Way", "Larch Avenue", "Mill Lane", "Orchard Street", "Station Road")
 # ONS 5+1 groups, roughly as in the North and Midlands forces the areas stand for.
-ETHNICITY = {"white": 86, "asian": 4, "black": 2, "mixed": 3, "other": 1, "not_stated": 4}
+# ONS 2021 census codes (disclosure/vocabularies.py), roughly as England and Wales answered.
+ETHNICITY: dict[Ethnicity | None, int] = {
+    "white_british": 75, "white_other": 6, "white_irish": 1, "asian_indian": 2,
+    "asian_pakistani": 2, "asian_other": 1, "black_african": 1, "black_caribbean": 1,
+    "mixed_white_and_black_caribbean": 2, "mixed_other": 1, "other_arab": 1,
+    "other_any_other": 1, "white": 2, "not_stated": 4,
+}
 AGE_BANDS: dict[AgeBand, int] = {
     "18_24": 22, "25_34": 35, "35_44": 24, "45_54": 13, "55_64": 4, "65_plus": 2,
 }
@@ -1215,7 +1221,8 @@ def _band(born: date) -> AgeBand:
 
 
 def _applicant(
-    rng: random.Random, relationship: str, at_risk: PartyIn, family: str, kin: str, on: date
+    rng: random.Random, relationship: str, at_risk: PartyIn, family: str,
+    kin: Ethnicity | None, on: date,
 ) -> PartyIn:
     if relationship == "self":
         applicant = msgspec.structs.replace(at_risk, role="applicant", relationship="self",
@@ -1240,7 +1247,7 @@ def _applicant(
 def _person(
     rng: random.Random, role: PartyRole, sex: Sex, age_band: AgeBand, on: date, *,
     surname: str | None = None, relationship: str | None = None, address: str | None = None,
-    ethnicity: str | None = None, code: Relationship | None = None,
+    ethnicity: Ethnicity | None = None, code: Relationship | None = None,
 ) -> PartyIn:
     low, high = AGE_RANGE[age_band]
     born = on - timedelta(days=rng.randint(low * 365 + 1, high * 365 + 364))
@@ -1248,7 +1255,8 @@ def _person(
     return PartyIn(
         role=role, name=f"{first} {surname or rng.choice(SURNAMES)}",
         date_of_birth=born.isoformat(), address=address, relationship=relationship, sex=sex,
-        age_band=age_band, ethnicity=ethnicity or _pick(rng, ETHNICITY), relationship_code=code,
+        age_band=age_band, ethnicity=ethnicity or _pick(rng, ETHNICITY),
+        relationship_code=code,
     )
 
 

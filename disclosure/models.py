@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -583,6 +584,83 @@ class AlertRequest(Base):
 
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+
+
+# Oversight: the board's decision reviews, and the indexes its reports read by -------------
+
+# A report reads each period by when things happened, within one area.
+Index("ix_requests_area_received", Request.area, Request.received_at)
+Index("ix_requests_area_closed", Request.area, Request.closed_at)
+Index("ix_closures_closed_at", Closure.closed_at, Closure.request_id)
+Index("ix_events_occurred_at", Event.occurred_at, Event.request_id)
+Index("ix_decision_recipients_settled", DecisionRecipient.settled_at,
+      DecisionRecipient.request_id)
+Index("ix_extensions_granted_at", Extension.granted_at, Extension.request_id)
+# The returns count third-party applications and applications about registered sex offenders.
+THIRD_PARTY = and_(Party.role == literal_column("'applicant'"),
+                   Party.relationship_code.is_not(None),
+                   Party.relationship_code != literal_column("'self'"))
+REGISTERED = and_(Party.role == literal_column("'subject'"),
+                  Party.registered_sex_offender.is_(True))
+Index("ix_parties_third_party", Party.request_id,
+      postgresql_where=THIRD_PARTY, sqlite_where=THIRD_PARTY)
+Index("ix_parties_registered_subject", Party.request_id,
+      postgresql_where=REGISTERED, sqlite_where=REGISTERED)
+Index("ix_closures_reopened", Closure.request_id,
+      postgresql_where=Closure.reopened_seq.is_not(None),
+      sqlite_where=Closure.reopened_seq.is_not(None))
+
+
+class DecisionReview(Base):
+    """A sample of an area's decisions of one period, drawn for the board to review."""
+
+    __tablename__ = "decision_reviews"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    area: Mapped[str] = mapped_column(String(64), index=True)
+    # The period's written form (2025-26, 2025-26-Q3, or first..last dates).
+    period: Mapped[str] = mapped_column(String(32))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    per_outcome: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    drawn_at: Mapped[datetime]
+    drawn_by: Mapped[str] = mapped_column(String(64))
+    completed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class ReviewItem(Base):
+    """One decision in a review's sample, in the outcome stratum it was drawn from."""
+
+    __tablename__ = "review_items"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("decision_reviews.id"), index=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    outcome: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(Integer)
+    # An auditor's release of the record's names and free text to the reviewers.
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("review_id", "decision_id", name="uq_review_items"),)
+
+
+class ReviewFinding(Base):
+    """One reviewer's finding on one sampled decision."""
+
+    __tablename__ = "review_findings"
+
+    id: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(64))
+    # defensible, concerns or learning_point
+    finding: Mapped[str] = mapped_column(String(16))
+    notes: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("item_id", "reviewer", name="uq_review_findings"),)
 
 
 # MAPPA: nominals, their trail, MAPP meetings and their action points ----------------------

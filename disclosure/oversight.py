@@ -5,6 +5,7 @@ Its counts of requests are kept by `disclosure.statistics`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -63,9 +64,7 @@ def _answers(legal_test: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-async def decisions(
-    session: AsyncSession, *, area: str, limit: int, before: int | None = None
-) -> DecisionPage:
+def _query(area: str) -> Any:
     settled = (
         select(
             DecisionRecipient.decision_id,
@@ -77,20 +76,18 @@ async def decisions(
         .group_by(DecisionRecipient.decision_id)
         .subquery()
     )
-    query = (
+    return (
         select(Decision, Request, settled.c.recipients, settled.c.delivered, Division.code)
         .join(Request, Request.id == Decision.request_id)
         .outerjoin(settled, settled.c.decision_id == Decision.id)
         .outerjoin(Division, and_(Division.area == Request.area,
                                   Division.code == Request.division))
         .where(Request.area == area)
-        .order_by(Decision.id.desc())
-        .limit(limit + 1)
     )
-    if before is not None:
-        query = query.where(Decision.id < before)
-    rows = (await session.execute(query)).all()
-    items = [
+
+
+def _anonymised(rows: Sequence[Any]) -> list[AnonymisedDecision]:
+    return [
         AnonymisedDecision(
             decision_id=d.id, scheme=r.scheme, route=r.route, area=r.area, division=division,
             state=r.state, outcome=r.outcome, urgent=d.urgent, forum=d.forum,
@@ -107,7 +104,25 @@ async def decisions(
             safeguarding_actions=[str(a) for a in d.safeguarding_actions],
             dissent_recorded=bool(d.dissent), deviation_recorded=bool(d.deviation),
         )
-        for d, r, recipients, delivered, division in rows[:limit]
+        for d, r, recipients, delivered, division in rows
     ]
+
+
+async def decisions(
+    session: AsyncSession, *, area: str, limit: int, before: int | None = None
+) -> DecisionPage:
+    query = _query(area).order_by(Decision.id.desc()).limit(limit + 1)
+    if before is not None:
+        query = query.where(Decision.id < before)
+    rows = (await session.execute(query)).all()
+    items = _anonymised(rows[:limit])
     more = len(rows) > limit
     return DecisionPage(items=items, next_before=items[-1].decision_id if more and items else None)
+
+
+async def anonymised(
+    session: AsyncSession, *, area: str, decision_ids: Sequence[int]
+) -> dict[int, AnonymisedDecision]:
+    """These decisions of the area, anonymised, by id."""
+    rows = (await session.execute(_query(area).where(Decision.id.in_(decision_ids)))).all()
+    return {item.decision_id: item for item in _anonymised(rows)}

@@ -15,6 +15,7 @@ from disclosure.search.links import LinkView
 from disclosure.vocabularies import (
     ORGANISATION_RELATIONSHIPS,
     Agency,
+    Ethnicity,
     PartyKind,
     Rank,
     Relationship,
@@ -80,7 +81,8 @@ class PartyIn(Input, kw_only=True):
     age_band: Literal["under_18", "18_24", "25_34", "35_44", "45_54", "55_64", "65_plus"] | None = (
         None
     )
-    ethnicity: Annotated[Plain, Meta(max_length=40)] | None = None
+    # A code of the ONS 2021 census groups (disclosure/vocabularies.py), never free text.
+    ethnicity: Ethnicity | None = None
     safe_contact: SafeContact | None = None
     kind: PartyKind = "person"
     # How the party stands to the person at risk or the child, as a code the recipient rules

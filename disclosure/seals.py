@@ -32,9 +32,11 @@ from disclosure.models import Base
 # Tables with a request_id that are not sealed row by row: the two trails, keyed chains of
 # their own, and the seals themselves; and what finding people derives or logs beside the
 # record: the search index (rebuilt from the parties by `disclosure search reindex`), the
-# requests each search showed, and the requests an alert was raised on.
+# requests each search showed, and the requests an alert was raised on; and the board's
+# decision reviews, which sample casework without being part of it.
 UNSEALED: Final = frozenset({
     "events", "views", "seals", "search_terms", "search_results", "alert_requests",
+    "review_items",
     "nominal_views",
 })
 SEALS: Final = Base.metadata.tables["seals"]

@@ -54,6 +54,8 @@ class Settings:
         default_factory=lambda: _path("CHECKPOINT_KEY_FILE")
     )
     debug: bool = field(default_factory=lambda: _env("DEBUG", "") == "1")
+    # Published reports show counts below this as "<N" (docs/metrics.md).
+    suppress_below: int = field(default_factory=lambda: int(_env("SUPPRESS_BELOW", "5")))
     # Session cookies are Secure unless this is 0 (plain-HTTP development only).
     cookie_secure: bool = field(default_factory=lambda: _env("COOKIE_SECURE", "1") != "0")
     # Send Strict-Transport-Security on every answer (set it when a TLS proxy is in front);

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from statemachine.contrib.diagram import MermaidGraphMachine
 
-from statemachines import alerts, meeting
+from statemachines import alerts, meeting, reviews
 from statemachines.lifecycle import (
     EVENTS,
     ROUTE_STATES,
@@ -24,8 +24,8 @@ INTRO = """\
 # Request lifecycles
 
 Generated from `statemachines/lifecycle.py`, `statemachines/alerts.py` and
-`statemachines/meeting.py` by `disclosure diagrams`; do not edit by hand (`disclosure diagrams
---check` fails when this file is out of date).
+`statemachines/meeting.py` and `statemachines/reviews.py` by `disclosure diagrams`; do not
+edit by hand (`disclosure diagrams --check` fails when this file is out of date).
 
 Each route has its own machine. An arrow is labelled with its event; a name in brackets is the
 condition that picks that arrow (`!` means the condition is false), and the unlabelled arrow of
@@ -100,6 +100,28 @@ def _meeting_diagram() -> str:
             + "\n".join(guards) + "\n")
 
 
+REVIEW_INTRO = """\
+## Decision review
+
+Drawn from `statemachines/reviews.py`. The Strategic Management Board draws a sample of an
+area's decisions of a period (`POST /api/reviews`), stratified by outcome and reproducible from
+its seed. Each reviewer records one finding per decision (`defensible`, `concerns` or
+`learning_point`) with notes; an auditor may release a decision's names and free text to the
+board's members, a release that goes on the request's read trail; the review is completed once
+every sampled decision has a finding. Who may send each event is the permission table's
+(`REVIEW_EVENTS` in disclosure/access.py).
+"""
+
+
+def _review_diagram() -> str:
+    graph = MermaidGraphMachine(reviews.ReviewLifecycle)  # type: ignore[no-untyped-call]
+    rows = ["| event | allowed in |", "|---|---|"]
+    for event in reviews.EVENTS:
+        where = [s for s in reviews.STATES if event in reviews.allowed_events(s)]
+        rows.append(f"| `{event}` | {', '.join(f'`{s}`' for s in where)} |")
+    return f"```mermaid\n{str(graph()).strip()}\n```\n\n" + "\n".join(rows) + "\n"
+
+
 def _guards() -> str:
     rows = ["| guard | checked on | refuses unless |", "|---|---|---|"]
     seen: dict[str, list[str]] = {}
@@ -125,6 +147,7 @@ def render() -> str:
     sections.append(_guards())
     sections.append(f"{ALERT_INTRO}\n{_alert_diagram()}")
     sections.append(f"{MEETING_INTRO}\n{_meeting_diagram()}")
+    sections.append(f"{REVIEW_INTRO}\n{_review_diagram()}")
     return "\n".join(sections)
 
 

@@ -230,7 +230,7 @@ class Alerts:
                     name=p.name, date_of_birth=p.date_of_birth, address=p.address,
                     sex=p.sex,  # type: ignore[arg-type]
                     age_band=p.age_band,  # type: ignore[arg-type]
-                    ethnicity=p.ethnicity,
+                    ethnicity=p.ethnicity,  # type: ignore[arg-type]
                 ))
                 for p in chosen
             ],

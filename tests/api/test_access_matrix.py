@@ -23,6 +23,7 @@ from disclosure.schemas import NewRequest
 from disclosure.workflow import Workflow
 from statemachines.lifecycle import EVENTS as LIFECYCLE_EVENTS
 from tests import factories
+from tests.api import reviewing
 from tests.api.conftest import OTHER, OWN, People
 
 Call = tuple[str, str, dict[str, Any] | None]
@@ -86,6 +87,16 @@ SAMPLES: dict[str, Callable[[str, str, str], Call]] = {
     "review_alert": lambda ref, area, role: (
         "POST", f"/api/alerts/{ALERT_OF[area]}/events",
         {"event": "record_no_action", "reason": "Reviewed: no pattern"}),
+    "annual_report": lambda ref, area, role: (
+        "GET", f"/api/reports/annual?period=2026-27&area={area}", None),
+    "draw_review": lambda ref, area, role: ("POST", "/api/reviews", {"period": "2026-27",
+                                                                     "seed": 7}),
+    "list_reviews": lambda ref, area, role: ("GET", "/api/reviews", None),
+    "read_review": lambda ref, area, role: ("GET", f"/api/reviews/{REVIEW_OF[area]}", None),
+    "review_event": lambda ref, area, role: (
+        "POST", f"/api/reviews/{REVIEW_OF[area]}/events", _review_event_for(role)),
+    "released_decision": lambda ref, area, role: (
+        "GET", f"/api/reviews/{REVIEW_OF[area]}/decisions/{ref}", None),
     "create_nominal": lambda ref, area, role: (
         "POST", "/api/nominals",
         factories.new_nominal(area=area, reference=f"VISOR-{next(_fresh)}")),
@@ -105,6 +116,20 @@ SAMPLES: dict[str, Callable[[str, str, str], Call]] = {
 ALERT_OF = {OWN: 1, OTHER: 2}
 # The nominal seeded in each area, and its one meeting, have the same id.
 MAPP_OF = {OWN: 1, OTHER: 2}
+# The decided request of each area, sampled into a review and released.
+REVIEW_OF = {OWN: 1, OTHER: 2}
+
+
+def _review_event_for(role: str) -> dict[str, Any]:
+    """A review event this role may send, so that the endpoint itself is what is tested."""
+    for event, roles in access.REVIEW_EVENTS.items():
+        if role in roles:
+            if event == "complete":
+                return {"event": event}
+            if event == "release_record":
+                return {"event": event, "item": 1}
+            return {"event": event, "item": 1, "finding": "defensible", "notes": "Sound"}
+    return {"event": "complete"}
 
 
 def registered_endpoints(app: Litestar) -> dict[str, tuple[str, str]]:
@@ -144,14 +169,16 @@ async def _seed_requests(workflow: Workflow) -> Refs:
             body = factories.new_request(area=area)
             body["parties"][1]["name"] = woman
             await workflow.create(msgspec.convert(body, NewRequest), actor="seed")
-    own = await workflow.create(factories.new(area=OWN), actor="seed")
-    other = await workflow.create(factories.new(area=OTHER), actor="seed")
+    refs: Refs = {}
+    for area in (OWN, OTHER):
+        review, refs[area] = await reviewing.released(workflow, area)
+        assert review == REVIEW_OF[area]
     for area in (OWN, OTHER):
         nominal = await Nominals(workflow).register(
             msgspec.convert(factories.new_nominal(area=area), NewNominal), actor="seed")
         await Meetings(workflow).create(
             msgspec.convert(factories.new_meeting(nominal.id), NewMeeting), actor="seed")
-    return {OWN: own.reference, OTHER: other.reference}
+    return refs
 
 
 def expected(handler: str, role: str, area: str) -> str:
@@ -173,7 +200,7 @@ async def _call(
     client: httpx.AsyncClient, workflow: Workflow, call: Call, headers: dict[str, str]
 ) -> Any:
     method, path, body = call
-    if method == "POST" and path.startswith("/api/alerts/"):
+    if method == "POST" and path.startswith(("/api/alerts/", "/api/reviews/")):
         headers = {**headers, "If-Match": '"1"'}
     elif method == "POST" and path.startswith(("/api/meetings/", "/api/nominals/")):
         record = int(path.split("/")[3])

@@ -3,6 +3,8 @@ of its events is seeded with a marker, and every answer those roles can reach is
 
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ import pytest
 from msgspec import inspect
 
 from disclosure import access
+from disclosure.reports.metrics import SPECS
 from disclosure.schemas import PAYLOADS, NewRequest
 from tests import factories
 from tests.api.conftest import OWN, People
@@ -119,3 +122,50 @@ async def test_no_free_text_reaches_oversight_roles(
         if answer.status_code == 200:
             reached.append(handler)
     assert {"statistics", "decisions"} <= set(reached)
+
+
+def _text_of(answer: httpx.Response) -> str:
+    """What an answer says, an ODS workbook's cells included."""
+    if answer.headers.get("content-type", "").startswith(
+        "application/vnd.oasis.opendocument.spreadsheet"
+    ):
+        workbook = zipfile.ZipFile(io.BytesIO(answer.content))
+        return "".join(workbook.read(name).decode() for name in workbook.namelist()
+                       if name.endswith(".xml"))
+    return answer.text
+
+
+@pytest.mark.parametrize("role", sorted(access.ENDPOINTS["annual_report"].roles))
+async def test_no_free_text_or_name_in_any_report_or_format(
+    client: httpx.AsyncClient, people: People, clock: FakeClock, role: str
+) -> None:
+    clock.advance(days=10)
+    await _walk(client, people)
+    headers = people.bearer(role)
+    drawn = await client.post("/api/reviews", json={"period": "2026-27", "seed": 3},
+                              headers=people.bearer("smb_member"))
+    assert drawn.status_code == 201 and len(drawn.json()["items"]) == 1
+    scanned = 0
+    for publish in ("false", "true"):
+        for form in ("json", "csv", "ods", "html"):
+            tables: list[str | None] = [None]
+            if form in ("csv", "json"):
+                tables += sorted(SPECS)
+            for table in tables:
+                params = {"period": "2026-27", "format": form, "publish": publish}
+                if table:
+                    params["table"] = table
+                answer = await client.get("/api/reports/annual", params=params,
+                                          headers=headers)
+                assert answer.status_code == 200, answer.text
+                text = _text_of(answer)
+                assert MARK not in text, (role, form, table)
+                for value in ("Mark Sample", "Amy Sample", "Jane Sample", "Example Street",
+                              "07700 900123"):
+                    assert value not in text, (role, form, table, value)
+                scanned += 1
+    assert scanned == 2 * (4 + 2 * len(SPECS))
+    review = await client.get(f"/api/reviews/{drawn.json()['id']}", headers=headers)
+    if role in access.ENDPOINTS["read_review"].roles:
+        assert review.status_code == 200
+        assert MARK not in review.text and "Sample" not in review.text

@@ -104,7 +104,11 @@ async def test_oversight_roles_never_receive_names_or_addresses(
     client: httpx.AsyncClient, people: People, role: str
 ) -> None:
     ref = await walk_to_delivery(client, people)
-    assert not access.sees_personal_data({role})
+    # The one exception: a board member reads a sampled decision an auditor released, and
+    # every such read is on the read trail (tests/api/test_reports_api.py).
+    personal = {name for name, rule in access.ENDPOINTS.items()
+                if rule.personal and role in rule.roles}
+    assert personal <= {"released_decision"}
     reached = 0
     for handler, sample in SAMPLES.items():
         rule = access.ENDPOINTS[handler]

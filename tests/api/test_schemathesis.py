@@ -74,6 +74,12 @@ DEPENDS_ON_DATA = CROSS_FIELD_RULES | {
     ("POST", "/api/session"), ("GET", "/api/requests"),
     ("GET", "/api/search"), ("GET", "/api/searches"), ("GET", "/api/alerts"),
     ("POST", "/api/alerts/{alert_id}/events"),
+    # A report's `period` is read as a financial year, a quarter or dates (2025-27 is not a
+    # year, 2025-02-30 not a day) and `as_at` as a time with a zone; another area is 404. A
+    # review's period likewise; a review that does not exist is 404, and an item not in it 400.
+    ("GET", "/api/reports/annual"), ("POST", "/api/reviews"),
+    ("GET", "/api/reviews/{review_id}"), ("POST", "/api/reviews/{review_id}/events"),
+    ("GET", "/api/reviews/{review_id}/decisions/{reference}"),
     # MAPP panels: a nominal or meeting that does not exist is 404; a nominal's reference is
     # unique in its area, a meeting's level and date must fit the nominal's history (400), and
     # a meeting's event must be one its state takes (409).
@@ -87,6 +93,7 @@ DEPENDS_ON_DATA = CROSS_FIELD_RULES | {
 # a meeting's events) assert it.
 PRECONDITION_REQUIRED = {
     ("POST", "/api/requests/{reference}/events"), ("POST", "/api/alerts/{alert_id}/events"),
+    ("POST", "/api/reviews/{review_id}/events"),
     ("POST", "/api/nominals/{nominal_id}/events"), ("POST", "/api/meetings/{meeting_id}/events"),
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from disclosure.access import ALERT_EVENTS, ENDPOINTS, EVENTS, ROLES
+from disclosure.access import ALERT_EVENTS, ENDPOINTS, EVENTS, REVIEW_EVENTS, ROLES
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "access.md").read_text()
 
@@ -41,3 +41,11 @@ def test_alert_event_table_matches_the_rules() -> None:
     assert set(documented) == set(ALERT_EVENTS)
     for event, ticks in documented.items():
         assert ticks == ["✓" if role in ALERT_EVENTS[event] else "" for role in ROLES], event
+
+
+def test_review_event_table_matches_the_rules() -> None:
+    documented = {re.sub(r"`", "", key): cells[1:8]
+                  for key, cells in _rows("review event").items()}
+    assert set(documented) == set(REVIEW_EVENTS)
+    for event, ticks in documented.items():
+        assert ticks == ["✓" if role in REVIEW_EVENTS[event] else "" for role in ROLES], event

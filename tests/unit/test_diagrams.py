@@ -29,7 +29,8 @@ def test_write_reports_a_change_only_when_there_is_one(tmp_path: Path) -> None:
 
 def test_document_draws_each_route_and_where_its_events_are_allowed() -> None:
     text = diagrams.render()
-    assert text.count("```mermaid\nstateDiagram-v2") == 4
+    # Two routes, the alert, the MAPP meeting and the decision review.
+    assert text.count("```mermaid\nstateDiagram-v2") == 5
     know, guards = text.split("## Right to know", 1)[1].split("## Guards", 1)
     assert "awaiting_meeting" not in know and "`withdraw`" not in know
     assert "| `reopen` | `closed` |" in know
@@ -37,6 +38,13 @@ def test_document_draws_each_route_and_where_its_events_are_allowed() -> None:
     # Every guard is listed with the events it is checked on and what it refuses.
     assert "| `four_eyes` | `record_decision` | The sender prepared nothing" in guards
     assert "| `nothing_disclosed` | `withdraw` |" in guards
+
+
+def test_document_draws_the_review_lifecycle() -> None:
+    review = diagrams.render().split("## Decision review", 1)[1]
+    assert "drawn --> in_review : Record finding" in review
+    assert "in_review --> completed : Complete [every_decision_has_a_finding]" in review
+    assert "| `release_record` | `drawn`, `in_review` |" in review
 
 
 def test_document_draws_the_alert_lifecycle() -> None:

@@ -1,0 +1,399 @@
+"""The report's figures: set-based SQL over the trail, one statement per group of figures.
+
+Every statement covers the period and the one before it together, each row carrying its
+`bucket` ('current' or 'previous'), so a report reads each table once. With `as_at`, only
+what had been recorded by then counts: a request entered later, an event recorded later (a
+back-dated withdrawal, a closure entered late) and the stage records of such events are left
+out, so the figures are those the records gave at that moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
+
+from disclosure.models import (
+    REGISTERED,
+    THIRD_PARTY,
+    Closure,
+    Decision,
+    DecisionRecipient,
+    DecisionReview,
+    Event,
+    Extension,
+    Party,
+    Request,
+    ReviewFinding,
+    ReviewItem,
+)
+from disclosure.reports.periods import Period
+
+Figures = list[tuple[Any, ...]]
+
+
+class days_between(GenericFunction[float]):
+    """Days from the first time to the second, as a fraction, on either engine."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(days_between, "sqlite")
+def _days_sqlite(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    first, second = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(julianday({second}) - julianday({first}))"
+
+
+@compiles(days_between, "postgresql")
+def _days_postgresql(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    first, second = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({second} - {first})) / 86400.0)"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One area, a period and the one before it, as the records stood at `as_at` (None: now)."""
+
+    area: str
+    current: Period
+    previous: Period
+    as_at: datetime | None = None
+    # The area's registered divisions; a request in none of them is `unassigned`.
+    divisions: tuple[str, ...] = ()
+
+    def place(self) -> ColumnElement[str]:
+        if not self.divisions:
+            return literal("unassigned")
+        return case((Request.division.in_(self.divisions), Request.division),
+                    else_=literal("unassigned"))
+
+    def within(self, at: Any) -> ColumnElement[bool]:
+        return and_(at >= self.previous.start, at < self.current.end)
+
+    def bucket(self, at: Any) -> ColumnElement[str]:
+        return case((at >= self.current.start, literal("current")), else_=literal("previous"))
+
+    def active(self) -> ColumnElement[bool]:
+        """Requests that can have closed or changed state in either period: received before
+        its end and, as they stand now, open or last closed since its start. A request closed
+        before then and never reopened has done nothing since; one reopened is open now or
+        closed again later. It lets an index on the area lead to the few such requests."""
+        return and_(Request.received_at < self.current.end,
+                    or_(Request.closed_at.is_(None), Request.closed_at >= self.previous.start))
+
+    def request_known(self) -> ColumnElement[bool]:
+        return Request.created_at <= self.as_at if self.as_at is not None else true()
+
+    def event_known(self, request_id: Any, events: Sequence[str], at: Any) -> ColumnElement[bool]:
+        """The event that wrote a stage record (matched by when it happened) was recorded."""
+        if self.as_at is None:
+            return true()
+        return exists().where(
+            Event.request_id == request_id, Event.event.in_(events), Event.occurred_at == at,
+            Event.recorded_at <= self.as_at,
+        )
+
+    def closure_known(self) -> ColumnElement[bool]:
+        if self.as_at is None:
+            return true()
+        return exists().where(
+            Event.request_id == Closure.request_id, Event.seq == Closure.seq,
+            Event.recorded_at <= self.as_at,
+        )
+
+
+def _in_area(scope: Scope) -> ColumnElement[bool]:
+    return and_(Request.area == scope.area, scope.request_known())
+
+
+async def fetch(session: AsyncSession, query: Executable) -> Figures:
+    """The rows of one statement, sent on the session's connection as Core (no ORM layer)."""
+    conn = await session.connection()
+    return [tuple(row) for row in (await conn.execute(query)).all()]
+
+
+async def applications(session: AsyncSession, scope: Scope) -> Figures:
+    """(bucket, scheme, route, division, applications, third party, about a registered sex
+    offender) for requests received in either period."""
+    # Written as the partial indexes are, so the planner uses them.
+    third_party = exists().where(Party.request_id == Request.id, THIRD_PARTY)
+    offender = exists().where(Party.request_id == Request.id, REGISTERED)
+    when = scope.bucket(Request.received_at).label("bucket")
+    keys = (when, Request.scheme, Request.route, Request.division)
+    return await fetch(session, select(
+        *keys, func.count(),
+        func.count(case((third_party, 1))), func.count(case((offender, 1))),
+    ).where(_in_area(scope), scope.within(Request.received_at)).group_by(*keys))
+
+
+def _delivered(scope: Scope) -> Any:
+    """Each recipient a disclosure was delivered to in either period (urgent ones included),
+    with its request."""
+    recorded = or_(
+        and_(Decision.urgent.is_(False), scope.event_known(
+            DecisionRecipient.request_id, ("record_delivery",), DecisionRecipient.settled_at)),
+        and_(Decision.urgent.is_(True), scope.event_known(
+            DecisionRecipient.request_id, ("take_immediate_action",), Decision.decided_at)),
+    )
+    return (
+        select(
+            scope.bucket(DecisionRecipient.settled_at).label("bucket"),
+            DecisionRecipient.request_id, Request.scheme, Request.route, Request.division,
+        )
+        .join(Decision, Decision.id == DecisionRecipient.decision_id)
+        .join(Request, Request.id == DecisionRecipient.request_id)
+        .where(
+            _in_area(scope), scope.active(), DecisionRecipient.settlement == "delivered",
+            scope.within(DecisionRecipient.settled_at), recorded,
+        )
+    )
+
+
+async def disclosures(session: AsyncSession, scope: Scope) -> Figures:
+    """(bucket, scheme, route, division, requests with a disclosure delivered)."""
+    delivered = _delivered(scope).subquery()
+    keys = (delivered.c.bucket, delivered.c.scheme, delivered.c.route, delivered.c.division)
+    return await fetch(session, select(
+        *keys, func.count(func.distinct(delivered.c.request_id))
+    ).group_by(*keys))
+
+
+def _closures(scope: Scope) -> Select[Any]:
+    """Every closure in either period: a request reopened and closed again counts each time,
+    in the period where each happened. Days run from receipt, or from the reopening before."""
+    earlier = aliased(Closure)
+    reopened = (
+        select(func.max(earlier.reopened_at))
+        .where(earlier.request_id == Closure.request_id, earlier.seq < Closure.seq)
+        .scalar_subquery()
+    )
+    started = func.coalesce(reopened, Request.received_at)
+    return (
+        select(
+            scope.bucket(Closure.closed_at).label("bucket"), Closure.request_id,
+            Request.scheme, Request.route, scope.place().label("place"), Closure.outcome,
+            Closure.event, days_between(started, Closure.closed_at).label("days"),
+            case((Closure.closed_at <= Request.due_at, 1), else_=0).label("in_limit"),
+        )
+        .join(Request, Request.id == Closure.request_id)
+        .where(_in_area(scope), scope.active(), scope.within(Closure.closed_at),
+               scope.closure_known())
+    )
+
+
+async def closures(session: AsyncSession, scope: Scope) -> Figures:
+    """(bucket, scheme, route, place, outcome, closing event, closures, within the limit,
+    within 35 days)."""
+    closed = _closures(scope).subquery()
+    keys = (closed.c.bucket, closed.c.scheme, closed.c.route, closed.c.place,
+            closed.c.outcome, closed.c.event)
+    return await fetch(session, select(
+        *keys, func.count(), func.sum(closed.c.in_limit),
+        func.count(case((closed.c.days <= 35, 1))),
+    ).group_by(*keys))
+
+
+def spread(source: Any, keys: Sequence[str], shown: Sequence[str] = ()) -> Select[Any]:
+    """(shown..., count, median, 90th percentile, longest) of `source.c.days` per group of
+    `keys`; a column of `shown` that is not a key is null. The median and percentile are by
+    nearest rank, so both engines give the same day."""
+    part = [source.c[k] for k in keys]
+    ranked = select(
+        *part, source.c.days,
+        func.row_number().over(partition_by=part, order_by=source.c.days).label("rank"),
+        func.count().over(partition_by=part).label("n"),
+    ).subquery()
+    rank, n, days = ranked.c.rank, ranked.c.n, ranked.c.days
+    grouped = [ranked.c[k] for k in keys]
+    columns = [ranked.c[k] if k in keys else null().label(k) for k in shown or keys]
+    return select(
+        *columns, func.count(),
+        func.max(case((rank == (n + 1) // 2, days))),
+        func.max(case((rank == (n * 9 + 9) // 10, days))),
+        func.max(days),
+    ).group_by(*grouped)
+
+
+# The groupings closure days are spread over: per scheme and route, per division, and all.
+GROUPINGS = {"kind": ("bucket", "scheme", "route"), "place": ("bucket", "place"),
+             "all": ("bucket",)}
+
+
+async def closure_days(session: AsyncSession, scope: Scope) -> Figures:
+    """(grouping, bucket, scheme, route, place, closures, median, p90, longest days) of the
+    closures in either period, for each of GROUPINGS, from one reading of the closures."""
+    closed = _closures(scope).cte("closed")
+    shown = ("bucket", "scheme", "route", "place")
+    return await fetch(session, union_all(*(
+        spread(closed, keys, shown).add_columns(literal(name).label("grouping"))
+        for name, keys in GROUPINGS.items()
+    )))
+
+
+# The stage a request is in while it stands in a state.
+STAGES = {
+    "received": "initial_checks",
+    "awaiting_meeting": "meeting",
+    "checks": "checks",
+    "awaiting_decision": "decision",
+    "awaiting_delivery": "delivery",
+    "awaiting_notice": "notice",
+}
+
+
+async def stage_days(session: AsyncSession, scope: Scope) -> Figures:
+    """(bucket, scheme, route, state, stages left, median, p90, longest days): each stage left
+    in either period, from the event that entered it to the event that left it.
+
+    Only events that change the state enter or leave a stage, and they chain: the one before
+    an event that leaves a state is the one that entered it, so `lag` finds it in one pass over
+    the events of the requests active in the periods."""
+    known = [] if scope.as_at is None else [Event.recorded_at <= scope.as_at]
+    changes = (
+        select(
+            Event.occurred_at, Event.from_state, Request.scheme, Request.route,
+            func.lag(Event.occurred_at).over(
+                partition_by=Event.request_id, order_by=Event.seq).label("entered"),
+        )
+        .join(Request, Request.id == Event.request_id)
+        .where(_in_area(scope), scope.active(), *known,
+               or_(Event.from_state.is_(None), Event.from_state != Event.to_state))
+        .subquery()
+    )
+    left = (
+        select(
+            scope.bucket(changes.c.occurred_at).label("bucket"), changes.c.scheme,
+            changes.c.route, changes.c.from_state.label("state"),
+            days_between(changes.c.entered, changes.c.occurred_at).label("days"),
+        )
+        .where(scope.within(changes.c.occurred_at), changes.c.from_state.in_(STAGES))
+        .subquery()
+    )
+    return await fetch(session, spread(left, ("bucket", "scheme", "route", "state")))
+
+
+async def extensions(session: AsyncSession, scope: Scope) -> Figures:
+    """(bucket, scheme, route, category, extensions granted in either period)."""
+    when = scope.bucket(Extension.granted_at).label("bucket")
+    keys = (when, Request.scheme, Request.route, Extension.category)
+    return await fetch(session, select(*keys, func.count())
+                      .join(Request, Request.id == Extension.request_id)
+                      .where(_in_area(scope), scope.within(Extension.granted_at),
+                             scope.event_known(Extension.request_id, ("extend_deadline",),
+                                               Extension.granted_at))
+                      .group_by(*keys))
+
+
+async def equality(session: AsyncSession, scope: Scope) -> Figures:
+    """(bucket, role, sex, age band, ethnicity, outcome, closures) over the parties of every
+    closure in either period: a closure counts once for each applicant, person at risk (or
+    child) and subject it had."""
+    closed = _closures(scope).subquery()
+    keys = (closed.c.bucket, Party.role, Party.sex, Party.age_band, Party.ethnicity,
+            closed.c.outcome)
+    return await fetch(session, select(*keys, func.count())
+                      .join(Party, Party.request_id == closed.c.request_id)
+                      .where(Party.role.in_(("applicant", "person_at_risk", "child", "subject")),
+                             Party.kind == "person")
+                      .group_by(*keys))
+
+
+async def open_at(session: AsyncSession, scope: Scope, end: datetime) -> Figures:
+    """(state, open, overdue) of the requests open at `end`, each in the state its last event
+    before then left it in. Overdue: its overall due date had passed by then."""
+    # Only these can have been open then: a request last changed before as_at, closed before
+    # `end` and never reopened, was closed then too. Written as a union of two index-led sets
+    # (the area's requests open now or closed since, and its few reopened ones).
+    changed = [Request.updated_at > scope.as_at] if scope.as_at is not None else []
+    candidates = union(
+        select(Request.id).where(
+            Request.area == scope.area, Request.received_at < end,
+            or_(Request.closed_at.is_(None), Request.closed_at >= end, *changed)),
+        select(Closure.request_id).join(Request, Request.id == Closure.request_id).where(
+            Request.area == scope.area, Request.received_at < end,
+            Closure.reopened_seq.is_not(None)),
+    )
+    candidate = Request.id.in_(candidates)
+    closure_known = [] if scope.as_at is None else [scope.closure_known()]
+    reopen_known = [] if scope.as_at is None else [
+        exists().where(Event.request_id == Closure.request_id,
+                       Event.seq == Closure.reopened_seq, Event.recorded_at <= scope.as_at)
+    ]
+    closed_then = exists().where(
+        Closure.request_id == Request.id, Closure.closed_at < end, *closure_known,
+        or_(Closure.reopened_at.is_(None), Closure.reopened_at >= end,
+            *([~and_(*reopen_known)] if reopen_known else [])),
+    )
+    event_known = [] if scope.as_at is None else [Event.recorded_at <= scope.as_at]
+    state = (
+        select(Event.to_state)
+        .where(Event.request_id == Request.id, Event.occurred_at < end, *event_known)
+        .order_by(Event.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    standing = (
+        select(state.label("state"),
+               case((Request.due_at < end, 1), else_=0).label("overdue"))
+        .where(_in_area(scope), Request.received_at < end, candidate, ~closed_then)
+        .subquery()
+    )
+    return await fetch(session, select(
+        standing.c.state, func.count(), func.sum(standing.c.overdue)
+    ).group_by(standing.c.state))
+
+
+async def findings(session: AsyncSession, scope: Scope) -> Figures:
+    """(bucket, outcome, finding, findings) of the reviews of the period and the one before."""
+    periods = {scope.current.key: "current", scope.previous.key: "previous"}
+    when = case(*((DecisionReview.period == key, literal(bucket))
+                  for key, bucket in periods.items()))
+    known = [] if scope.as_at is None else [ReviewFinding.recorded_at <= scope.as_at]
+    keys = (when.label("bucket"), ReviewItem.outcome, ReviewFinding.finding)
+    return await fetch(session, select(
+        *keys, func.count()
+    ).select_from(DecisionReview).join(ReviewItem, ReviewItem.review_id == DecisionReview.id)
+     .join(ReviewFinding, ReviewFinding.item_id == ReviewItem.id)
+     .where(DecisionReview.area == scope.area, DecisionReview.period.in_(periods), *known)
+     .group_by(*keys))
+
+
+async def reviewed(session: AsyncSession, scope: Scope) -> Figures:
+    """(bucket, outcome, decisions with at least one finding)."""
+    periods = {scope.current.key: "current", scope.previous.key: "previous"}
+    when = case(*((DecisionReview.period == key, literal(bucket))
+                  for key, bucket in periods.items()))
+    known = [] if scope.as_at is None else [ReviewFinding.recorded_at <= scope.as_at]
+    found = exists().where(ReviewFinding.item_id == ReviewItem.id, *known)
+    keys = (when.label("bucket"), ReviewItem.outcome)
+    return await fetch(session, select(*keys, func.count())
+                      .select_from(DecisionReview)
+                      .join(ReviewItem, ReviewItem.review_id == DecisionReview.id)
+                      .where(DecisionReview.area == scope.area,
+                             DecisionReview.period.in_(periods), found)
+                      .group_by(*keys))

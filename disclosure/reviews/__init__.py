@@ -1,0 +1,1 @@
+"""Decision reviews: the board samples decisions and records whether each was defensible."""

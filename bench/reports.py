@@ -134,7 +134,8 @@ GROUP BY 1, 2, 3, 4""",
     "extensions": f"""
 SELECT {BUCKET.format(at="x.granted_at")}, r.scheme, r.route, x.category, count(*)
 FROM extensions x JOIN requests r ON r.id = x.request_id
-WHERE r.area = $1 AND x.granted_at >= $2 AND x.granted_at < $4 GROUP BY 1, 2, 3, 4""",
+WHERE r.area = $1 AND x.granted_at >= $2 AND x.granted_at < $4
+  AND r.received_at < $4 AND (r.closed_at IS NULL OR r.closed_at >= $2) GROUP BY 1, 2, 3, 4""",
     "equality": f"""
 SELECT c.bucket, p.role, p.sex, p.age_band, p.ethnicity, c.outcome, count(*)
 FROM ({CLOSED}) c JOIN parties p ON p.request_id = c.request_id

@@ -226,13 +226,15 @@ async def paths_of(client: httpx.AsyncClient, conn: Any, area: str, options: arg
     listings += [(f"queue stage={s}", {"stage": s, "limit": "50"}) for s in STAGES]
     found = []
     for name, query in listings:
+        if options.only and name not in options.only:
+            continue
         found.append(Path(name, area, await _pages(client, query, options.pages)))
     for name, suffix in (("request", ""), ("timeline", "/events"), ("clock", "/clock"),
                          ("actions", "/actions")):
         found.append(Path(name, area, [f"/api/requests/{r}{suffix}" for r in chosen]))
     found.append(Path("name search", area,
                       ["/api/search?" + urlencode({"q": n}) for n in names]))
-    return found
+    return [p for p in found if not options.only or p.name in options.only]
 
 
 async def hand_written_search(conn: Any, area: str, names: list[str], seconds: float
@@ -310,7 +312,9 @@ async def main(options: argparse.Namespace) -> None:
     app = create_app()
     db: Database = app.state.users.db
     capture = Capture(db)
-    report: list[Path] = []
+    print("| area | path | pages or samples | calls | p50 ms | p95 ms | HTTP calls/s "
+          "| raw calls/s | HTTP/raw | app CPU ms/call | raw CPU ms/call | CPU ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for area in chosen:
         username, token = await sign_up(options.url, area)
         headers = {"Authorization": f"Bearer {token}"}
@@ -318,7 +322,7 @@ async def main(options: argparse.Namespace) -> None:
                                      base_url="http://bench", headers=headers) as client:
             paths = await paths_of(client, conn, area, options)
             calls: dict[str, list[Call]] = {}
-            for path in paths:
+            for path in paths if not options.latency_only or options.explain else ():
                 await client.get(path.urls[0])  # the credential, looked up once and cached
                 calls[path.name] = [
                     (url.split("/")[3].split("?")[0] if url.startswith("/api/requests/") else "",
@@ -334,6 +338,11 @@ async def main(options: argparse.Namespace) -> None:
                 one = await _generate(base | {"seconds": options.seconds,
                                               "requests": [requests]})
                 path.latencies = list(one["latencies"])
+                if options.latency_only:
+                    print(f"| {area} | {path.name} | {len(path.urls)} | {len(path.latencies)} "
+                          f"| {_ms(path.latencies, 50):.1f} | {_ms(path.latencies, 95):.1f} "
+                          "| | | | | | |", flush=True)
+                    continue
                 before = _cpu(pid)
                 path.http = await _generate(base | {
                     "seconds": options.seconds,
@@ -343,31 +352,30 @@ async def main(options: argparse.Namespace) -> None:
                 path.raw = await run_raw({
                     "url": options.url, "clients": options.clients, "calls": calls[path.name],
                     "seconds": options.seconds, "viewer": username})
-                print(f"{area:12} {path.name:28} p95 {_ms(path.latencies, 95):6.1f} ms, "
-                      f"{path.http['count'] / path.http['seconds']:6.0f}/s vs raw "
-                      f"{path.raw['count'] / path.raw['seconds']:6.0f}/s", file=sys.stderr)
-                report.append(path)
+                print(_row(path), flush=True)
         names = [u.split("q=", 1)[1] for p in paths if p.name == "name search" for u in p.urls]
+        if not names:
+            continue
         hand = await hand_written_search(conn, area, [unquote_plus(n) for n in names],
                                          options.seconds)
-        print(f"| {area} | hand-written trigram query | {len(hand)} | {_ms(hand, 50):.1f} "
-              f"| {_ms(hand, 95):.1f} |")
+        print(f"| {area} | hand-written trigram query (same index) | {len(names)} "
+              f"| {len(hand)} | {_ms(hand, 50):.1f} | {_ms(hand, 95):.1f} | | | | | | |",
+              flush=True)
     await conn.close()
     await db.dispose()
     print(f"\n{counted} requests, {options.clients} clients for throughput, load average "
-          f"{os.getloadavg()[0]:.1f} at the end\n")
-    print("| area | path | pages or samples | calls | p50 ms | p95 ms | HTTP calls/s "
-          "| raw calls/s | HTTP/raw | app CPU ms/call | raw CPU ms/call | CPU ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for p in report:
-        rate = p.http["count"] / p.http["seconds"]
-        raw_rate = p.raw["count"] / p.raw["seconds"]
-        cpu = p.http["cpu"] / p.http["count"] * 1000
-        raw_cpu = p.raw["cpu"] / p.raw["count"] * 1000
-        print(f"| {p.area} | {p.name} | {len(p.urls)} | {len(p.latencies)} "
-              f"| {_ms(p.latencies, 50):.1f} | {_ms(p.latencies, 95):.1f} | {rate:.0f} "
-              f"| {raw_rate:.0f} | {rate / raw_rate:.2f} | {cpu:.2f} | {raw_cpu:.2f} "
-              f"| {cpu / raw_cpu:.2f} |")
+          f"{os.getloadavg()[0]:.1f} at the end")
+
+
+def _row(p: Path) -> str:
+    rate = p.http["count"] / p.http["seconds"]
+    raw_rate = p.raw["count"] / p.raw["seconds"]
+    cpu = p.http["cpu"] / p.http["count"] * 1000
+    raw_cpu = p.raw["cpu"] / p.raw["count"] * 1000
+    return (f"| {p.area} | {p.name} | {len(p.urls)} | {len(p.latencies)} "
+            f"| {_ms(p.latencies, 50):.1f} | {_ms(p.latencies, 95):.1f} | {rate:.0f} "
+            f"| {raw_rate:.0f} | {rate / raw_rate:.2f} | {cpu:.2f} | {raw_cpu:.2f} "
+            f"| {cpu / raw_cpu:.2f} |")
 
 
 if __name__ == "__main__":
@@ -387,6 +395,10 @@ if __name__ == "__main__":
         parser.add_argument("--samples", type=int, default=50,
                             help="requests and names sampled per area")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--only", action="append", default=None, metavar="PATH",
+                            help="measure only this path (its name as printed; repeatable)")
+        parser.add_argument("--latency-only", action="store_true",
+                            help="one call at a time only: no throughput, no raw baseline")
         parser.add_argument("--analyze", action="store_true",
                             help="ANALYZE the database first (a freshly loaded one has no"
                             " statistics, and its plans are guesses)")

@@ -303,7 +303,8 @@ async def extensions(session: AsyncSession, scope: Scope) -> Figures:
     keys = (when, Request.scheme, Request.route, Extension.category)
     return await fetch(session, select(*keys, func.count())
                       .join(Request, Request.id == Extension.request_id)
-                      .where(_in_area(scope), scope.within(Extension.granted_at),
+                      .where(_in_area(scope), scope.active(),
+                             scope.within(Extension.granted_at),
                              scope.event_known(Extension.request_id, ("extend_deadline",),
                                                Extension.granted_at))
                       .group_by(*keys))

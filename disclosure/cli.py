@@ -9,8 +9,9 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,12 @@ from disclosure.users import LoginPolicy, UserError, Users
 from disclosure.workflow import Workflow
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _noon(day: str) -> datetime:
+    """Noon UTC of a day given as YYYY-MM-DD."""
+    return datetime.combine(date.fromisoformat(day), datetime.min.time().replace(hour=12),
+                            tzinfo=UTC)
 
 
 def _workflow(settings: Settings, policy: PolicySettings | None = None) -> Workflow:
@@ -169,8 +176,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 if await session.scalar(select(func.count()).select_from(Request)):
                     print("demo data: the database already holds requests; left as it is")
                     return 0
-        summary = await seed(workflow, requests=args.requests, seed=args.seed)
-        print(f"demo data: {args.requests} requests in areas {', '.join(AREAS)}")
+        started = time.perf_counter()
+        summary = await seed(workflow, requests=args.requests, seed=args.seed,
+                             today=getattr(args, "today", None),
+                             workers=getattr(args, "workers", 1))
+        took = time.perf_counter() - started
+        print(f"demo data: {args.requests} requests ({summary.events} events) in {took:.0f} s,"
+              f" in areas {', '.join(AREAS)}")
         for name, counts in (
             ("by scheme", summary.by_scheme), ("by state", summary.by_state),
             ("by outcome", summary.by_outcome),
@@ -693,6 +705,11 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="seed realistic synthetic requests")
     demo.add_argument("--requests", type=int, default=500)
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--today", type=_noon, default=None, metavar="YYYY-MM-DD",
+                      help="the day the history runs up to (default: now); with the same seed,"
+                           " day and workers, the same requests")
+    demo.add_argument("--workers", type=int, default=1,
+                      help="processes telling the stories, each whole years of them")
     demo.add_argument("--nominals", type=int, default=None,
                       help="MAPPA nominals to add (default: one per 20 requests, 24 to 300)")
     demo.set_defaults(handler=cmd_demo)

@@ -107,6 +107,10 @@ def _skipped(weekend_days: int, bank_holidays: list[tuple[date, str]]) -> str:
     return f", skipping {_and(parts)}" if parts else ""
 
 
+# A request's clock is worked out again after each of its events from the same starts: kept,
+# the calendar walk is done once per stage start. Deadlines are frozen and replaced, never
+# changed in place.
+@lru_cache(maxsize=4096)
 def add_limit(
     start: datetime, limit: Limit, *, nation: str, start_event: str = "received"
 ) -> Deadline:

@@ -1,4 +1,5 @@
-"""Synthetic demo data, made only through the workflow so every record has a verified trail.
+"""Synthetic demo data, made only through the workflow's batch path, so every record is
+written by the flow that writes requests and has a verified trail.
 
 Every name, address and phone number is invented: names are drawn from short lists, phone
 numbers from Ofcom's 07700 900xxx range reserved for drama, e-mail addresses from example.org.
@@ -8,21 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import multiprocessing
 import random
 import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import msgspec
 from sqlalchemy import select
 
-from disclosure.models import PartnerRequest, Request, User
+from disclosure.batch import Received, batch
+from disclosure.db import Database
+from disclosure.models import User
 from disclosure.outcomes import OUTCOMES
-from disclosure.policy import LONDON
+from disclosure.policy import LONDON, PolicySettings
 from disclosure.recipients import eligibility
 from disclosure.schemas import (
     AddParty,
@@ -62,9 +67,11 @@ from disclosure.schemas import (
     SafeContact,
     Scheme,
     TakeImmediateAction,
+    Transitioned,
     UrgentDisclosure,
     Withdraw,
 )
+from disclosure.search.matching import FindingPolicy
 from disclosure.users import Users
 from disclosure.vocabularies import Agency, Ethnicity, Rank, Relationship
 from disclosure.workflow import Workflow
@@ -76,8 +83,18 @@ Forum = Literal["police", "dvds_panel", "marac", "mapp_level_2", "mapp_level_3"]
 Sex = Literal["female", "male"]
 AgeBand = Literal["under_18", "18_24", "25_34", "35_44", "45_54", "55_64", "65_plus"]
 
-YEARS = 3
-STORIES_AT_ONCE = 8
+YEARS = 10
+# Requests written per transaction of the batch path.
+CHUNK = 2000
+# Repeat-subject alerts are raised for the requests received in these last days. Each receipt
+# that raises them costs a fuzzy search of the area's subjects; alerts about older requests
+# would long since have been reviewed.
+ALERT_DAYS = 30
+# Requests in the past year whose subject is one of the area's few serial subjects, and how
+# many of them each area has; the small demo has three such requests in one area at least.
+REPEAT_SHARE = 0.02
+SERIAL_SUBJECTS = 3
+REPEATED = 3
 OPEN_STATES: dict[Route, tuple[str, ...]] = {
     route: tuple(s for s in states if s != "closed") for route, states in ROUTE_STATES.items()
 }
@@ -106,13 +123,43 @@ AREAS: dict[str, dict[str, str]] = {  # area → division → a town in it
     "derbyshire": {"north": "Chesterfield", "south": "Swadlincote", "city": "Derby"},
     "cumbria": {"west": "Workington", "south": "Kendal", "north_east": "Penrith"},
     "durham_darlington": {"north": "Chester-le-Street", "south": "Darlington"},
+    "west_yorkshire": {"leeds": "Leeds", "bradford": "Bradford", "kirklees": "Huddersfield",
+                       "calderdale": "Halifax", "wakefield": "Wakefield"},
+    "greater_manchester": {"city": "Manchester", "salford": "Salford", "bolton": "Bolton",
+                           "wigan": "Wigan", "stockport": "Stockport", "oldham": "Oldham"},
+    "merseyside": {"liverpool": "Liverpool", "wirral": "Birkenhead", "sefton": "Bootle",
+                   "knowsley": "Huyton"},
+    "west_midlands": {"birmingham": "Birmingham", "coventry": "Coventry",
+                      "wolverhampton": "Wolverhampton", "walsall": "Walsall",
+                      "dudley": "Dudley"},
+    "devon_cornwall": {"plymouth": "Plymouth", "exeter": "Exeter", "cornwall": "Truro",
+                       "north_devon": "Barnstaple"},
+    "kent": {"north": "Gravesend", "east": "Canterbury", "west": "Maidstone"},
+    "avon_somerset": {"bristol": "Bristol", "bath": "Bath", "somerset": "Taunton"},
+    "south_wales": {"cardiff": "Cardiff", "swansea": "Swansea", "merthyr": "Merthyr Tydfil"},
+    "northumbria": {"newcastle": "Newcastle", "sunderland": "Sunderland",
+                    "northumberland": "Morpeth"},
 }
 AREA_NAMES = {
     "derbyshire": "Derbyshire Constabulary",
     "cumbria": "Cumbria Constabulary",
     "durham_darlington": "County Durham and Darlington",
+    "west_yorkshire": "West Yorkshire Police",
+    "greater_manchester": "Greater Manchester Police",
+    "merseyside": "Merseyside Police",
+    "west_midlands": "West Midlands Police",
+    "devon_cornwall": "Devon and Cornwall Police",
+    "kent": "Kent Police",
+    "avon_somerset": "Avon and Somerset Police",
+    "south_wales": "South Wales Police",
+    "northumbria": "Northumbria Police",
 }
-AREA_WEIGHTS = {"derbyshire": 45, "cumbria": 25, "durham_darlington": 30}
+# Roughly by population: the metropolitan forces see the most requests.
+AREA_WEIGHTS = {
+    "derbyshire": 10, "cumbria": 5, "durham_darlington": 6, "west_yorkshire": 22,
+    "greater_manchester": 27, "merseyside": 14, "west_midlands": 28, "devon_cornwall": 17,
+    "kent": 18, "avon_somerset": 16, "south_wales": 13, "northumbria": 14,
+}
 
 # Shares of §9 of the domain: DVDS dominates, right to ask ≈ 60% of it; CSODS ≈ 5%; a few MAPPA.
 MIX: dict[tuple[Scheme, Route], int] = {
@@ -332,6 +379,8 @@ class _Fate:
     reopened: bool = False  # closed once for lack of engagement, then reopened
     urgent: bool = False  # urgent safeguarding first, then the scheme goes on
     continued: bool = False  # the applicant goes, the risk stays: carried on as right to know
+    repeat: bool = False  # the subject is one the area has seen with other partners before
+    area: str | None = None  # where it happens, if not drawn
 
 
 @dataclass(frozen=True)
@@ -365,6 +414,9 @@ def _coverage() -> list[_Fate]:
         _Fate("mappa", "right_to_know", "disclosed_to_other"),
         _Fate("dvds", "right_to_ask", "withdrawn", continued=True),
         _Fate("dvds", "right_to_know", "disclosed_to_person_at_risk", urgent=True),
+        # A man three women have asked about: a repeat-subject alert.
+        *(_Fate("dvds", "right_to_ask", "no_information", repeat=True, area="derbyshire")
+          for _ in range(REPEATED)),
     ]
 
 
@@ -374,8 +426,10 @@ def _random_fate(rng: random.Random, received_at: datetime, today: datetime) -> 
     progressed = outcome not in INITIAL_FINDINGS and outcome != "immediate_action"
     # Only the past year has requests stuck open long enough to be overdue.
     stuck = today - received_at < timedelta(days=365) and rng.random() < 0.06
+    recent = today - received_at < timedelta(days=365)
     return _Fate(
         scheme, route, outcome,
+        repeat=scheme == "dvds" and recent and rng.random() < REPEAT_SHARE,
         stall=rng.choice(OPEN_STATES[route]) if stuck else None,
         reopened=progressed and rng.random() < 0.02,
         urgent=progressed and rng.random() < 0.04,
@@ -397,7 +451,9 @@ def _plans(rng: random.Random, requests: int, today: datetime) -> list[_Plan]:
     plans: list[_Plan] = []
     for fate in _coverage()[:requests]:
         # Stuck ones are a few months old, so they are overdue; ended ones had time to end.
-        at = received(0.75, 0.9) if fate.stall else received(0.05, 0.85)
+        at = (received(0.75, 0.9) if fate.stall
+              else received(1 - ALERT_DAYS / 365 / YEARS, 1) if fate.repeat
+              else received(0.05, 0.85))
         plans.append(_Plan(at, fate, rng.getrandbits(64)))
     while len(plans) < requests:
         at = received()
@@ -412,16 +468,28 @@ def _plans(rng: random.Random, requests: int, today: datetime) -> list[_Plan]:
     return plans
 
 
-# The demo's clock: each step sets it to when the step happened. A context variable, so that
-# stories running side by side each keep their own time.
-_NOW: ContextVar[datetime] = ContextVar("demo_now")
+class Desk(Protocol):
+    """Where a story is recorded: the workflow's batch path (`disclosure.batch.Batch`)."""
+
+    async def create(
+        self, new: NewRequest, *, actor: str, recorded_at: datetime | None = None
+    ) -> Received: ...
+
+    async def apply(
+        self, reference: str, payload: EventIn, *, actor: str, expected_version: int,
+        recorded_at: datetime | None = None,
+    ) -> Transitioned: ...
+
+    async def parties(self, reference: str) -> list[PartyView]: ...
+
+    async def partner_requests(self, reference: str) -> list[int]: ...
 
 
 @dataclass
 class _Case:
     """One request being walked through its story by the workflow."""
 
-    workflow: Workflow
+    desk: Desk
     today: datetime
     rng: random.Random
     fate: _Fate
@@ -477,9 +545,8 @@ class _Case:
         if payload.when is None:
             payload = msgspec.structs.replace(payload, occurred_at=at)
         self.at = recorded
-        _NOW.set(recorded)
-        done = await self.workflow.apply(self.reference, payload, actor=self.actor(by),
-                                         expected_version=self.version)
+        done = await self.desk.apply(self.reference, payload, actor=self.actor(by),
+                                     expected_version=self.version, recorded_at=recorded)
         self.version, self.state, self.outcome = done.version, done.state, done.outcome
         self.reopened |= event == "reopen"
         self.continued |= event == "continue_as_right_to_know"
@@ -510,56 +577,148 @@ class _Case:
 
 
 async def seed(
-    workflow: Workflow, *, requests: int, seed: int = 0, today: datetime | None = None
+    workflow: Workflow, *, requests: int, seed: int = 0, today: datetime | None = None,
+    workers: int = 1,
 ) -> DemoSummary:
-    """Make `requests` synthetic requests received over the three years up to `today`.
+    """Make `requests` synthetic requests received over the ten years up to `today`, through
+    the workflow's batch path, `CHUNK` requests to a transaction.
 
-    The workflow is driven with a clock of the demo's own, so each event is stamped when it
-    plausibly happened; the workflow passed in keeps its clock.
+    Each event is recorded when it plausibly happened; the same seed, day and number of
+    workers make the same requests, references, parties, events and times. With `workers`
+    above one, each worker process tells the stories of whole years of its own (see
+    `_periods`), so no two take numbers from the same year's references.
     """
     if requests < 0:
         raise ValueError("requests: cannot be negative")
+    if workers < 1:
+        raise ValueError("workers: at least one")
     today = (today or workflow.now()).astimezone(UTC)
     rng = random.Random(seed)
     await _accounts(workflow)
-    driven = Workflow(workflow.db, workflow.policy, now=_NOW.get, finding=workflow.finding)
-    cases = [_new_case(driven, today, plan) for plan in _plans(rng, requests, today)]
-    limit = asyncio.Semaphore(STORIES_AT_ONCE)
+    # SQLite takes one writer at a time: its stories are told in this process.
+    parts = _periods(_plans(rng, requests, today),
+                     workers if workflow.db.dialect == "postgresql" else 1, today)
+    if len(parts) == 1:
+        return (await _tell_period(workflow, parts[0], today)).summary()
+    url = workflow.db.engine.url.render_as_string(hide_password=False)
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("spawn")) as pool:
+        told = await asyncio.gather(*(
+            loop.run_in_executor(pool, _worker, url, workflow.policy, workflow.finding, part,
+                                 today)
+            for part in parts
+        ))
+    tally = _Tally()
+    for part_tally in told:
+        tally.merge(part_tally)
+    return tally.summary()
 
-    async def tell(case: _Case, previous: str | None) -> None:
-        async with limit:
-            with contextlib.suppress(_Paused):
-                await _story(case, previous)
 
+def _periods(plans: list[_Plan], workers: int, today: datetime) -> list[list[_Plan]]:
+    """The plans cut into at most `workers` runs of whole years, about as many in each.
+
+    The last run holds the past year and more, so that repeat-subject alerts are raised
+    with every request of their window written.
+    """
+    latest = (today - timedelta(days=400)).year
+    starts: list[int] = []
+    for number in range(1, workers):
+        at = plans[len(plans) * number // workers].received_at.year if plans else latest
+        year = min(at, latest)
+        if year not in starts and (not starts or year > starts[-1]):
+            starts.append(year)
+    cuts = [0, *(next((i for i, p in enumerate(plans) if p.received_at.year >= year),
+                      len(plans)) for year in starts), len(plans)]
+    return [plans[a:b] for a, b in itertools.pairwise(cuts) if b > a] or [plans]
+
+
+def _worker(
+    url: str, policy: PolicySettings, finding: FindingPolicy, plans: list[_Plan],
+    today: datetime,
+) -> _Tally:
+    """A worker process: tell one period's stories into the database at `url`."""
+
+    async def run() -> _Tally:
+        workflow = Workflow(Database(url), policy, finding=finding)
+        try:
+            return await _tell_period(workflow, plans, today)
+        finally:
+            await workflow.db.dispose()
+
+    return asyncio.run(run())
+
+
+async def _tell_period(workflow: Workflow, plans: list[_Plan], today: datetime) -> _Tally:
+    tally = _Tally()
     # A duplicate names the area's request received before it: one of the same area.
     previous: dict[str, str] = {}
-    async with asyncio.TaskGroup() as stories:
-        for case in cases:
-            # Received one after another, so references run in order of receipt; each story
-            # then runs beside the others, as it touches only its own request.
-            await _receive(case)
-            stories.create_task(tell(case, previous.get(case.area)))
-            previous[case.area] = case.reference
+    for start in range(0, len(plans), CHUNK):
+        async with batch(workflow, alerts_since=today - timedelta(days=ALERT_DAYS)) as desk:
+            await tell(desk, plans[start:start + CHUNK], today, previous, tally)
+    return tally
 
-    def count(values: Sequence[str | None]) -> dict[str, int]:
-        return dict(sorted(Counter(v for v in values if v is not None).items()))
 
-    continued = sum(c.continued for c in cases)
-    return DemoSummary(
-        requests=len(cases),
+async def tell(
+    desk: Desk, plans: Sequence[_Plan], today: datetime, previous: dict[str, str],
+    tally: _Tally,
+) -> None:
+    """Receive each planned request in turn and take it as far as its fate and today allow;
+    `previous` holds each area's latest reference."""
+    for plan in plans:
+        case = _new_case(desk, today, plan)
+        await _receive(case)
+        with contextlib.suppress(_Paused):
+            await _story(case, previous.get(case.area))
+        previous[case.area] = case.reference
+        tally.add(case)
+
+
+class _Tally:
+    """What the stories made, counted as they end."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, Counter[str]] = {
+            name: Counter() for name in ("scheme", "route", "state", "outcome", "area")
+        }
+        self.requests = self.events = self.reopened = self.added = self.amended = 0
+        self.late = self.continued = 0
+
+    def add(self, case: _Case) -> None:
+        self.requests += 1
         # Each request carried on as right to know has its receipt on its own trail.
-        events=sum(c.version for c in cases) + continued,
-        by_scheme=count([c.fate.scheme for c in cases]),
-        by_route=count([c.fate.route for c in cases]),
-        by_state=count([c.state for c in cases]),
-        by_outcome=count([c.outcome for c in cases]),
-        by_area=count([c.area for c in cases]),
-        reopened=sum(c.reopened for c in cases),
-        parties_added=sum(c.added for c in cases),
-        parties_amended=sum(c.amended for c in cases),
-        entered_late=sum(c.late for c in cases),
-        continued=continued,
-    )
+        self.events += case.version + case.continued
+        for name, value in (("scheme", case.fate.scheme), ("route", case.fate.route),
+                            ("state", case.state), ("outcome", case.outcome),
+                            ("area", case.area)):
+            if value is not None:
+                self.counters[name][value] += 1
+        self.reopened += case.reopened
+        self.added += case.added
+        self.amended += case.amended
+        self.late += case.late
+        self.continued += case.continued
+
+    def merge(self, other: _Tally) -> None:
+        for name, counter in other.counters.items():
+            self.counters[name].update(counter)
+        self.requests += other.requests
+        self.events += other.events
+        self.reopened += other.reopened
+        self.added += other.added
+        self.amended += other.amended
+        self.late += other.late
+        self.continued += other.continued
+
+    def summary(self) -> DemoSummary:
+        def count(name: str) -> dict[str, int]:
+            return dict(sorted(self.counters[name].items()))
+
+        return DemoSummary(
+            requests=self.requests, events=self.events, by_scheme=count("scheme"),
+            by_route=count("route"), by_state=count("state"), by_outcome=count("outcome"),
+            by_area=count("area"), reopened=self.reopened, parties_added=self.added,
+            parties_amended=self.amended, entered_late=self.late, continued=self.continued,
+        )
 
 
 async def _accounts(workflow: Workflow) -> None:
@@ -579,11 +738,11 @@ async def _accounts(workflow: Workflow) -> None:
                                 created_by="demo")
 
 
-def _new_case(workflow: Workflow, today: datetime, plan: _Plan) -> _Case:
+def _new_case(desk: Desk, today: datetime, plan: _Plan) -> _Case:
     rng = random.Random(plan.seed)
-    area = _pick(rng, AREA_WEIGHTS)
+    area = plan.fate.area or _pick(rng, AREA_WEIGHTS)
     return _Case(
-        workflow=workflow, today=today, rng=rng, fate=plan.fate,
+        desk=desk, today=today, rng=rng, fate=plan.fate,
         at=plan.received_at, area=area, division=rng.choice(list(AREAS[area])),
         officer=rng.choice(OFFICERS), decider=rng.choice(DECIDERS), received=plan.received_at,
     )
@@ -705,12 +864,11 @@ async def _receive(case: _Case) -> None:
         immediate_risk=fate.urgent or fate.outcome == "immediate_action", parties=parties,
     )
     case.at = min(case.at + timedelta(minutes=rng.randrange(2, 120)), case.today)
-    _NOW.set(case.at)
     if fate.scheme == "mappa":
         actor = MAPPA_COORDINATOR
     else:
         actor = rng.choice(CONTACT) if fate.route == "right_to_ask" else case.officer[0]
-    view = await case.workflow.create(new, actor=f"{case.area}.{actor}")
+    view = await case.desk.create(new, actor=f"{case.area}.{actor}", recorded_at=case.at)
     case.reference, case.version, case.parties = view.reference, view.version, view.parties
 
 
@@ -749,11 +907,15 @@ async def _leave(case: _Case, outcome: str) -> None:
     """The applicant withdraws, or stops answering; where the risk remains, the case is
     carried on as right to know."""
     rng = case.rng
-    if case.fate.continued and case.state != "awaiting_delivery":
+    at = case.later(working_days=rng.randint(1, 10))
+    # Carried on within the year it was received, so that the year's references are all
+    # taken by the worker telling that year's stories.
+    if (case.fate.continued and case.state != "awaiting_delivery"
+            and at.year == case.received.year):
         await case.step(ContinueAsRightToKnow(
             reason="applicant_withdrew" if outcome == "withdrawn" else "no_engagement",
             risk="The subject's history and the current relationship still put her at risk",
-        ), by=case.officer, at=case.later(working_days=rng.randint(1, 10)))
+        ), by=case.officer, at=at)
         return
     if outcome == "withdrawn":
         await case.step(Withdraw(reason=rng.choice((
@@ -812,14 +974,7 @@ async def _checks(case: _Case) -> None:
 
 
 async def _latest_partner_request(case: _Case) -> int:
-    async with case.workflow.db.read() as session:
-        found = await session.scalar(
-            select(PartnerRequest.id).join(Request, Request.id == PartnerRequest.request_id)
-            .where(Request.reference == case.reference)
-            .order_by(PartnerRequest.id.desc()).limit(1)
-        )
-    assert found is not None
-    return found
+    return (await case.desk.partner_requests(case.reference))[-1]
 
 
 async def _decision(case: _Case) -> None:
@@ -845,7 +1000,7 @@ async def _decision(case: _Case) -> None:
             party=case.late_recipient,
             reason="The panel found her better placed to protect than anyone named so far",
         ), by=case.decider, at=decided_at - timedelta(minutes=rng.randrange(20, 60)))
-        case.parties = (await case.workflow.get(case.reference)).parties
+        case.parties = await case.desk.parties(case.reference)
     if discloses:
         case.recipients = _recipients(case, decided_at)
     subject = next(p for p in case.parties if p.role == "subject")
@@ -996,6 +1151,9 @@ def _parties(case: _Case) -> tuple[list[PartyIn], str | None]:
         "female")
     subject = _person(rng, "subject", subject_sex, _pick(rng, AGE_BANDS), on,
                       relationship=_pick(rng, SUBJECT_RELATIONSHIPS[fate.scheme]))
+    if fate.repeat:
+        # The small demo's three are about the same man.
+        subject = _serial(case.area, 0 if fate.area else rng.randrange(SERIAL_SUBJECTS))
     # The CSODS return counts applications about registered sex offenders.
     if fate.scheme != "dvds":
         subject = msgspec.structs.replace(
@@ -1044,6 +1202,22 @@ def _parties(case: _Case) -> tuple[list[PartyIn], str | None]:
             else:
                 parties.append(recipient)
     return parties, relationship
+
+
+def _serial(area: str, number: int) -> PartyIn:
+    """One of the few men each area's requests name again and again, with new partners."""
+    rng = random.Random(f"{area}:{number}")
+    born = date(1975, 1, 1) + timedelta(days=rng.randrange(20 * 365))
+    return PartyIn(
+        role="subject", name=f"{rng.choice(MALE)} {rng.choice(SURNAMES)}",
+        date_of_birth=born.isoformat(), relationship="partner", sex="male",
+        age_band=_band(born), ethnicity=_pick(rng, ETHNICITY),
+    )
+
+
+def _band(born: date) -> AgeBand:
+    age = (date(2026, 1, 1) - born).days // 365
+    return next(band for band, (low, high) in AGE_RANGE.items() if low <= age <= high)
 
 
 def _applicant(

@@ -1,152 +1,372 @@
-"""A request's stage records as people read them: its checks, the checks asked of partner
-agencies, its decisions with their legal test and recipients, the deliveries, the notices and
-the subject being told. The timeline holds the same facts as events; these are the rows the
-workflow wrote for each stage."""
+"""What a transition reads and writes of a request's records, and where: `Records` is the
+interface the workflow's one flow (`Workflow.apply` and the receipt of a request) is written
+against; `SqlRecords` keeps the records in the database, a statement at a time, for a single
+change; `disclosure.batch.BatchRecords` keeps many new requests' records in memory and writes
+them at once. Both answer every question the same way, so the flow is the same code."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple, Protocol
 
-import msgspec
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from disclosure.models import (
-    Check,
-    Decision,
-    DecisionRecipient,
-    Delivery,
-    Notice,
-    PartnerRequest,
-    SubjectTold,
-)
+from disclosure import clocks, seals, statistics, timeliness
+from disclosure.alerts import repeats
+from disclosure.db import Database
+from disclosure.errors import NotFound
+from disclosure.models import Base, Division, ReferenceCounter
+from disclosure.policy import PolicySettings
+from disclosure.search import duplicates, index, links
+from disclosure.search.matching import FindingPolicy, Named
+from statemachines.lifecycle import PartyFacts
+
+TABLES = Base.metadata.tables
+REQUESTS = TABLES["requests"]
+EVENTS = TABLES["events"]
+PARTIES = TABLES["parties"]
+CHECKS = TABLES["checks"]
+PARTNER_REQUESTS = TABLES["partner_requests"]
+DECISIONS = TABLES["decisions"]
+DECISION_RECIPIENTS = TABLES["decision_recipients"]
+USERS = TABLES["users"]
 
 
-class CheckView(msgspec.Struct, kw_only=True):
+class Locked(NamedTuple):
+    """The columns of a request an event reads, taken under the row lock."""
+
     id: int
-    source: str
-    information_held: bool
-    summary: str
-    checked_at: datetime
-    recorded_by: str
+    reference: str
+    scheme: str
+    route: str
+    area: str
+    state: str
+    outcome: str | None
+    version: int
+    last_event_hash: str
+    policy_version: str
+    received_at: datetime
+    due_at: datetime | None
+    stage_due_at: datetime | None
+    division: str | None
+    channel: str
+    immediate_risk: bool
 
 
-class PartnerRequestView(msgspec.Struct, kw_only=True):
+class LatestDecision(NamedTuple):
+    """The latest decision of the forum: its id, what it decided, why not, and when."""
+
     id: int
-    agency: str
-    asked: str
-    asked_at: datetime
-    due_at: datetime
-    responded_at: datetime | None
-    information_held: bool | None
-    response: str | None
-
-
-class RecipientView(msgspec.Struct, kw_only=True):
-    party_id: int
-    rationale: str
-    better_placed_reason: str | None
-    wording: str
-    discloser: str
-    method: str
-    others_present: str | None
-    deliver_by: datetime | None
-    settlement: str | None
-    settled_at: datetime | None
-    settled_by: str | None
-
-
-class DecisionView(msgspec.Struct, kw_only=True):
-    id: int
-    urgent: bool
-    forum: str
-    decided_at: datetime
-    chair: str
-    attendees: list[Any]
-    decision_maker: str
-    decision_maker_role: str
     decision: str
     no_disclosure_reason: str | None
-    referred_to: str | None
-    legal_test: dict[str, Any]
-    presumption_applies: bool | None
-    subject_views_sought: bool | None
-    subject_views_reason: str | None
-    subject_representations: str | None
-    subject_to_be_told: bool | None
-    safeguarding_actions: list[Any]
-    dissent: str | None
-    deviation: str | None
-    deviation_justification: str | None
-    recipients: list[RecipientView] = []
+    decided_at: datetime
 
 
-class DeliveryView(msgspec.Struct, kw_only=True):
-    delivered_at: datetime
-    location: str
-    delivered_by: str
-    recipient_party_id: int
-    others_present: str | None
-    words_used: str
-    matches_approved_wording: bool
-    different_words_reason: str | None
-    confidentiality_explained: bool
-    undertaking: str
-    safety_plan_made: bool
-    referrals: list[Any]
-    subject_informed_at: datetime | None
+class Recipient(NamedTuple):
+    """A recipient of a decision, with the role of its party."""
+
+    party_id: int
+    wording: str
+    settlement: str | None
+    role: str
 
 
-class NoticeView(msgspec.Struct, kw_only=True):
-    given_at: datetime
-    given_by: str
-    method: str
-    told: str
-    safety_advice_given: bool
-    safety_advice: str | None
+class Records(Protocol):
+    """The questions a transition asks of a request's records, and the rows it writes.
+
+    Casework rows (`insert`, `update`) are sealed in the same transaction; `update` matches
+    rows by column equality, None matching NULL.
+    """
+
+    async def lock(self, reference: str) -> Locked: ...
+    async def checks_recorded(self, rid: int) -> int: ...
+    async def prepared_by(self, rid: int, events: Sequence[str]) -> list[tuple[str, str]]:
+        """Each actor who sent one of `events`, with the first such event, earliest first."""
+        ...
+    async def information_held(self, rid: int) -> tuple[list[str], list[str]]:
+        """The sources of checks and the agencies of partner responses that held something."""
+        ...
+    async def parties(self, rid: int) -> dict[int, PartyFacts]: ...
+    async def party_rows(self, rid: int) -> list[Mapping[str, Any]]: ...
+    async def party_row(self, party_id: int) -> Mapping[str, Any]: ...
+    async def latest_decision(self, rid: int) -> LatestDecision | None:
+        """The latest decision of the forum; urgent disclosures are never the one awaited."""
+        ...
+    async def recipients(self, decision_id: int) -> list[Recipient]: ...
+    async def open_partner_requests(self, rid: int) -> frozenset[int]: ...
+    async def roles_of(self, username: str, area: str | None) -> list[str] | None:
+        """An active user's roles (of `area`, if given); None if there is no such user."""
+        ...
+    async def entered(self, rid: int) -> datetime | None:
+        """When the request entered its state: its last event that changed the state."""
+        ...
+    async def clock(self, request: timeliness.Dated) -> clocks.Clock: ...
+    async def divisions(self, area: str) -> list[str]: ...
+    async def next_reference(self, scheme: str, year: int) -> str: ...
+    async def request_in_area(self, reference: str, area: str) -> int | None: ...
+    async def insert(
+        self, table: Table, rows: Sequence[Mapping[str, Any]]
+    ) -> Sequence[Mapping[str, Any]]:
+        """Write casework rows; each as stored, with its id, in the order given."""
+        ...
+    async def update(
+        self, table: Table, where: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Sequence[Mapping[str, Any]]:
+        """Change the casework rows matching `where`; each as stored afterwards."""
+        ...
+    async def append(self, event: Mapping[str, Any]) -> None:
+        """Add an event to its request's trail."""
+        ...
+    async def link(
+        self, *, kind: str, from_id: int, to_id: int, at: datetime, actor: str
+    ) -> None: ...
+    async def index(
+        self, *, request_id: int, area: str, parties: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """(Re)write the search terms of these parties."""
+        ...
+    async def possible_duplicates(
+        self, *, request_id: int, area: str, parties: Sequence[Named]
+    ) -> list[duplicates.PossibleDuplicate]:
+        """Other requests of the area naming the same people, for an event's answer."""
+        ...
+    async def received(
+        self, *, rid: int, area: str, received_at: datetime, channel: str, continued: bool,
+        parties: Sequence[Named], at: datetime,
+    ) -> None:
+        """A request has been received with these parties: raise repeat-subject alerts."""
+        ...
+    async def count(
+        self, *, was: statistics.Standing | None, now: statistics.Standing
+    ) -> None: ...
+    async def seal(self) -> None:
+        """Seal what was written since the last call, before the transaction commits."""
+        ...
 
 
-class SubjectToldView(msgspec.Struct, kw_only=True):
-    told_at: datetime
-    told_by: str
-    method: str
-    what: str
-
-
-class StageRecords(msgspec.Struct, kw_only=True):
-    checks: list[CheckView]
-    partner_requests: list[PartnerRequestView]
-    decisions: list[DecisionView]
-    deliveries: list[DeliveryView]
-    notices: list[NoticeView]
-    subject_told: list[SubjectToldView]
-
-
-async def of(session: AsyncSession, request_id: int) -> StageRecords:
-    """Every stage record of one request, oldest first."""
-
-    async def rows(model: Any, view: type[Any]) -> list[Any]:
-        found = await session.scalars(
-            select(model).where(model.request_id == request_id).order_by(model.id)
-        )
-        return [msgspec.convert(row, view, from_attributes=True) for row in found]
-
-    decisions: list[DecisionView] = await rows(Decision, DecisionView)
-    recipients: list[tuple[int, RecipientView]] = [
-        (row.decision_id, msgspec.convert(row, RecipientView, from_attributes=True))
-        for row in await session.scalars(
-            select(DecisionRecipient).where(DecisionRecipient.request_id == request_id)
-            .order_by(DecisionRecipient.id)
-        )
-    ]
-    for decision in decisions:
-        decision.recipients = [r for owner, r in recipients if owner == decision.id]
-    return StageRecords(
-        checks=await rows(Check, CheckView),
-        partner_requests=await rows(PartnerRequest, PartnerRequestView),
-        decisions=decisions,
-        deliveries=await rows(Delivery, DeliveryView),
-        notices=await rows(Notice, NoticeView),
-        subject_told=await rows(SubjectTold, SubjectToldView),
+# Built once each: a statement's cache key is then worked out once, not on every call.
+_LOCK = (
+    select(*(REQUESTS.c[name] for name in Locked._fields))
+    .where(REQUESTS.c.reference == bindparam("reference"))
+    .with_for_update()
+)
+_COUNT_CHECKS = select(func.count()).where(CHECKS.c.request_id == bindparam("rid"))
+_PREPARED_BY = (
+    select(EVENTS.c.actor, func.min(EVENTS.c.seq), EVENTS.c.event)
+    .where(EVENTS.c.request_id == bindparam("rid"),
+           EVENTS.c.event.in_(bindparam("events", expanding=True)))
+    .group_by(EVENTS.c.actor, EVENTS.c.event)
+    .order_by(func.min(EVENTS.c.seq))
+)
+_PARTIES = select(PARTIES).where(PARTIES.c.request_id == bindparam("rid")).order_by(PARTIES.c.id)
+_PARTY = select(PARTIES).where(PARTIES.c.id == bindparam("id"))
+_CHECKS_HELD = select(CHECKS.c.source).where(
+    CHECKS.c.request_id == bindparam("rid"), CHECKS.c.information_held.is_(True)
+).order_by(CHECKS.c.id)
+_RESPONSES_HELD = select(PARTNER_REQUESTS.c.agency).where(
+    PARTNER_REQUESTS.c.request_id == bindparam("rid"),
+    PARTNER_REQUESTS.c.information_held.is_(True),
+).order_by(PARTNER_REQUESTS.c.id)
+_LATEST_DECISION = (
+    select(
+        DECISIONS.c.id, DECISIONS.c.decision, DECISIONS.c.no_disclosure_reason,
+        DECISIONS.c.decided_at,
     )
+    .where(DECISIONS.c.request_id == bindparam("rid"), DECISIONS.c.urgent.is_(False))
+    .order_by(DECISIONS.c.id.desc())
+    .limit(1)
+)
+_RECIPIENTS = select(
+    DECISION_RECIPIENTS.c.party_id, DECISION_RECIPIENTS.c.wording,
+    DECISION_RECIPIENTS.c.settlement, PARTIES.c.role,
+).join(PARTIES, PARTIES.c.id == DECISION_RECIPIENTS.c.party_id).where(
+    DECISION_RECIPIENTS.c.decision_id == bindparam("decision")
+).order_by(DECISION_RECIPIENTS.c.id)
+_ROLES = select(USERS.c.roles).where(
+    USERS.c.username == bindparam("username"), USERS.c.disabled_at.is_(None)
+)
+_ROLES_IN_AREA = _ROLES.where(USERS.c.area == bindparam("area"))
+_OPEN_PARTNER_REQUESTS = select(PARTNER_REQUESTS.c.id).where(
+    PARTNER_REQUESTS.c.request_id == bindparam("rid"), PARTNER_REQUESTS.c.responded_at.is_(None)
+)
+_ENTERED = (
+    select(EVENTS.c.occurred_at)
+    .where(
+        EVENTS.c.request_id == bindparam("rid"),
+        or_(EVENTS.c.from_state.is_(None), EVENTS.c.from_state != EVENTS.c.to_state),
+    )
+    .order_by(EVENTS.c.seq.desc())
+    .limit(1)
+)
+_DIVISIONS = select(Division.code).where(Division.area == bindparam("area"))
+_IN_AREA = select(REQUESTS.c.id).where(
+    REQUESTS.c.reference == bindparam("reference"), REQUESTS.c.area == bindparam("area")
+)
+_INSERT_EVENT = insert(EVENTS)
+
+
+@cache
+def _insert(table: Table) -> Any:
+    return insert(table)
+
+
+@cache
+def _update(table: Table, where: tuple[tuple[str, bool], ...]) -> Any:
+    """UPDATE of `table` where each named column equals its `where_` parameter (or, flagged,
+    is NULL); the SET clause is the other parameters given."""
+    return update(table).where(and_(*(
+        table.c[name].is_(None) if null else table.c[name] == bindparam(f"where_{name}")
+        for name, null in where
+    )))
+
+
+def reference_of(scheme: str, year: int, number: int) -> str:
+    return f"{scheme.upper()}-{year}-{number:06d}"
+
+
+class SqlRecords:
+    """The records of a request in the database, read and written on one transaction's
+    connection: one change at a time, each row sealed as the database stored it."""
+
+    def __init__(
+        self, conn: AsyncConnection, db: Database, policy: PolicySettings,
+        finding: FindingPolicy,
+    ) -> None:
+        self.conn = conn
+        self.dialect = db.dialect
+        self.policy = policy
+        self.finding = finding
+        self.sealer = seals.Sealer(conn, db.keys)
+
+    async def lock(self, reference: str) -> Locked:
+        row = (await self.conn.execute(_LOCK, {"reference": reference})).first()
+        if row is None:
+            raise NotFound(reference)
+        return Locked(*row)
+
+    async def checks_recorded(self, rid: int) -> int:
+        return await self.conn.scalar(_COUNT_CHECKS, {"rid": rid}) or 0
+
+    async def prepared_by(self, rid: int, events: Sequence[str]) -> list[tuple[str, str]]:
+        rows = await self.conn.execute(_PREPARED_BY, {"rid": rid, "events": list(events)})
+        return [(actor, event) for actor, _, event in rows]
+
+    async def information_held(self, rid: int) -> tuple[list[str], list[str]]:
+        return (list(await self.conn.scalars(_CHECKS_HELD, {"rid": rid})),
+                list(await self.conn.scalars(_RESPONSES_HELD, {"rid": rid})))
+
+    async def parties(self, rid: int) -> dict[int, PartyFacts]:
+        return party_facts(await self.party_rows(rid))
+
+    async def party_rows(self, rid: int) -> list[Mapping[str, Any]]:
+        return [dict(row) for row in (await self.conn.execute(_PARTIES, {"rid": rid})).mappings()]
+
+    async def party_row(self, party_id: int) -> Mapping[str, Any]:
+        return dict((await self.conn.execute(_PARTY, {"id": party_id})).mappings().one())
+
+    async def latest_decision(self, rid: int) -> LatestDecision | None:
+        row = (await self.conn.execute(_LATEST_DECISION, {"rid": rid})).first()
+        return None if row is None else LatestDecision(*row)
+
+    async def recipients(self, decision_id: int) -> list[Recipient]:
+        rows = await self.conn.execute(_RECIPIENTS, {"decision": decision_id})
+        return [Recipient(*row) for row in rows]
+
+    async def open_partner_requests(self, rid: int) -> frozenset[int]:
+        return frozenset(await self.conn.scalars(_OPEN_PARTNER_REQUESTS, {"rid": rid}))
+
+    async def roles_of(self, username: str, area: str | None) -> list[str] | None:
+        if area is None:
+            return await self.conn.scalar(_ROLES, {"username": username})
+        return await self.conn.scalar(_ROLES_IN_AREA, {"username": username, "area": area})
+
+    async def entered(self, rid: int) -> datetime | None:
+        return await self.conn.scalar(_ENTERED, {"rid": rid})
+
+    async def clock(self, request: timeliness.Dated) -> clocks.Clock:
+        return await timeliness.request_clock(self.conn, request, self.policy)
+
+    async def divisions(self, area: str) -> list[str]:
+        return list(await self.conn.scalars(_DIVISIONS, {"area": area}))
+
+    async def next_reference(self, scheme: str, year: int) -> str:
+        upsert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = (
+            upsert(ReferenceCounter)
+            .values(scheme=scheme, year=year, last=1)
+            .on_conflict_do_update(
+                index_elements=["scheme", "year"], set_={"last": ReferenceCounter.last + 1}
+            )
+            .returning(ReferenceCounter.last)
+        )
+        return reference_of(scheme, year, (await self.conn.execute(statement)).scalar_one())
+
+    async def request_in_area(self, reference: str, area: str) -> int | None:
+        return await self.conn.scalar(_IN_AREA, {"reference": reference, "area": area})
+
+    async def insert(
+        self, table: Table, rows: Sequence[Mapping[str, Any]]
+    ) -> Sequence[Mapping[str, Any]]:
+        params = [dict(row) for row in rows]
+        written = await self.sealer.write(_insert(table), params if len(params) > 1 else params[0])
+        return [row._mapping for row in written]
+
+    async def update(
+        self, table: Table, where: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Sequence[Mapping[str, Any]]:
+        statement = _update(table, tuple((name, value is None) for name, value in where.items()))
+        params = {f"where_{name}": value for name, value in where.items() if value is not None}
+        written = await self.sealer.write(statement, params | dict(values))
+        return [row._mapping for row in written]
+
+    async def append(self, event: Mapping[str, Any]) -> None:
+        await self.conn.execute(_INSERT_EVENT, dict(event))
+
+    async def link(
+        self, *, kind: str, from_id: int, to_id: int, at: datetime, actor: str
+    ) -> None:
+        await links.link(self.conn, kind=kind, from_id=from_id, to_id=to_id, at=at, actor=actor)
+
+    async def index(
+        self, *, request_id: int, area: str, parties: Sequence[Mapping[str, Any]]
+    ) -> None:
+        await index.index_parties(self.conn, request_id=request_id, area=area, parties=parties)
+
+    async def possible_duplicates(
+        self, *, request_id: int, area: str, parties: Sequence[Named]
+    ) -> list[duplicates.PossibleDuplicate]:
+        return await duplicates.possible(
+            self.conn, self.dialect, self.finding, request_id=request_id, area=area,
+            parties=parties,
+        )
+
+    async def received(
+        self, *, rid: int, area: str, received_at: datetime, channel: str, continued: bool,
+        parties: Sequence[Named], at: datetime,
+    ) -> None:
+        await repeats.raise_on_receive(
+            self.conn, self.dialect, self.finding, request_id=rid, area=area,
+            received_at=received_at, channel=channel, continued=continued, parties=parties,
+            at=at,
+        )
+
+    async def count(
+        self, *, was: statistics.Standing | None, now: statistics.Standing
+    ) -> None:
+        await statistics.count(self.conn, self.dialect, was=was, now=now)
+
+    async def seal(self) -> None:
+        await self.sealer.flush()
+
+
+def party_facts(rows: Sequence[Mapping[str, Any]]) -> dict[int, PartyFacts]:
+    """What the recipient rules read of each party, by id."""
+    return {
+        row["id"]: PartyFacts(role=row["role"], kind=row["kind"],
+                              relationship_code=row["relationship_code"])
+        for row in rows
+    }

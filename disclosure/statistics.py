@@ -7,6 +7,7 @@ scanning the table.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, NamedTuple
 
 import msgspec
@@ -34,6 +35,7 @@ _COUNTS = _table()
 # Stored for a request with no outcome: a key column cannot be null.
 NO_OUTCOME = ""
 _KEY = ("area", "scheme", "route", "state", "outcome")
+_BY_KEY = operator.itemgetter(*_KEY)
 
 
 class Standing(NamedTuple):
@@ -99,21 +101,32 @@ def _upsert(dialect: str) -> Any:
 _UPSERTS = {name: _upsert(name) for name in ("postgresql", "sqlite")}
 
 
+def moves(was: Standing | None, now: Standing) -> list[dict[str, Any]]:
+    """The count rows a request's move changes, each with the change, in key order."""
+    if was == now:
+        return []
+    changes = [(now, 1)] + ([(was, -1)] if was is not None else [])
+    rows = [
+        dict(zip(_KEY, (*s[:4], s.outcome or NO_OUTCOME), strict=True)) | {"requests": delta}
+        for s, delta in changes
+    ]
+    # Rows are locked in key order, so two requests moving between the same pair of counts
+    # in opposite directions wait for each other rather than deadlock.
+    rows.sort(key=_BY_KEY)
+    return rows
+
+
+async def add(conn: AsyncConnection, dialect: str, rows: list[dict[str, Any]]) -> None:
+    """Add each row's change to its count (rows in key order)."""
+    if rows:
+        await conn.execute(_UPSERTS[dialect], rows)
+
+
 async def count(
     conn: AsyncConnection, dialect: str, *, was: Standing | None, now: Standing
 ) -> None:
     """Move a request's count from where it stood (None: it is new) to where it stands now."""
-    if was == now:
-        return
-    moves = [(now, 1)] + ([(was, -1)] if was is not None else [])
-    rows = [
-        dict(zip(_KEY, (*s[:4], s.outcome or NO_OUTCOME), strict=True)) | {"requests": delta}
-        for s, delta in moves
-    ]
-    # Rows are locked in key order, so two requests moving between the same pair of counts
-    # in opposite directions wait for each other rather than deadlock.
-    rows.sort(key=lambda row: tuple(row[k] for k in _KEY))
-    await conn.execute(_UPSERTS[dialect], rows)
+    await add(conn, dialect, moves(was, now))
 
 
 async def read(session: AsyncSession, *, area: str) -> Statistics:

@@ -124,45 +124,60 @@ _AGREED = (
 async def request_clocks(
     session: AsyncSession | AsyncConnection, requests: Sequence[Dated], policy: PolicySettings
 ) -> dict[int, clocks.Clock]:
-    """The clocks of some requests from their events, extensions and agreed MAPPA dates.
-
-    A reopened request's clock is a fresh one: the extensions granted and the MAPPA date agreed
-    before its last reopening belong to the clock that ended with its closure.
-    """
+    """The clocks of some requests from their events, extensions and agreed MAPPA dates."""
     ids = [r.id for r in requests]
     entered: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
     for rid, state, at in await session.execute(_STAGE_CHANGES, {"ids": ids}):
         entered[rid].append((state, at))
-    restarted = {rid: reopened_at(states) for rid, states in entered.items()}
-
-    def current(rid: int, at: datetime) -> bool:
-        since = restarted.get(rid)
-        return since is None or at >= since
-
     extensions: dict[int, list[clocks.Extension]] = defaultdict(list)
     for rid, days, category, reason, granted_at in await session.execute(
         _EXTENSIONS, {"ids": ids}
     ):
-        if current(rid, granted_at):
-            extensions[rid].append(clocks.Extension(days, category, reason, granted_at))
-    agreed: dict[int, datetime] = {}
+        extensions[rid].append(clocks.Extension(days, category, reason, granted_at))
+    agreed: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     mappa = [r.id for r in requests if r.scheme == "mappa"]
     if mappa:
-        decided = await session.execute(_AGREED, {"ids": mappa})
-        agreed = {rid: due for rid, at, due in decided if due is not None and current(rid, at)}
+        for rid, at, due in await session.execute(_AGREED, {"ids": mappa}):
+            agreed[rid].append((at, due))
     return {
-        r.id: clocks.request_clock(
-            policy.book.by_code(r.policy_version),
-            received_at=r.received_at,
-            stage_starts=stage_starts(r.received_at, entered[r.id]),
-            extensions=extensions[r.id],
-            nation=policy.nation,
-            route=r.route,
-            agreed_due_at=agreed.get(r.id),
-            reopened_at=restarted.get(r.id),
-        )
+        r.id: clock_of(r, entered[r.id], extensions[r.id], agreed[r.id], policy)
         for r in requests
     }
+
+
+def clock_of(
+    request: Dated,
+    entered: Sequence[tuple[str, datetime]],
+    extensions: Sequence[clocks.Extension],
+    agreed: Sequence[tuple[datetime, datetime | None]],
+    policy: PolicySettings,
+) -> clocks.Clock:
+    """A request's clock from its state changes into a stage's state (in order), the
+    extensions granted, and each decision's (decided_at, agreed date) in order.
+
+    A reopened request's clock is a fresh one: the extensions granted and the MAPPA date agreed
+    before its last reopening belong to the clock that ended with its closure.
+    """
+    since = reopened_at(entered)
+
+    def current(at: datetime) -> bool:
+        return since is None or at >= since
+
+    due = None
+    if request.scheme == "mappa":
+        for at, date in agreed:
+            if date is not None and current(at):
+                due = date
+    return clocks.request_clock(
+        policy.book.by_code(request.policy_version),
+        received_at=request.received_at,
+        stage_starts=stage_starts(request.received_at, entered),
+        extensions=[e for e in extensions if current(e.granted_at)],
+        nation=policy.nation,
+        route=request.route,
+        agreed_due_at=due,
+        reopened_at=since,
+    )
 
 
 async def request_clock(

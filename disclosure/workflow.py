@@ -10,39 +10,34 @@ from functools import cache
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import Row, Select, Table, and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure import audit, clocks, cursors, reads, records, seals, statistics, timeliness
+from disclosure import audit, clocks, cursors, reads, stage_records, statistics, timeliness
 from disclosure.access import AUTHORISES_ERASURE, SYSTEM_EVENTS, may_send_some
 from disclosure.alerts import repeats
 from disclosure.db import Database
 from disclosure.errors import IdempotencyMismatch, InvalidInput, NotFound, StaleVersion
-from disclosure.models import (
-    OPEN,
-    Base,
-    Check,
-    Closure,
-    Decision,
-    DecisionRecipient,
-    Delivery,
-    Division,
-    Event,
-    Extension,
-    Notice,
-    PartnerRequest,
-    Party,
-    ReferenceCounter,
-    Request,
-    SubjectTold,
-    User,
-)
+from disclosure.models import OPEN, Closure, Event, Party, Request
 from disclosure.outcomes import decided_outcome, outcome_of
 from disclosure.policy import NoPolicy, PolicySettings, Stage
 from disclosure.reads import Visit
 from disclosure.recipients import eligibility
+from disclosure.records import (
+    CHECKS,
+    DECISION_RECIPIENTS,
+    DECISIONS,
+    EVENTS,
+    PARTIES,
+    PARTNER_REQUESTS,
+    REQUESTS,
+    TABLES,
+    LatestDecision,
+    Locked,
+    Records,
+    SqlRecords,
+)
 from disclosure.references import request_id
 from disclosure.schemas import (
     DUE_DATES,
@@ -80,7 +75,7 @@ from disclosure.schemas import (
     Transitioned,
     Withdraw,
 )
-from disclosure.search import duplicates, index, links
+from disclosure.search import duplicates, links
 from disclosure.search.matching import FindingPolicy
 from statemachines.lifecycle import (
     PREPARING,
@@ -93,137 +88,12 @@ from statemachines.lifecycle import (
 )
 
 Clock = Callable[[], datetime]
-# The latest decision of the forum: its id, what it decided, why not, and when.
-LatestDecision = Row[int, str, str | None, datetime]
 
-
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-# The writes of a transaction go through Core on these tables: each row is written once, so
-# the ORM's unit of work would only add its bookkeeping.
-REQUESTS = _table(Request)
-EVENTS = _table(Event)
-PARTIES = _table(Party)
-CHECKS = _table(Check)
-PARTNER_REQUESTS = _table(PartnerRequest)
-DECISIONS = _table(Decision)
-DECISION_RECIPIENTS = _table(DecisionRecipient)
-DELIVERIES = _table(Delivery)
-SUBJECT_TOLD = _table(SubjectTold)
-USERS = _table(User)
-NOTICES = _table(Notice)
-EXTENSIONS = _table(Extension)
-CLOSURES = _table(Closure)
-
-
-class Locked(NamedTuple):
-    """The columns of a request an event reads, taken under the row lock."""
-
-    id: int
-    reference: str
-    scheme: str
-    route: str
-    area: str
-    state: str
-    outcome: str | None
-    version: int
-    last_event_hash: str
-    policy_version: str
-    received_at: datetime
-    due_at: datetime | None
-    stage_due_at: datetime | None
-    division: str | None
-    channel: str
-    immediate_risk: bool
-
-
-# Built once: a statement's cache key is then worked out once, not on every call.
-_LOCK = (
-    select(*(REQUESTS.c[name] for name in Locked._fields))
-    .where(REQUESTS.c.reference == bindparam("reference"))
-    .with_for_update()
-)
-# The SET clause is the columns of the parameters given; the version in the WHERE clause
-# refuses a lost update even if the lock were ever not held.
-_BUMP = update(REQUESTS).where(
-    REQUESTS.c.id == bindparam("rid"), REQUESTS.c.version == bindparam("expected")
-)
-_INSERT_REQUEST = insert(REQUESTS)
-# Batched where the driver can; the rows come back in the order the parties were given.
-_INSERT_PARTIES = insert(PARTIES)
-_COUNT_CHECKS = select(func.count()).where(CHECKS.c.request_id == bindparam("rid"))
-# Each actor who prepared the request, with the first preparing event they sent.
-_PREPARED_BY = (
-    select(EVENTS.c.actor, func.min(EVENTS.c.seq), EVENTS.c.event)
-    .where(EVENTS.c.request_id == bindparam("rid"), EVENTS.c.event.in_(PREPARING))
-    .group_by(EVENTS.c.actor, EVENTS.c.event)
-    .order_by(func.min(EVENTS.c.seq))
-)
-_PARTIES = select(
-    PARTIES.c.id, PARTIES.c.role, PARTIES.c.kind, PARTIES.c.relationship_code
-).where(PARTIES.c.request_id == bindparam("rid"))
-# What the search index reads of one party.
-_PARTY_TERMS = select(
-    PARTIES.c.id, PARTIES.c.role, PARTIES.c.kind, PARTIES.c.name, PARTIES.c.date_of_birth,
-    PARTIES.c.safe_contact,
-).where(PARTIES.c.id == bindparam("party_id"))
-_CHECKS_HELD = select(CHECKS.c.source).where(
-    CHECKS.c.request_id == bindparam("rid"), CHECKS.c.information_held.is_(True)
-).order_by(CHECKS.c.id)
-_RESPONSES_HELD = select(PARTNER_REQUESTS.c.agency).where(
-    PARTNER_REQUESTS.c.request_id == bindparam("rid"),
-    PARTNER_REQUESTS.c.information_held.is_(True),
-).order_by(PARTNER_REQUESTS.c.id)
-# Urgent disclosures are decisions too, but never the decision a request awaits delivery of.
-_LATEST_DECISION = (
-    select(
-        DECISIONS.c.id, DECISIONS.c.decision, DECISIONS.c.no_disclosure_reason,
-        DECISIONS.c.decided_at,
-    )
-    .where(DECISIONS.c.request_id == bindparam("rid"), DECISIONS.c.urgent.is_(False))
-    .order_by(DECISIONS.c.id.desc())
-    .limit(1)
-)
-_RECIPIENTS = select(
-    DECISION_RECIPIENTS.c.party_id, DECISION_RECIPIENTS.c.wording,
-    DECISION_RECIPIENTS.c.settlement, PARTIES.c.role,
-).join(PARTIES, PARTIES.c.id == DECISION_RECIPIENTS.c.party_id).where(
-    DECISION_RECIPIENTS.c.decision_id == bindparam("decision")
-)
-_AUTHORISER_ROLES = select(USERS.c.roles).where(
-    USERS.c.username == bindparam("username"), USERS.c.area == bindparam("area"),
-    USERS.c.disabled_at.is_(None),
-)
-_ACTIVE_ROLES = select(USERS.c.roles).where(
-    USERS.c.username == bindparam("username"), USERS.c.disabled_at.is_(None)
-)
-_EVENT_AT = select(EVENTS.c.id, EVENTS.c.event, EVENTS.c.payload_salt).where(
-    EVENTS.c.request_id == bindparam("rid"), EVENTS.c.seq == bindparam("seq")
-)
-_OPEN_PARTNER_REQUESTS = select(PARTNER_REQUESTS.c.id).where(
-    PARTNER_REQUESTS.c.request_id == bindparam("rid"), PARTNER_REQUESTS.c.responded_at.is_(None)
-)
-
-
-# When the request entered the state it is in: its last event that changed the state.
-_ENTERED = (
-    select(EVENTS.c.occurred_at)
-    .where(
-        EVENTS.c.request_id == bindparam("rid"),
-        or_(EVENTS.c.from_state.is_(None), EVENTS.c.from_state != EVENTS.c.to_state),
-    )
-    .order_by(EVENTS.c.seq.desc())
-    .limit(1)
-)
-_DIVISIONS = select(Division.code).where(Division.area == bindparam("area"))
-_REOPEN_CLOSURE = update(CLOSURES).where(
-    CLOSURES.c.request_id == bindparam("rid"), CLOSURES.c.reopened_seq.is_(None)
-)
-
+DELIVERIES = TABLES["deliveries"]
+SUBJECT_TOLD = TABLES["subject_told"]
+NOTICES = TABLES["notices"]
+EXTENSIONS = TABLES["extensions"]
+CLOSURES = TABLES["closures"]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -253,7 +123,12 @@ class Filters(msgspec.Struct, kw_only=True):
 
 
 class Workflow:
-    """The service every edge (API, pages, CLI, importer) calls to read and change requests."""
+    """The service every edge (API, pages, CLI, importer) calls to read and change requests.
+
+    Receiving (`receive`) and changing (`transition`) a request are written once, against
+    `Records`: `create` and `apply` run them on the database one change at a time;
+    `disclosure.batch` runs them in memory for many new requests and writes them at once.
+    """
 
     def __init__(
         self,
@@ -267,6 +142,10 @@ class Workflow:
         self.policy = policy
         self.now = now
         self.finding = finding or FindingPolicy()
+
+    def records(self, conn: AsyncConnection) -> SqlRecords:
+        """The records in the database, on a write transaction's connection."""
+        return SqlRecords(conn, self.db, self.policy, self.finding)
 
     # Receiving ---------------------------------------------------------------------------
 
@@ -284,10 +163,12 @@ class Workflow:
         try:
             async with self.db.write() as session, session.begin():
                 # Core statements on the transaction's connection, as in `apply`.
-                request, parties = await self._insert_request(
-                    await session.connection(), new, actor=actor, key=key, digest=digest
+                conn = await session.connection()
+                columns, parties = await self.receive(
+                    self.records(conn), new, actor=actor, key=key, digest=digest
                 )
-                related = await self._related(await session.connection(), request, parties)
+                request = Request(**columns)
+                related = await self._related(conn, request, parties)
         except IntegrityError:
             if key is not None and (existing := await self._by_idempotency_key(key, digest)):
                 return existing
@@ -298,8 +179,10 @@ class Workflow:
         self, session: AsyncSession, new: NewRequest, *, actor: str
     ) -> Request:
         """Receive a request inside the caller's transaction: a review that starts one."""
-        request, _ = await self._insert_request(await session.connection(), new, actor=actor)
-        return request
+        columns, _ = await self.receive(
+            self.records(await session.connection()), new, actor=actor
+        )
+        return Request(**columns)
 
     async def receive_decided(
         self,
@@ -313,11 +196,10 @@ class Workflow:
         """Receive a right-to-know request a MAPP meeting decided, inside the caller's
         transaction: its receipt, then the meeting's decision sent to it as any event is, so it
         starts awaiting delivery. `decide` names the recipients by the parties as written."""
-        request, parties = await self._insert_request(
-            conn, new, actor=actor, meeting_id=meeting_id
-        )
-        return await self._send(
-            conn, request.reference, decide(parties), actor=actor, expected_version=1
+        records = self.records(conn)
+        request, parties = await self.receive(records, new, actor=actor, meeting_id=meeting_id)
+        return await self.transition(
+            records, request["reference"], decide(parties), actor=actor, expected_version=1
         )
 
     async def _by_idempotency_key(self, key: str, digest: str) -> RequestView | None:
@@ -335,9 +217,9 @@ class Workflow:
             raise IdempotencyMismatch()
         return await self.get(found.reference)
 
-    async def _insert_request(
+    async def receive(
         self,
-        conn: AsyncConnection,
+        records: Records,
         new: NewRequest,
         *,
         actor: str,
@@ -345,11 +227,10 @@ class Workflow:
         digest: str | None = None,
         continued_from: Locked | None = None,
         meeting_id: int | None = None,
-    ) -> tuple[Request, list[PartyView]]:
-        """Write a request, its parties and its receipt on the trail, each row sealed;
-        `continued_from` is the right-to-ask request it carries on, if any, and `meeting_id`
-        the MAPP meeting that agreed it."""
-        sealer = seals.Sealer(conn, self.db.keys)
+    ) -> tuple[dict[str, Any], list[PartyView]]:
+        """Write a request, its parties and its receipt on the trail, each row sealed; the
+        request's columns and its parties. `continued_from` is the right-to-ask request it
+        carries on, if any, and `meeting_id` the MAPP meeting that agreed it."""
         now = self.now()
         received_at = new.received_at.astimezone(UTC)
         if received_at > now:
@@ -362,8 +243,8 @@ class Workflow:
             self.policy, code=policy.code, route=new.route, received_at=received_at
         )
         if new.division is not None:
-            await _check_division(conn, new.area, new.division)
-        reference = await self._next_reference(conn, new.scheme, received_at.year)
+            await _check_division(records, new.area, new.division)
+        reference = await records.next_reference(new.scheme, received_at.year)
         trail = msgspec.to_builtins(new)
         if continued_from is not None:
             trail["continued_from"] = continued_from.reference
@@ -389,39 +270,26 @@ class Workflow:
             "continued_from_id": continued_from.id if continued_from else None,
             "meeting_id": meeting_id,
         }
-        rid: int = (await sealer.write(_INSERT_REQUEST, columns))[0].id
-        await statistics.count(conn, self.db.dialect, was=None, now=statistics.Standing(
+        rid: int = (await records.insert(REQUESTS, [columns]))[0]["id"]
+        await records.count(was=None, now=statistics.Standing(
             new.area, new.scheme, new.route, "received", None,
         ))
-        await conn.execute(insert(EVENTS), link | {"request_id": rid})
+        await records.append(link | {"request_id": rid})
         parties = [_party_columns(p) for p in new.parties]
-        written = await sealer.write(_INSERT_PARTIES, [p | {"request_id": rid} for p in parties])
-        ids = [row.id for row in written]
-        await sealer.flush()
+        written = await records.insert(PARTIES, [p | {"request_id": rid} for p in parties])
+        ids = [row["id"] for row in written]
+        await records.seal()
         # The answer is built from the values written; the session never tracks these rows.
         views = [PartyView(id=party_id, **p) for party_id, p in zip(ids, parties, strict=True)]
-        await index.index_parties(
-            conn, request_id=rid, area=new.area,
+        await records.index(
+            request_id=rid, area=new.area,
             parties=[p | {"id": party_id} for party_id, p in zip(ids, parties, strict=True)],
         )
-        await repeats.raise_on_receive(
-            conn, self.db.dialect, self.finding, area=new.area, received_at=received_at,
-            channel=new.channel, continued=continued_from is not None, parties=views, at=now,
+        await records.received(
+            rid=rid, area=new.area, received_at=received_at, channel=new.channel,
+            continued=continued_from is not None, parties=views, at=now,
         )
-        return Request(id=rid, **columns), views
-
-    async def _next_reference(self, conn: AsyncConnection, scheme: str, year: int) -> str:
-        upsert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
-        statement = (
-            upsert(ReferenceCounter)
-            .values(scheme=scheme, year=year, last=1)
-            .on_conflict_do_update(
-                index_elements=["scheme", "year"], set_={"last": ReferenceCounter.last + 1}
-            )
-            .returning(ReferenceCounter.last)
-        )
-        number = (await conn.execute(statement)).scalar_one()
-        return f"{scheme.upper()}-{year}-{number:06d}"
+        return columns | {"id": rid}, views
 
     # Changing ----------------------------------------------------------------------------
 
@@ -443,14 +311,14 @@ class Workflow:
         async with self.db.write() as session, session.begin():
             # Core statements on the transaction's connection: every row this writes is new or
             # updated once, so the session's identity map and flushes would only add cost.
-            return await self._send(
-                await session.connection(), reference, payload, actor=actor,
+            return await self.transition(
+                self.records(await session.connection()), reference, payload, actor=actor,
                 expected_version=expected_version, area=area, roles=roles,
             )
 
-    async def _send(
+    async def transition(
         self,
-        conn: AsyncConnection,
+        records: Records,
         reference: str,
         payload: EventIn,
         *,
@@ -459,17 +327,16 @@ class Workflow:
         area: str | None = None,
         roles: frozenset[str] | None = None,
     ) -> Transitioned:
-        """`apply` inside the caller's transaction."""
+        """Send one event to a request in `records`, as `apply` describes."""
         event = type(payload).__struct_config__.tag
         assert isinstance(event, str)
-        sealer = seals.Sealer(conn, self.db.keys)
-        request = await self._lock(conn, reference)
+        request = await records.lock(reference)
         if area is not None and request.area != area:
             raise NotFound(reference)
         if request.version != expected_version:
             raise StaleVersion(reference, expected_version, request.version)
         now = self.now()
-        facts, decision = await self._facts(conn, request, payload, actor, now)
+        facts, decision = await self._facts(records, request, payload, actor, now)
         route: Any = request.route
         from_state = request.state
         try:
@@ -480,25 +347,27 @@ class Workflow:
             raise EventNotAllowed(
                 event, from_state, _permitted(roles, refused.allowed)
             ) from None
-        at = await self._occurred(conn, request, payload, now, to_state)
+        at = await self._occurred(records, request, payload, now, to_state)
         # The request's columns this event sets, beyond its state, version and due dates.
         changes: dict[str, Any] = {}
         recorded = await self._record(
-            sealer, request, payload, actor=actor, at=at, decision=decision, facts=facts,
+            records, request, payload, actor=actor, at=at, decision=decision, facts=facts,
             changes=changes,
         )
         outcome = request.outcome
         seq = request.version + 1
         if to_state == "closed" and from_state != "closed":
-            outcome = outcome_of(payload, decided=await self._decided(conn, payload, decision))
+            outcome = outcome_of(
+                payload, decided=await self._decided(records, payload, decision)
+            )
             changes |= {"outcome": outcome, "closed_at": at}
             # The outcome goes on the trail and into the closures, where a reopening
             # leaves it.
             recorded["outcome"] = outcome
-            await sealer.write(insert(CLOSURES), {
+            await records.insert(CLOSURES, [{
                 "request_id": request.id, "seq": seq, "event": event, "outcome": outcome,
                 "closed_at": at, "closed_by": actor,
-            })
+            }])
         elif from_state == "closed" and to_state != "closed":
             outcome = None
             changes |= {"outcome": None, "closed_at": None}
@@ -512,25 +381,26 @@ class Workflow:
             event=event, from_state=from_state, to_state=to_state, actor=actor, at=at,
             recorded_at=now, payload=stored | recorded,
         )
-        await conn.execute(insert(EVENTS), link | {"request_id": request.id})
+        await records.append(link | {"request_id": request.id})
         # The clock reads the trail with this event in it, so the request row is written
         # once, with its new due dates.
-        clock = await timeliness.request_clock(conn, request, self.policy)
-        bumped = await sealer.write(_BUMP, changes | {
-            "rid": request.id, "expected": expected_version, "state": to_state,
-            "version": link["seq"], "last_event_hash": link["hash"], "updated_at": now,
-            "due_at": clock.overall.due_at if clock.overall else None,
-            "stage_due_at": timeliness.stage_due_at(clock, to_state),
-        })
+        clock = await records.clock(request)
+        # The version in the match refuses a lost update even if the lock were ever not held.
+        bumped = await records.update(
+            REQUESTS, {"id": request.id, "version": expected_version}, changes | {
+                "state": to_state, "version": link["seq"], "last_event_hash": link["hash"],
+                "updated_at": now, "due_at": clock.overall.due_at if clock.overall else None,
+                "stage_due_at": timeliness.stage_due_at(clock, to_state),
+            },
+        )
         if len(bumped) != 1:
             # The row lock makes this unreachable; it guards against a lost update if a
             # backend ever lets a second writer through.
             raise StaleVersion(reference, expected_version, request.version)
-        await sealer.flush()
-        duplicates_found = await self._party_duplicates(conn, request, payload, recorded)
+        await records.seal()
+        duplicates_found = await self._party_duplicates(records, request, payload, recorded)
         # Last, so the count's row is locked for as short a time as the commit allows.
-        await statistics.count(
-            conn, self.db.dialect,
+        await records.count(
             was=statistics.Standing(request.area, request.scheme, request.route,
                                     from_state, request.outcome),
             now=statistics.Standing(request.area, request.scheme, request.route,
@@ -547,8 +417,7 @@ class Workflow:
         )
 
     async def _party_duplicates(
-        self, conn: AsyncConnection, request: Locked, payload: EventIn,
-        recorded: dict[str, Any],
+        self, records: Records, request: Locked, payload: EventIn, recorded: dict[str, Any],
     ) -> list[duplicates.PossibleDuplicate]:
         """After a party is added or amended: its search terms rewritten, and the other requests
         of the area naming the same person, as at receipt. The event's answer is not on the read
@@ -561,17 +430,16 @@ class Workflow:
                 party_id = payload.party_id
             case _:
                 return []
-        party = (await conn.execute(_PARTY_TERMS, {"party_id": party_id})).one()
-        await index.index_parties(conn, request_id=request.id, area=request.area,
-                                  parties=[party._asdict()])
-        found = await duplicates.possible(
-            conn, self.db.dialect, self.finding, request_id=request.id, area=request.area,
-            parties=[party],
+        party = await records.party_row(party_id)
+        await records.index(request_id=request.id, area=request.area, parties=[party])
+        found = await records.possible_duplicates(
+            request_id=request.id, area=request.area,
+            parties=[msgspec.convert(party, PartyView)],
         )
         return [msgspec.structs.replace(d, name=None, date_of_birth=None) for d in found]
 
     async def _occurred(
-        self, conn: AsyncConnection, request: Locked, payload: EventIn, now: datetime,
+        self, records: Records, request: Locked, payload: EventIn, now: datetime,
         to_state: str,
     ) -> datetime:
         """When the event happened, refusing times that cannot be true.
@@ -604,7 +472,7 @@ class Workflow:
         at = now if given is None else given.astimezone(UTC)
         if request.state == to_state == "closed":
             return at
-        entered = await conn.scalar(_ENTERED, {"rid": request.id})
+        entered = await records.entered(request.id)
         if entered is not None and at < entered:
             raise InvalidInput(
                 field,
@@ -623,15 +491,16 @@ class Workflow:
             raise InvalidInput("reason", "is required")
         async with self.db.write() as session, session.begin():
             conn = await session.connection()
-            sealer = seals.Sealer(conn, self.db.keys)
-            request = await self._lock(conn, reference)
-            roles = (await conn.execute(_ACTIVE_ROLES, {"username": authorised_by})).first()
-            if roles is None or not AUTHORISES_ERASURE & set(roles[0]):
+            records = self.records(conn)
+            request = await records.lock(reference)
+            roles = await records.roles_of(authorised_by, None)
+            if roles is None or not AUTHORISES_ERASURE & set(roles):
                 needed = " or ".join(sorted(AUTHORISES_ERASURE))
                 raise InvalidInput("authorised_by", f"{authorised_by} is not an active {needed}")
-            target = (
-                await conn.execute(_EVENT_AT, {"rid": request.id, "seq": seq})
-            ).first()
+            target = (await conn.execute(
+                select(EVENTS.c.id, EVENTS.c.event, EVENTS.c.payload_salt)
+                .where(EVENTS.c.request_id == request.id, EVENTS.c.seq == seq)
+            )).first()
             if target is None:
                 raise InvalidInput("seq", f"{reference} has no event {seq}")
             if target.event == audit.ERASE:
@@ -651,54 +520,42 @@ class Workflow:
                 update(EVENTS).where(EVENTS.c.id == target.id)
                 .values(payload=None, payload_salt=None)
             )
-            await conn.execute(insert(EVENTS), link | {"request_id": request.id})
-            await sealer.write(_BUMP, {
-                "rid": request.id, "expected": request.version, "version": link["seq"],
-                "last_event_hash": link["hash"], "updated_at": now,
+            await records.append(link | {"request_id": request.id})
+            await records.update(REQUESTS, {"id": request.id, "version": request.version}, {
+                "version": link["seq"], "last_event_hash": link["hash"], "updated_at": now,
             })
-            await sealer.flush()
+            await records.seal()
             return Transitioned(
                 reference=reference, event=audit.ERASE, from_state=request.state,
                 state=request.state, outcome=request.outcome, version=link["seq"],
             )
 
-    async def _lock(self, conn: AsyncConnection, reference: str) -> Locked:
-        row = (await conn.execute(_LOCK, {"reference": reference})).first()
-        if row is None:
-            raise NotFound(reference)
-        return Locked(*row)
-
     async def _facts(
-        self, conn: AsyncConnection, request: Locked, payload: EventIn, actor: str, now: datetime
+        self, records: Records, request: Locked, payload: EventIn, actor: str, now: datetime
     ) -> tuple[Facts, LatestDecision | None]:
         """Gather only what the guards of this event look at, and the latest decision of the
         forum for the events that act on it (deliveries, non-deliveries, notices)."""
         rid = request.id
         match payload:
             case CompleteChecks():
-                count = await conn.scalar(_COUNT_CHECKS, {"rid": rid})
-                return Facts(actor=actor, checks_recorded=count or 0), None
+                return Facts(actor=actor, checks_recorded=await records.checks_recorded(rid)), None
             case RecordDecision():
                 prepared = {
-                    who: what
-                    for who, _, what in reversed((await conn.execute(
-                        _PREPARED_BY, {"rid": rid})).all())
+                    who: what for who, what in reversed(await records.prepared_by(rid, PREPARING))
                 }
-                held = [f"the {source} check" for source in
-                        await conn.scalars(_CHECKS_HELD, {"rid": rid})]
-                held += [f"the {agency} response" for agency in
-                         await conn.scalars(_RESPONSES_HELD, {"rid": rid})]
+                checks, responses = await records.information_held(rid)
+                held = [f"the {source} check" for source in checks]
+                held += [f"the {agency} response" for agency in responses]
                 return Facts(
                     actor=actor, now=now, scheme=request.scheme, prepared_by=prepared,
-                    parties=await self._parties(conn, rid),
+                    parties=await records.parties(rid),
                     eligibility=eligibility(request.scheme, request.received_at),
                     information_held=tuple(dict.fromkeys(held)),
                 ), None
             case RecordDelivery() | RecordNonDelivery():
-                decision = await self._latest_decision(conn, rid)
-                recipients = (await conn.execute(
-                    _RECIPIENTS, {"decision": decision.id if decision else 0})).all()
-                parties = await self._parties(conn, rid)
+                decision = await records.latest_decision(rid)
+                recipients = await records.recipients(decision.id) if decision else []
+                parties = await records.parties(rid)
                 delivered = {r.party_id for r in recipients if r.settlement == "delivered"}
                 if isinstance(payload, RecordDelivery):
                     delivered.add(payload.recipient_party_id)
@@ -711,21 +568,20 @@ class Workflow:
             case RecordNotice() | Withdraw() if request.state in (
                 "awaiting_delivery", "awaiting_notice"
             ):
-                decision = await self._latest_decision(conn, rid)
+                decision = await records.latest_decision(rid)
                 return Facts(
                     actor=actor, decision=decision.decision if decision else None
                 ), decision
             case RecordPartnerResponse():
-                open_ids = await conn.scalars(_OPEN_PARTNER_REQUESTS, {"rid": rid})
-                return Facts(actor=actor, open_partner_requests=frozenset(open_ids)), None
-            case AddParty() | AmendParty():
-                return Facts(actor=actor, now=now, parties=await self._parties(conn, rid)), None
-            case TakeImmediateAction(urgent_disclosure=urgent) if urgent is not None:
-                roles = await conn.scalar(
-                    _AUTHORISER_ROLES, {"username": urgent.authorised_by, "area": request.area}
-                )
                 return Facts(
-                    actor=actor, now=now, parties=await self._parties(conn, rid),
+                    actor=actor, open_partner_requests=await records.open_partner_requests(rid)
+                ), None
+            case AddParty() | AmendParty():
+                return Facts(actor=actor, now=now, parties=await records.parties(rid)), None
+            case TakeImmediateAction(urgent_disclosure=urgent) if urgent is not None:
+                roles = await records.roles_of(urgent.authorised_by, request.area)
+                return Facts(
+                    actor=actor, now=now, parties=await records.parties(rid),
                     eligibility=eligibility(request.scheme, request.received_at),
                     authorisers=frozenset(
                         {urgent.authorised_by} if roles and "decision_maker" in roles else ()
@@ -733,18 +589,8 @@ class Workflow:
                 ), None
         return Facts(actor=actor, now=now), None
 
-    async def _parties(self, conn: AsyncConnection, rid: int) -> dict[int, PartyFacts]:
-        rows = await conn.execute(_PARTIES, {"rid": rid})
-        return {
-            party_id: PartyFacts(role=role, kind=kind, relationship_code=code)
-            for party_id, role, kind, code in rows
-        }
-
-    async def _latest_decision(self, conn: AsyncConnection, rid: int) -> LatestDecision | None:
-        return (await conn.execute(_LATEST_DECISION, {"rid": rid})).first()
-
     async def _decided(
-        self, conn: AsyncConnection, payload: EventIn, decision: LatestDecision | None
+        self, records: Records, payload: EventIn, decision: LatestDecision | None
     ) -> str | None:
         """What the request's decision came to, for the events that close on it."""
         if isinstance(payload, RecordDecision):
@@ -753,7 +599,7 @@ class Workflow:
             )
         if decision is None:
             return None
-        recipients = (await conn.execute(_RECIPIENTS, {"decision": decision.id})).all()
+        recipients = await records.recipients(decision.id)
         return decided_outcome(
             decision.decision, no_disclosure_reason=decision.no_disclosure_reason,
             delivered_to=[r.role for r in recipients if r.settlement == "delivered"],
@@ -761,7 +607,7 @@ class Workflow:
 
     async def _record(
         self,
-        sealer: seals.Sealer,
+        records: Records,
         request: Locked,
         payload: EventIn,
         *,
@@ -775,44 +621,40 @@ class Workflow:
 
         `decision` is the latest decision and `facts` what the guards read, gathered by
         `_facts`; an event that sets a column of the request puts it in `changes`. Every row
-        goes through `sealer`, which seals it in this transaction.
+        goes through `records`, which seals it in this transaction.
         """
         rid = request.id
-        conn = sealer.conn
         match payload:
             case CompleteInitialChecks():
                 changes["immediate_risk"] = payload.immediate_risk
                 if payload.finding == "duplicate" and payload.duplicate_of is not None:
                     if payload.duplicate_of == request.reference:
                         raise InvalidInput("duplicate_of", "a request cannot duplicate itself")
-                    original = await links.in_area(
-                        conn, payload.duplicate_of, area=request.area, field="duplicate_of"
-                    )
-                    await links.link(
-                        conn, kind="duplicate_of", from_id=rid, to_id=original, at=at,
-                        actor=actor,
+                    original = await records.request_in_area(payload.duplicate_of, request.area)
+                    if original is None:
+                        raise InvalidInput(
+                            "duplicate_of", f"no request {payload.duplicate_of} in this area"
+                        )
+                    await records.link(
+                        kind="duplicate_of", from_id=rid, to_id=original, at=at, actor=actor,
                     )
             case RecordCheck():
-                await sealer.write(insert(CHECKS), {
+                await records.insert(CHECKS, [{
                     "request_id": rid, "source": payload.source,
                     "information_held": payload.information_held, "summary": payload.summary,
                     "checked_at": payload.checked_at, "recorded_by": actor,
-                })
+                }])
             case RecordPartnerRequest():
-                await sealer.write(insert(PARTNER_REQUESTS), {
+                await records.insert(PARTNER_REQUESTS, [{
                     "request_id": rid, "agency": payload.agency, "asked": payload.asked,
                     "asked_at": payload.asked_at, "due_at": payload.due_at,
-                })
+                }])
             case RecordPartnerResponse():
-                await sealer.write(
-                    update(PARTNER_REQUESTS)
-                    .where(PARTNER_REQUESTS.c.id == payload.partner_request_id),
-                    {
-                        "responded_at": payload.responded_at,
-                        "information_held": payload.information_held,
-                        "response": payload.response,
-                    },
-                )
+                await records.update(PARTNER_REQUESTS, {"id": payload.partner_request_id}, {
+                    "responded_at": payload.responded_at,
+                    "information_held": payload.information_held,
+                    "response": payload.response,
+                })
             case RecordDecision():
                 fields = msgspec.structs.asdict(payload)
                 recipients = fields.pop("recipients")
@@ -820,83 +662,84 @@ class Workflow:
                 fields["attendees"] = msgspec.to_builtins(payload.attendees)
                 # A meeting's decision-maker is its chair; the coordinator records it.
                 maker = payload.chair if isinstance(payload, RecordPanelDecision) else actor
-                decision_id = (await sealer.write(
-                    insert(DECISIONS),
+                decision_id = (await records.insert(DECISIONS, [
                     fields | {"request_id": rid, "decision_maker": maker, "recorded_by": actor},
-                ))[0].id
+                ]))[0]["id"]
                 if recipients:
-                    await sealer.write(insert(DECISION_RECIPIENTS), [
+                    await records.insert(DECISION_RECIPIENTS, [
                         msgspec.structs.asdict(r) | {"decision_id": decision_id,
                                                      "request_id": rid}
                         for r in recipients
                     ])
             case RecordDelivery():
                 approved = facts.pending.get(payload.recipient_party_id)
-                await sealer.write(insert(DELIVERIES), msgspec.structs.asdict(payload) | {
+                await records.insert(DELIVERIES, [msgspec.structs.asdict(payload) | {
                     "request_id": rid,
                     "matches_approved_wording": same_words(payload.words_used, approved),
                     "recorded_by": actor,
-                })
-                await self._settle(sealer, decision, payload.recipient_party_id, {
+                }])
+                await _settle(records, decision, payload.recipient_party_id, {
                     "settlement": "delivered", "settled_at": payload.delivered_at,
                     "settled_by": payload.delivered_by,
                 })
             case RecordNonDelivery():
                 # A decision-maker who stops a disclosure is the one who sends the event.
                 decided_by = actor if payload.reason == "stopped" else payload.decided_by
-                await self._settle(sealer, decision, payload.recipient_party_id, {
+                await _settle(records, decision, payload.recipient_party_id, {
                     "settlement": payload.reason, "settled_at": payload.at,
                     "settled_by": decided_by, "notes": payload.notes,
                 })
             case RecordNotice():
-                await sealer.write(insert(NOTICES), msgspec.structs.asdict(payload) | {
+                await records.insert(NOTICES, [msgspec.structs.asdict(payload) | {
                     "request_id": rid, "recorded_by": actor,
-                })
+                }])
             case RecordSubjectTold():
-                await sealer.write(insert(SUBJECT_TOLD), msgspec.structs.asdict(payload) | {
+                await records.insert(SUBJECT_TOLD, [msgspec.structs.asdict(payload) | {
                     "request_id": rid, "recorded_by": actor,
-                })
+                }])
             case TakeImmediateAction(urgent_disclosure=urgent) if urgent is not None:
-                await self._urgent_disclosure(sealer, rid, payload, actor=actor)
+                await _urgent_disclosure(records, rid, payload, actor=actor)
             case ContinueAsRightToKnow():
-                carried, _ = await self._insert_request(
-                    conn, await self._carried_on(conn, request, payload, at), actor=actor,
+                carried, _ = await self.receive(
+                    records, await _carried_on(records, request, payload, at), actor=actor,
                     continued_from=request,
                 )
-                return {"continued_as": carried.reference}
+                return {"continued_as": carried["reference"]}
             case ExtendDeadline():
-                clock = await timeliness.request_clock(conn, request, self.policy)
+                clock = await records.clock(request)
                 extension = clocks.Extension(payload.days, payload.category, payload.reason, at)
                 extended = timeliness.extend(clock, extension, self.policy)
                 old, new = clock.overall.due_at if clock.overall else None, extended.due_at
-                await sealer.write(insert(EXTENSIONS), {
+                await records.insert(EXTENSIONS, [{
                     "request_id": rid, "days": payload.days, "category": payload.category,
                     "reason": payload.reason, "granted_at": at, "old_due_at": old,
                     "new_due_at": new, "granted_by": actor,
-                })
+                }])
                 return {"old_due_at": msgspec.to_builtins(old),
                         "new_due_at": msgspec.to_builtins(new)}
             case AddParty():
                 columns = _party_columns(payload.party)
-                added = await sealer.write(insert(PARTIES), columns | {"request_id": rid})
-                return {"party_id": added[0].id}
+                added = await records.insert(PARTIES, [columns | {"request_id": rid}])
+                return {"party_id": added[0]["id"]}
             case AmendParty():
-                return await self._amend(sealer, payload)
+                return await _amend(records, payload)
             case Reopen():
-                previous = await sealer.write(_REOPEN_CLOSURE, {
-                    "rid": rid, "reopened_seq": request.version + 1, "reopened_at": at,
-                    "reopened_by": actor, "reopen_category": payload.category,
-                    "reopen_reason": payload.reason,
-                })
+                previous = await records.update(
+                    CLOSURES, {"request_id": rid, "reopened_seq": None}, {
+                        "reopened_seq": request.version + 1, "reopened_at": at,
+                        "reopened_by": actor, "reopen_category": payload.category,
+                        "reopen_reason": payload.reason,
+                    },
+                )
                 if not previous:
                     return {}
                 row = previous[0]
-                return {"previous_outcome": row.outcome,
-                        "previous_closed_at": msgspec.to_builtins(row.closed_at)}
+                return {"previous_outcome": row["outcome"],
+                        "previous_closed_at": msgspec.to_builtins(row["closed_at"])}
             case RecomputeClock():
                 # The event leaves the state as it is, so the clock worked out now is the one
                 # `apply` stores after it: the trail shows what moved from what.
-                clock = await timeliness.request_clock(conn, request, self.policy)
+                clock = await records.clock(request)
                 moved = {
                     "old_due_at": request.due_at,
                     "new_due_at": clock.overall.due_at if clock.overall else None,
@@ -907,90 +750,6 @@ class Workflow:
             case _:
                 pass
         return {}
-
-    async def _settle(
-        self, sealer: seals.Sealer, decision: LatestDecision | None, party: int,
-        values: dict[str, Any],
-    ) -> None:
-        """Mark one recipient of the decision awaiting delivery as settled."""
-        assert decision is not None, "the guard refuses a settlement with no decision"
-        await sealer.write(
-            update(DECISION_RECIPIENTS)
-            .where(DECISION_RECIPIENTS.c.decision_id == decision.id,
-                   DECISION_RECIPIENTS.c.party_id == party),
-            values,
-        )
-
-    async def _urgent_disclosure(
-        self, sealer: seals.Sealer, rid: int, payload: TakeImmediateAction, *, actor: str
-    ) -> None:
-        """An urgent disclosure kept as a decision marked urgent with its one recipient, already
-        delivered, so that it is listed and counted with every other disclosure."""
-        urgent = payload.urgent_disclosure
-        assert urgent is not None
-        decision_id = (await sealer.write(insert(DECISIONS), {
-            "request_id": rid, "urgent": True, "forum": "urgent", "decided_at": payload.taken_at,
-            "chair": urgent.authorised_by, "attendees": [],
-            "decision_maker": urgent.authorised_by,
-            "decision_maker_role": urgent.authoriser_rank, "decision": "disclose",
-            "legal_test": {}, "safeguarding_actions": [], "recorded_by": actor,
-        }))[0].id
-        await sealer.write(insert(DECISION_RECIPIENTS), {
-            "decision_id": decision_id, "request_id": rid, "party_id": urgent.recipient_party_id,
-            "rationale": payload.action, "better_placed_reason": urgent.better_placed_reason,
-            "wording": urgent.wording, "discloser": urgent.delivered_by, "method": "urgent",
-            "deliver_by": urgent.delivered_at, "settlement": "delivered",
-            "settled_at": urgent.delivered_at, "settled_by": urgent.delivered_by,
-        })
-
-    async def _carried_on(
-        self, conn: AsyncConnection, request: Locked, payload: ContinueAsRightToKnow,
-        at: datetime,
-    ) -> NewRequest:
-        """The right-to-know request that carries on a right-to-ask one: the same people, the
-        applicant as the referrer whose information started it (or left out if they were the
-        person at risk, who is a party already)."""
-        rows = (await conn.execute(
-            select(PARTIES).where(PARTIES.c.request_id == request.id).order_by(PARTIES.c.id)
-        )).mappings().all()
-        parties = []
-        for row in rows:
-            person = {name: row[name] for name in PartyIn.__struct_fields__}
-            if row["role"] == "applicant":
-                if row["relationship_code"] == "self":
-                    continue
-                person |= {"role": "referrer", "safe_contact": person["safe_contact"]}
-            parties.append(person)
-        try:
-            return msgspec.convert({
-                "scheme": request.scheme, "route": "right_to_know", "area": request.area,
-                "division": request.division, "received_at": at, "channel": request.channel,
-                "summary": f"Carried on from {request.reference}: {payload.risk}"[:4000],
-                "immediate_risk": request.immediate_risk, "parties": parties,
-            }, NewRequest)
-        except msgspec.ValidationError as error:
-            raise InvalidInput("continue_as_right_to_know", str(error)) from None
-
-    async def _amend(self, sealer: seals.Sealer, payload: AmendParty) -> dict[str, Any]:
-        """Change a party's fields; what the trail adds is each changed field's old value.
-
-        The party as amended must be a valid party by the rules a new one meets (`PartyIn`),
-        so an amendment cannot make, say, a person at risk an organisation."""
-        given: dict[str, Any] = msgspec.to_builtins(payload.changes)
-        row = (
-            await sealer.conn.execute(select(PARTIES).where(PARTIES.c.id == payload.party_id))
-        ).one()
-        current = {name: row._mapping[name] for name in PartyIn.__struct_fields__}
-        try:
-            msgspec.convert(current | given, PartyIn)
-        except msgspec.ValidationError as refused:
-            raise InvalidInput("changes", str(refused)) from None
-        old = {name: current[name] for name in given}
-        new = {name: value for name, value in given.items() if old[name] != value}
-        if not new:
-            raise InvalidInput("changes", "every value given is already recorded")
-        await sealer.write(update(PARTIES).where(PARTIES.c.id == payload.party_id), new)
-        return {"old": {name: old[name] for name in new}, "new": new}
 
     def _link(
         self,
@@ -1127,12 +886,14 @@ class Workflow:
             await self.log(session, request.id, reference, visit)
         return timeliness.clock_view(request, clock, self.policy, self.now())
 
-    async def records(self, reference: str, *, area: str | None = None) -> records.StageRecords:
+    async def stage_records(
+        self, reference: str, *, area: str | None = None
+    ) -> stage_records.StageRecords:
         """The request's stage records: checks, partner requests, decisions, deliveries,
         notices."""
         async with self.db.read() as session:
             request = await _find(session, reference, area)
-            return await records.of(session, request.id)
+            return await stage_records.of(session, request.id)
 
     async def events(
         self, reference: str, *, area: str | None = None, visit: Visit | None = None
@@ -1284,11 +1045,93 @@ def _party_columns(party: Any) -> dict[str, Any]:
     return fields
 
 
-async def _check_division(conn: AsyncConnection, area: str, division: str) -> None:
-    known = sorted(await conn.scalars(_DIVISIONS, {"area": area}))
+async def _check_division(records: Records, area: str, division: str) -> None:
+    known = sorted(await records.divisions(area))
     if division not in known:
         among = f"its divisions are {', '.join(known)}" if known else "it has no divisions"
         raise InvalidInput("division", f"{division!r} is not a division of {area}; {among}")
+
+
+async def _settle(
+    records: Records, decision: LatestDecision | None, party: int, values: dict[str, Any],
+) -> None:
+    """Mark one recipient of the decision awaiting delivery as settled."""
+    assert decision is not None, "the guard refuses a settlement with no decision"
+    await records.update(
+        DECISION_RECIPIENTS, {"decision_id": decision.id, "party_id": party}, values
+    )
+
+
+async def _urgent_disclosure(
+    records: Records, rid: int, payload: TakeImmediateAction, *, actor: str
+) -> None:
+    """An urgent disclosure kept as a decision marked urgent with its one recipient, already
+    delivered, so that it is listed and counted with every other disclosure."""
+    urgent = payload.urgent_disclosure
+    assert urgent is not None
+    decision_id = (await records.insert(DECISIONS, [{
+        "request_id": rid, "urgent": True, "forum": "urgent", "decided_at": payload.taken_at,
+        "chair": urgent.authorised_by, "attendees": [],
+        "decision_maker": urgent.authorised_by,
+        "decision_maker_role": urgent.authoriser_rank, "decision": "disclose",
+        "legal_test": {}, "safeguarding_actions": [], "recorded_by": actor,
+    }]))[0]["id"]
+    await records.insert(DECISION_RECIPIENTS, [{
+        "decision_id": decision_id, "request_id": rid, "party_id": urgent.recipient_party_id,
+        "rationale": payload.action, "better_placed_reason": urgent.better_placed_reason,
+        "wording": urgent.wording, "discloser": urgent.delivered_by, "method": "urgent",
+        "deliver_by": urgent.delivered_at, "settlement": "delivered",
+        "settled_at": urgent.delivered_at, "settled_by": urgent.delivered_by,
+    }])
+
+
+async def _carried_on(
+    records: Records, request: Locked, payload: ContinueAsRightToKnow, at: datetime,
+) -> NewRequest:
+    """The right-to-know request that carries on a right-to-ask one: the same people, the
+    applicant as the referrer whose information started it (or left out if they were the
+    person at risk, who is a party already)."""
+    parties = []
+    for row in await records.party_rows(request.id):
+        person = {name: row[name] for name in PartyIn.__struct_fields__}
+        if row["role"] == "applicant":
+            if row["relationship_code"] == "self":
+                continue
+            person |= {"role": "referrer", "safe_contact": person["safe_contact"]}
+        parties.append(person)
+    try:
+        return msgspec.convert({
+            "scheme": request.scheme, "route": "right_to_know", "area": request.area,
+            "division": request.division, "received_at": at, "channel": request.channel,
+            "summary": f"Carried on from {request.reference}: {payload.risk}"[:4000],
+            "immediate_risk": request.immediate_risk, "parties": parties,
+        }, NewRequest)
+    except msgspec.ValidationError as error:
+        raise InvalidInput("continue_as_right_to_know", str(error)) from None
+
+
+async def _amend(records: Records, payload: AmendParty) -> dict[str, Any]:
+    """Change a party's fields; what the trail adds is each changed field's old value.
+
+    The party as amended must be a valid party by the rules a new one meets (`PartyIn`),
+    so an amendment cannot make, say, a person at risk an organisation."""
+    given: dict[str, Any] = msgspec.to_builtins(payload.changes)
+    row = await records.party_row(payload.party_id)
+    current = {name: row[name] for name in PartyIn.__struct_fields__}
+    try:
+        msgspec.convert(current | given, PartyIn)
+    except msgspec.ValidationError as refused:
+        raise InvalidInput("changes", str(refused)) from None
+    old = {name: current[name] for name in given}
+    new = {name: value for name, value in given.items() if old[name] != value}
+    if not new:
+        raise InvalidInput("changes", "every value given is already recorded")
+    await records.update(PARTIES, {"id": payload.party_id}, new)
+    return {"old": {name: old[name] for name in new}, "new": new}
+
+
+# Values that hold no time: not looked into.
+_PLAIN = (str, int, bool, float, type(None))
 
 
 def _times(value: Any, path: str = "") -> Iterator[tuple[str, datetime]]:
@@ -1297,7 +1140,10 @@ def _times(value: Any, path: str = "") -> Iterator[tuple[str, datetime]]:
         yield path, value
     elif isinstance(value, msgspec.Struct):
         for name in value.__struct_fields__:
-            yield from _times(getattr(value, name), f"{path}.{name}" if path else name)
+            field = getattr(value, name)
+            if not isinstance(field, _PLAIN):
+                yield from _times(field, f"{path}.{name}" if path else name)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _times(item, f"{path}[{index}]")
+            if not isinstance(item, _PLAIN):
+                yield from _times(item, f"{path}[{index}]")

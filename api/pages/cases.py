@@ -26,8 +26,8 @@ from api.pages.words import event_title
 from disclosure import access
 from disclosure.errors import EventNotAllowed, GuardRefused, InvalidInput, StaleVersion
 from disclosure.reads import ReadLog
-from disclosure.records import StageRecords
 from disclosure.schemas import PAYLOADS, PartyView
+from disclosure.stage_records import StageRecords
 from disclosure.users import Principal
 from disclosure.workflow import Workflow
 
@@ -106,7 +106,7 @@ async def case_page(
     view = await workflow.get(reference, area=principal.area)
     clock = await workflow.clock(reference, area=principal.area)
     timeline = await workflow.events(reference, area=principal.area)
-    records = await workflow.records(reference, area=principal.area)
+    records = await workflow.stage_records(reference, area=principal.area)
     allowed = await workflow.actions(reference, roles=principal.roles, area=principal.area)
     option = choices(view.parties, records)
     action_forms = []
@@ -165,7 +165,7 @@ async def page_case_action(
         return await _again(request, reference, workflow, principal, reads,
                             status=HTTP_400_BAD_REQUEST, failed=None)
     view = await workflow.get(reference, area=principal.area)
-    records = await workflow.records(reference, area=principal.area)
+    records = await workflow.stage_records(reference, area=principal.area)
     more = str(submitted.get("_more") or "") or None
     form = action_form(event, choices(view.parties, records), values, more)
     if more is not None:

@@ -39,6 +39,7 @@ async def raise_on_receive(
     dialect: str,
     policy: matching.FindingPolicy,
     *,
+    request_id: int,
     area: str,
     received_at: datetime,
     channel: str,
@@ -50,7 +51,11 @@ async def raise_on_receive(
     repeat subject; runs in the receiving transaction, after the parties are indexed.
 
     A request started by a review, or carrying a right-to-ask request on as right to know, is
-    not a new application about the subject: it neither raises an alert nor counts."""
+    not a new application about the subject: it neither raises an alert nor counts.
+
+    Only requests received before it (a lower id) and itself count: those a request received
+    alone would find, whether it is received alone or in a batch already written.
+    """
     if channel == REVIEW_CHANNEL or continued:
         return
     await matching.prepare(conn, dialect, policy.candidate_threshold)
@@ -65,7 +70,8 @@ async def raise_on_receive(
         named_in = list(await conn.scalars(
             select(Request.id).distinct()
             .join(same, same.c.request_id == Request.id)
-            .where(Request.received_at >= since, Request.channel != REVIEW_CHANNEL,
+            .where(Request.id <= request_id, Request.received_at >= since,
+                   Request.channel != REVIEW_CHANNEL,
                    Request.continued_from_id.is_(None))
         ))
         if len(named_in) < policy.repeat_requests:

@@ -40,6 +40,18 @@ def terms_of(party: Mapping[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+def rows_of(
+    *, request_id: int, area: str, parties: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The index rows of these parties (each with its `id`)."""
+    return [
+        {"request_id": request_id, "party_id": p["id"], "area": area, "role": p["role"],
+         "field": field, "term": term[:200]}
+        for p in parties
+        for field, term in terms_of(p)
+    ]
+
+
 async def index_parties(
     conn: AsyncConnection, *, request_id: int, area: str, parties: Sequence[Mapping[str, Any]]
 ) -> None:
@@ -48,12 +60,7 @@ async def index_parties(
     if not ids:
         return
     await conn.execute(delete(SearchTerm).where(SearchTerm.party_id.in_(ids)))
-    rows = [
-        {"request_id": request_id, "party_id": p["id"], "area": area, "role": p["role"],
-         "field": field, "term": term[:200]}
-        for p in parties
-        for field, term in terms_of(p)
-    ]
+    rows = rows_of(request_id=request_id, area=area, parties=parties)
     if rows:
         await conn.execute(insert(SearchTerm), rows)
 

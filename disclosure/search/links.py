@@ -9,7 +9,6 @@ import msgspec
 from sqlalchemy import insert, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure.errors import InvalidInput
 from disclosure.models import Request, RequestLink
 
 LINKS = RequestLink.__table__.c
@@ -40,16 +39,6 @@ async def link(
         "kind": kind, "from_request_id": from_id, "to_request_id": to_id, "created_at": at,
         "created_by": actor,
     })
-
-
-async def in_area(conn: AsyncConnection, reference: str, *, area: str, field: str) -> int:
-    """The id of a request of this area named in a payload's `field`; refused (400) if none."""
-    rid = await conn.scalar(
-        select(Request.id).where(Request.reference == reference, Request.area == area)
-    )
-    if rid is None:
-        raise InvalidInput(field, f"no request {reference} in this area")
-    return rid
 
 
 async def of(session: AsyncSession | AsyncConnection, request_id: int) -> list[LinkView]:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from disclosure import audit
-from disclosure.demo import seed
-from disclosure.models import Closure, Event, Party, Request
+from disclosure.demo import AREAS, seed
+from disclosure.models import (
+    Base,
+    Closure,
+    Decision,
+    DecisionRecipient,
+    Event,
+    Party,
+    Request,
+)
 from disclosure.workflow import Filters, Workflow
 from tests.conftest import FakeClock
 
@@ -27,11 +36,7 @@ OUTCOMES = {
 # Payload fields saying when the recorded thing happened.
 HAPPENED_AT = ("held_at", "checked_at", "asked_at", "responded_at", "decided_at", "delivered_at",
                "given_at", "taken_at")
-DIVISIONS = {
-    ("derbyshire", "north"), ("derbyshire", "south"), ("derbyshire", "city"),
-    ("cumbria", "west"), ("cumbria", "south"), ("cumbria", "north_east"),
-    ("durham_darlington", "north"), ("durham_darlington", "south"),
-}
+DIVISIONS = {(area, division) for area, divisions in AREAS.items() for division in divisions}
 
 
 @pytest.mark.slow
@@ -57,8 +62,13 @@ async def test_demo_covers_every_state_and_outcome_with_a_sound_trail(
     assert {s for r, s in states if r == "right_to_ask"} == RIGHT_TO_ASK_STATES
     assert {s for r, s in states if r == "right_to_know"} == RIGHT_TO_KNOW_STATES
     assert outcomes == OUTCOMES
-    assert divisions == DIVISIONS
-    assert len({r.year for r in received}) >= 3
+    # Many areas, each request in one of its area's divisions.
+    assert divisions <= DIVISIONS and len(divisions) > 30
+    assert {area for area, _ in divisions} == set(AREAS)
+    # Ten years of history, more requests each year than ten years before.
+    years = Counter(r.year for r in received)
+    assert min(years) <= today.year - 9 and max(years) == today.year and len(years) >= 10
+    assert years[today.year - 1] > years[today.year - 9]
     assert max(received) <= today and last_event is not None and last_event <= today
     assert {"self", "mother", "friend", "sibling"} <= applicants
     assert summary.continued > 0
@@ -73,6 +83,34 @@ async def test_demo_covers_every_state_and_outcome_with_a_sound_trail(
     assert summary.by_route["right_to_ask"] > summary.by_route["right_to_know"]
     assert set(summary.by_outcome) == OUTCOMES
     assert sum(summary.by_state.values()) == 300
+
+
+async def test_the_demo_holds_every_record_type(workflow: Workflow, clock: FakeClock) -> None:
+    await seed(workflow, requests=120, seed=9, today=clock())
+    counts = {}
+    async with workflow.db.read() as session:
+        for name, table in Base.metadata.tables.items():
+            counts[name] = await session.scalar(select(func.count()).select_from(table))
+        several = await session.scalar(select(func.count()).select_from(
+            select(DecisionRecipient.decision_id).group_by(DecisionRecipient.decision_id)
+            .having(func.count() > 1).subquery()))
+        urgent = await session.scalar(select(func.count()).where(Decision.urgent.is_(True)))
+        settled = set(await session.scalars(select(DecisionRecipient.settlement)))
+        continued = await session.scalar(select(func.count()).where(
+            Request.continued_from_id.is_not(None)))
+        schemes = set((await session.execute(select(Request.scheme, Request.route))).all())
+    made = {"requests", "parties", "checks", "partner_requests", "decisions",
+            "decision_recipients", "deliveries", "notices", "subject_told", "extensions",
+            "closures", "events", "seals", "search_terms", "request_links", "alerts",
+            "alert_requests", "request_counts", "reference_counters", "users", "areas",
+            "divisions"}
+    assert {name for name in made if counts[name] == 0} == set()
+    assert several and urgent and continued
+    assert {"delivered", "declined"} <= settled or {"delivered", "not_found"} <= settled
+    assert schemes == {("dvds", "right_to_ask"), ("dvds", "right_to_know"),
+                       ("csods", "right_to_ask"), ("csods", "right_to_know"),
+                       ("mappa", "right_to_know")}
+    assert (await audit.verify(workflow.db)).ok
 
 
 async def test_events_are_recorded_in_order_after_what_they_record(

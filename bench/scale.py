@@ -27,11 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import pickle
 import random
 import resource
 import secrets
-import subprocess
 import sys
 import time
 import uuid
@@ -47,7 +45,15 @@ import httpx
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from bench.servers import CANDIDATES, _cpu, _generate, _http, serving
+from bench.servers import (
+    CANDIDATES,
+    _cpu,
+    _generate,
+    _http,
+    answer_in_process,
+    in_own_process,
+    serving,
+)
 from disclosure import reads
 from disclosure.db import Database
 from disclosure.keys import TrailKeys, trail_keys_for
@@ -133,22 +139,6 @@ async def _raw(spec: dict[str, Any]) -> dict[str, Any]:
     used = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
     return {"count": len(flat), "seconds": elapsed, "latencies": flat, "cpu": used,
             "maxrss_kb": after.ru_maxrss}
-
-
-def raw_main() -> None:
-    spec = pickle.loads(sys.stdin.buffer.read())
-    sys.stdout.buffer.write(pickle.dumps(asyncio.run(_raw(spec))))
-
-
-async def run_raw(spec: dict[str, Any]) -> dict[str, Any]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.scale", "raw", stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE)
-    out, _ = await process.communicate(pickle.dumps(spec))
-    if process.returncode != 0:
-        raise RuntimeError("the raw baseline failed")
-    found: dict[str, Any] = pickle.loads(out)
-    return found
 
 
 # Capturing the statements each call sends ----------------------------------------------------
@@ -349,7 +339,7 @@ async def main(options: argparse.Namespace) -> None:
                     "requests": [requests[i::options.clients] or requests
                                  for i in range(options.clients)]})
                 path.http["cpu"] = _cpu(pid) - before
-                path.raw = await run_raw({
+                path.raw = await in_own_process("bench.scale", {
                     "url": options.url, "clients": options.clients, "calls": calls[path.name],
                     "seconds": options.seconds, "viewer": username})
                 print(_row(path), flush=True)
@@ -380,7 +370,7 @@ def _row(p: Path) -> str:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["raw"]:
-        raw_main()
+        answer_in_process(_raw)
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/"

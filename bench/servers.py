@@ -18,14 +18,16 @@ import asyncio
 import importlib.util
 import json
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from statistics import quantiles
+from typing import Any
 
 import httpx
 
@@ -138,6 +140,24 @@ class Figure:
     @property
     def rate(self) -> float:
         return self.count / self.seconds
+
+
+
+async def in_own_process(module: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run `python -m <module> raw` on `spec`: a raw baseline in a process of its own."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, "raw", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    out, _ = await process.communicate(pickle.dumps(spec))
+    if process.returncode != 0:
+        raise RuntimeError(f"the raw baseline of {module} failed")
+    found: dict[str, Any] = pickle.loads(out)
+    return found
+
+
+def answer_in_process(measure: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> None:
+    """The raw side of `in_own_process`: the spec from stdin, the figures to stdout."""
+    spec = pickle.loads(sys.stdin.buffer.read())
+    sys.stdout.buffer.write(pickle.dumps(asyncio.run(measure(spec))))
 
 
 def _cpu(pid: int) -> float:

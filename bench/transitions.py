@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import pickle
 import resource
-import subprocess
 import sys
 import time
 from typing import Any
@@ -36,7 +34,15 @@ from sqlalchemy.engine import make_url
 
 from bench.raw import RawLifecycle
 from bench.scale import _ms, areas, sign_up
-from bench.servers import CANDIDATES, _cpu, _generate, _http, serving
+from bench.servers import (
+    CANDIDATES,
+    _cpu,
+    _generate,
+    _http,
+    answer_in_process,
+    in_own_process,
+    serving,
+)
 from disclosure.db import Database
 from disclosure.policy import load_policy_book
 from disclosure.schemas import RecordCheck
@@ -76,22 +82,6 @@ async def _raw(spec: dict[str, Any]) -> dict[str, Any]:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"count": len(latencies), "seconds": elapsed, "latencies": sorted(latencies),
             "cpu": cpu}
-
-
-def raw_main() -> None:
-    spec = pickle.loads(sys.stdin.buffer.read())
-    sys.stdout.buffer.write(pickle.dumps(asyncio.run(_raw(spec))))
-
-
-async def run_raw(spec: dict[str, Any]) -> dict[str, Any]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.transitions", "raw", stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE)
-    out, _ = await process.communicate(pickle.dumps(spec))
-    if process.returncode != 0:
-        raise RuntimeError("the raw baseline failed")
-    found: dict[str, Any] = pickle.loads(out)
-    return found
 
 
 async def prepare(app: Any, token: str, area: str, count: int) -> list[str]:
@@ -141,8 +131,9 @@ async def main(options: argparse.Namespace) -> None:
                 before = _cpu(pid)
                 http = await _generate(spec | {"seconds": options.seconds})
                 http["cpu"] = _cpu(pid) - before
-                raw = await run_raw({"url": options.url, "references": raw_references[:clients],
-                                     "seconds": options.seconds, "actor": username})
+                raw = await in_own_process("bench.transitions", {
+                    "url": options.url, "references": raw_references[:clients],
+                    "seconds": options.seconds, "actor": username})
                 for mode, found in (("HTTP", http), ("raw", raw)):
                     figures.setdefault((mode, clients), []).append(found)
                 print(f"round {round_ + 1}, {clients} clients: HTTP "
@@ -168,7 +159,7 @@ async def main(options: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["raw"]:
-        raw_main()
+        answer_in_process(_raw)
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/"

@@ -252,8 +252,9 @@ class Workflow:
             trail["meeting_id"] = meeting_id
         # Chained before the insert, so the row goes in with its version and hash and needs no
         # UPDATE; the event only lacks the request's id, known after the insert.
-        link = self._link(
-            reference=reference, seq=1, prev_hash=audit.GENESIS, policy_version=policy.code,
+        link = audit.next_link(
+            self.db.keys, reference=reference, seq=1, prev_hash=audit.GENESIS,
+            policy_version=policy.code,
             event="receive", from_state=None, to_state="received", actor=actor,
             at=received_at, recorded_at=now, payload=trail,
         )
@@ -375,8 +376,8 @@ class Workflow:
         if payload.occurred_at is None:
             # Not given: the event row's own occurred_at says when it was.
             del stored["occurred_at"]
-        link = self._link(
-            reference=reference, seq=seq,
+        link = audit.next_link(
+            self.db.keys, reference=reference, seq=seq,
             prev_hash=request.last_event_hash, policy_version=request.policy_version,
             event=event, from_state=from_state, to_state=to_state, actor=actor, at=at,
             recorded_at=now, payload=stored | recorded,
@@ -508,8 +509,8 @@ class Workflow:
             if target.payload_salt is None:
                 raise InvalidInput("seq", f"the payload of event {seq} is already erased")
             now = self.now()
-            link = self._link(
-                reference=reference, seq=request.version + 1,
+            link = audit.next_link(
+                self.db.keys, reference=reference, seq=request.version + 1,
                 prev_hash=request.last_event_hash, policy_version=request.policy_version,
                 event=audit.ERASE, from_state=request.state, to_state=request.state,
                 actor=authorised_by, at=now, recorded_at=now,
@@ -750,31 +751,6 @@ class Workflow:
             case _:
                 pass
         return {}
-
-    def _link(
-        self,
-        *,
-        reference: str,
-        seq: int,
-        prev_hash: str,
-        policy_version: str,
-        event: str,
-        from_state: str | None,
-        to_state: str,
-        actor: str,
-        at: datetime,
-        recorded_at: datetime,
-        payload: dict[str, Any],
-    ) -> dict[str, Any]:
-        """The next link of a request's trail: the event row's columns but its request id.
-
-        `at` is when the event happened, `recorded_at` when it was entered.
-        """
-        return audit.next_link(
-            self.db.keys, reference=reference, seq=seq, prev_hash=prev_hash,
-            policy_version=policy_version, event=event, from_state=from_state,
-            to_state=to_state, actor=actor, at=at, recorded_at=recorded_at, payload=payload,
-        )
 
     # Reading -----------------------------------------------------------------------------
 

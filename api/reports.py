@@ -26,6 +26,7 @@ from disclosure.reviews.service import (
     ReviewSummary,
     ReviewView,
 )
+from disclosure.schemas import EARLIEST, LATEST
 from disclosure.settings import Settings
 from disclosure.users import Principal
 from disclosure.workflow import Workflow
@@ -49,7 +50,14 @@ def _moment(text: str | None) -> datetime | None:
         raise InvalidInput("as_at", "is not an ISO 8601 date and time") from None
     if moment.tzinfo is None:
         raise InvalidInput("as_at", "needs a time zone, e.g. 2026-04-01T00:00:00Z")
-    return moment.astimezone(UTC)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise InvalidInput(
+            "as_at", f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} in UTC")
+    return utc
 
 
 @get("/api/reports/annual", tags=["reports"], responses=documented(400, 404))

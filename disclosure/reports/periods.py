@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from disclosure.schemas import EARLIEST, LATEST
 
 LONDON = ZoneInfo("Europe/London")
 _YEAR = re.compile(r"^(\d{4})-(\d{2})$")
@@ -80,17 +83,30 @@ def quarter_of(start_year: int, quarter: int) -> Period:
 
 def parse(text: str) -> Period:
     """A period from its written form; BadPeriod says what is wrong."""
-    text = text.strip()
+    written = text.strip()
+    period = _written(written)
+    bounds = f"between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}"
+    # The report sets each period beside the one before, so both must be days the service counts.
+    try:
+        previous = period.previous()
+    except (ValueError, OverflowError):
+        raise BadPeriod(f"{written}: the period before it must lie {bounds}") from None
+    if previous.first < EARLIEST.date() or period.last >= LATEST.date():
+        raise BadPeriod(f"{written}: a period and the one before it must lie {bounds}")
+    return period
+
+
+def _written(text: str) -> Period:
     if match := _YEAR.match(text):
         start = int(match[1])
         if int(match[2]) != (start + 1) % 100:
             raise BadPeriod(f"{text}: a financial year is two consecutive years, e.g. 2025-26")
-        return financial_year(start)
+        return _checked(text, financial_year, start)
     if match := _QUARTER.match(text):
         start = int(match[1])
         if int(match[2]) != (start + 1) % 100:
             raise BadPeriod(f"{text}: a quarter's year is two consecutive years, e.g. 2025-26-Q3")
-        return quarter_of(start, int(match[3]))
+        return _checked(text, quarter_of, start, int(match[3]))
     if match := _DATES.match(text):
         try:
             first, last = date.fromisoformat(match[1]), date.fromisoformat(match[2])
@@ -102,6 +118,15 @@ def parse(text: str) -> Period:
             raise BadPeriod(f"{text}: a period is at most ten years")
         return Period(text, first, last)
     raise BadPeriod(f"{text!r} is not {FORMS}")
+
+
+def _checked(text: str, make: Callable[..., Period], *years: int) -> Period:
+    """A year or quarter whose days the calendar has (year 9999-00 ends in year 10000)."""
+    try:
+        return make(*years)
+    except ValueError:
+        raise BadPeriod(f"{text}: its days must lie between {EARLIEST:%Y-%m-%d} and "
+                        f"{LATEST:%Y-%m-%d}") from None
 
 
 def last_financial_year(today: date) -> Period:

@@ -62,6 +62,11 @@ async def test_every_format_for_the_roles_that_read_reports(
     ({"period": "2026-03-01..2026-02-01"}, "period"),
     ({"period": "2025-26", "as_at": "yesterday"}, "as_at"),
     ({"period": "2025-26", "as_at": "2026-04-01T00:00:00"}, "as_at"),
+    ({"period": "0001-02"}, "period"),
+    ({"period": "9999-00"}, "period"),
+    ({"period": "0001-01-01..0001-01-02"}, "period"),
+    ({"period": "2025-26", "as_at": "0001-01-01T00:00:00Z"}, "as_at"),
+    ({"period": "2025-26", "as_at": "9999-12-31T23:59:59Z"}, "as_at"),
     ({"period": "2025-26", "format": "pdf"}, "format"),
     ({"period": "2025-26", "table": "names"}, "table"),
 ])

@@ -35,7 +35,9 @@ def test_custom_dates_compare_with_as_many_days_before() -> None:
 
 
 @pytest.mark.parametrize("text", ["2025-27", "2025", "2025-26-Q5", "2025-26-Q0", "FY25",
-                                  "2025-04-31..2025-05-01", "2025-05-01..2025-04-01", ""])
+                                  "2025-04-31..2025-05-01", "2025-05-01..2025-04-01", "",
+                                  "0001-02", "1900-01", "9999-00", "0001-01-01..0001-01-02",
+                                  "2999-12-30..2999-12-31"])
 def test_anything_else_is_refused_saying_why(text: str) -> None:
     with pytest.raises(BadPeriod):
         parse(text)

@@ -94,6 +94,18 @@ async def test_another_area_is_not_found_and_casework_is_refused(
         assert refused.status_code == 403
 
 
+@pytest.mark.parametrize("period", ["0001-02", "9999-00", "2025-27"])
+async def test_a_sample_of_a_period_outside_the_service_is_refused_and_draws_nothing(
+    client: httpx.AsyncClient, people: People, period: str
+) -> None:
+    smb = people.bearer("smb_member")
+    drawn = await client.post("/api/reviews", json={"period": period, "seed": 1}, headers=smb)
+    assert drawn.status_code == 400, drawn.text
+    assert "period" in drawn.text
+    listed = await client.get("/api/reviews", headers=smb)
+    assert listed.status_code == 200 and listed.json() == []
+
+
 async def test_a_review_from_sample_to_completion(
     client: httpx.AsyncClient, people: People, workflow: Workflow
 ) -> None:

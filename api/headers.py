@@ -3,6 +3,9 @@ names every method a path has."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -26,6 +29,18 @@ DOCS_CSP = (
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 HSTS = "max-age=31536000; includeSubDomains"
+STYLE_ELEMENT = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
+
+
+def own_styles_csp(document: bytes) -> str:
+    """The pages' policy for a document that carries its own stylesheet (the printable annual
+    report, so that a saved copy prints the same): its `<style>` elements are allowed by their
+    SHA-256 hashes, and nothing else inline."""
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(style).digest()).decode()}'"
+        for style in STYLE_ELEMENT.findall(document)
+    )
+    return PAGE_CSP.replace("style-src 'self'", f"style-src 'self' {hashes}".rstrip())
 
 Hook = Callable[[Message, Scope], Coroutine[Any, Any, None]]
 
@@ -49,7 +64,9 @@ def security_headers(*, hsts: bool, docs_path: str, allow: dict[str, str]) -> Ho
         path: str = scope["path"]
         docs = path == docs_path or path.startswith(docs_path + "/")
         headers = MutableScopeHeaders.from_message(message)
-        headers["Content-Security-Policy"] = DOCS_CSP if docs else PAGE_CSP
+        # An answer that brought its own policy (own_styles_csp) keeps it.
+        if "Content-Security-Policy" not in headers:
+            headers["Content-Security-Policy"] = DOCS_CSP if docs else PAGE_CSP
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = "no-referrer"

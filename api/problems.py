@@ -102,8 +102,18 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
     return [_field_error(item) for item in exc.extra] if isinstance(exc.extra, list) else []
 
 
+def _as_sent(request: Request[Any, Any, Any], error: FieldError) -> FieldError:
+    """A parameter named on the wire unlike its handler argument (`format`, `state`) is named
+    as the caller sent it, not by the argument (`report_format`, `in_state`)."""
+    handler = request.scope.get("route_handler")
+    parameters = handler.parsed_fn_signature.parameters if handler is not None else {}
+    parameter = parameters.get(error.field.removeprefix("$."))
+    sent = getattr(getattr(parameter, "kwarg_definition", None), "name", None)
+    return FieldError(field=f"$.{sent}", message=error.message) if sent else error
+
+
 def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
-    errors = _field_errors(exc)
+    errors = [_as_sent(request, e) for e in _field_errors(exc)]
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or str(exc.detail)
     return problem(HTTP_400_BAD_REQUEST, "Invalid request", detail, errors=errors)
 

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
+from api.headers import own_styles_csp
 from api.problems import WITH_BODY, documented
 from api.requests import etag, parse_if_match
 from disclosure import access
@@ -83,7 +84,7 @@ async def annual_report(
     """Every table of the board's report for your area and a period, with the period before
     and the change, in JSON, CSV, ODS (one sheet per table) or the printable annual report."""
     if area is not None and area != principal.area:
-        raise NotFound(f"area {area}")
+        raise NotFound(area, what="area")
     try:
         chosen = parse(period)
     except BadPeriod as bad:
@@ -100,6 +101,8 @@ async def annual_report(
     if report_format in ("csv", "ods"):
         name = f"{principal.area}-{chosen.key}{'-' + table if table else ''}.{report_format}"
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    if report_format == "html":
+        headers["Content-Security-Policy"] = own_styles_csp(body)
     return Response(body, media_type=exports.MEDIA_TYPES[report_format], headers=headers)
 
 

@@ -23,18 +23,18 @@ from sqlalchemy.engine import make_url
 
 from disclosure.db import Database
 from disclosure.reports.periods import Period, last_financial_year, parse
-from disclosure.reports.service import Report, report
+from disclosure.reports.service import POSTGRESQL_SETTINGS, Report, report
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/disclosure_million"
 
 # $1 area, $2 start of the previous period, $3 start of the period, $4 its end.
 BUCKET = "CASE WHEN {at} >= $3 THEN 'current' ELSE 'previous' END"
 DAYS = "EXTRACT(EPOCH FROM ({b} - {a})) / 86400.0"
+# Nearest rank, as the service: percentile_disc gives the ceil(n/2)-th and ceil(9n/10)-th.
 SPREAD = """
-SELECT {keys}, count(*), max(CASE WHEN rank = (n + 1) / 2 THEN days END),
-       max(CASE WHEN rank = (n * 9 + 9) / 10 THEN days END), max(days)
-FROM (SELECT {keys}, days, row_number() OVER (PARTITION BY {keys} ORDER BY days) AS rank,
-             count(*) OVER (PARTITION BY {keys}) AS n FROM ({source}) s) ranked
+SELECT {keys}, count(*), percentile_disc(0.5) WITHIN GROUP (ORDER BY days),
+       percentile_disc(0.9) WITHIN GROUP (ORDER BY days), max(days){sums}
+FROM ({source}) s
 GROUP BY {keys}
 """
 CLOSED = f"""
@@ -42,7 +42,8 @@ SELECT {BUCKET.format(at="c.closed_at")} AS bucket, c.request_id, r.scheme, r.ro
        CASE WHEN r.division = ANY($5::text[]) THEN r.division ELSE 'unassigned' END AS place,
        c.outcome, c.event,
        {DAYS.format(a="coalesce((SELECT max(p.reopened_at) FROM closures p"
-                      " WHERE p.request_id = c.request_id AND p.seq < c.seq), r.received_at)",
+                      " WHERE p.request_id = c.request_id AND p.reopened_seq IS NOT NULL"
+                      " AND p.seq < c.seq), r.received_at)",
                     b="c.closed_at")} AS days,
        CASE WHEN c.closed_at <= r.due_at THEN 1 ELSE 0 END AS in_limit
 FROM closures c JOIN requests r ON r.id = c.request_id
@@ -52,22 +53,18 @@ WHERE r.area = $1 AND c.closed_at >= $2 AND c.closed_at < $4
 DELIVERED = f"""
 SELECT {BUCKET.format(at="dr.settled_at")} AS bucket, dr.request_id, r.scheme, r.route,
        r.division
-FROM decision_recipients dr JOIN decisions d ON d.id = dr.decision_id
-JOIN requests r ON r.id = dr.request_id
+FROM decision_recipients dr JOIN requests r ON r.id = dr.request_id
 WHERE r.area = $1 AND dr.settlement = 'delivered' AND dr.settled_at >= $2 AND dr.settled_at < $4
   AND r.received_at < $4 AND (r.closed_at IS NULL OR r.closed_at >= $2)
 """
 STAGES = f"""
-SELECT {BUCKET.format(at="occurred_at")} AS bucket, scheme, route, from_state AS state,
-       {DAYS.format(a="entered", b="occurred_at")} AS days
-FROM (SELECT e.occurred_at, e.from_state, r.scheme, r.route,
-             lag(e.occurred_at) OVER (PARTITION BY e.request_id ORDER BY e.seq) AS entered
-      FROM events e JOIN requests r ON r.id = e.request_id
-      WHERE r.area = $1 AND r.received_at < $4 AND (r.closed_at IS NULL OR r.closed_at >= $2)
-        AND (e.from_state IS NULL OR e.from_state <> e.to_state)) changes
-WHERE occurred_at >= $2 AND occurred_at < $4
-  AND from_state IN ('received', 'awaiting_meeting', 'checks', 'awaiting_decision',
-                     'awaiting_delivery', 'awaiting_notice')
+SELECT {BUCKET.format(at="left_at")} AS bucket, scheme, route, state,
+       {DAYS.format(a="entered_at", b="left_at")} AS days,
+       CASE WHEN left_at <= due_at THEN 1 WHEN due_at IS NOT NULL THEN 0 END AS in_limit
+FROM stage_times
+WHERE area = $1 AND left_at >= $2 AND left_at < $4
+  AND state IN ('received', 'awaiting_meeting', 'checks', 'awaiting_decision',
+                'awaiting_delivery', 'awaiting_notice')
 """
 OPEN_AT = """
 SELECT state, count(*), sum(overdue) FROM (
@@ -76,11 +73,8 @@ SELECT state, count(*), sum(overdue) FROM (
          CASE WHEN r.due_at < $2 THEN 1 ELSE 0 END AS overdue
   FROM requests r
   WHERE r.area = $1 AND r.received_at < $2
-    AND r.id IN (SELECT id FROM requests WHERE area = $1 AND received_at < $2
-                   AND (closed_at IS NULL OR closed_at >= $2)
-                 UNION
-                 SELECT c.request_id FROM closures c JOIN requests q ON q.id = c.request_id
-                 WHERE q.area = $1 AND q.received_at < $2 AND c.reopened_seq IS NOT NULL)
+    AND (r.closed_at IS NULL OR r.closed_at >= $2
+         OR r.id IN (SELECT request_id FROM closures WHERE reopened_seq IS NOT NULL))
     AND NOT EXISTS (SELECT 1 FROM closures c WHERE c.request_id = r.id AND c.closed_at < $2
                     AND (c.reopened_at IS NULL OR c.reopened_at >= $2))
 ) s GROUP BY state
@@ -124,13 +118,14 @@ GROUP BY 1, 2, 3, 4""",
                 f" count(*) FILTER (WHERE days <= 35) FROM ({CLOSED}) c GROUP BY 1, 2, 3, 4, 5, 6",
     "closure_days": f"WITH closed AS ({CLOSED})\n"
     + "\nUNION ALL\n".join(
-        SPREAD.format(keys=keys, source="SELECT * FROM closed").replace(
+        SPREAD.format(keys=keys, source="SELECT * FROM closed", sums="").replace(
             f"SELECT {keys}, count(*)", f"SELECT {shown}, count(*), '{name}'")
         for name, keys, shown in (
             ("kind", "bucket, scheme, route", "bucket, scheme, route, NULL"),
             ("place", "bucket, place", "bucket, NULL, NULL, place"),
             ("all", "bucket", "bucket, NULL, NULL, NULL"))),
-    "stage_days": SPREAD.format(keys="bucket, scheme, route, state", source=STAGES),
+    "stage_days": SPREAD.format(keys="bucket, scheme, route, state", source=STAGES,
+                                sums=", sum(in_limit)"),
     "extensions": f"""
 SELECT {BUCKET.format(at="x.granted_at")}, r.scheme, r.route, x.category, count(*)
 FROM extensions x JOIN requests r ON r.id = x.request_id
@@ -203,6 +198,12 @@ def compare(made: Report, raw: dict[str, Any]) -> None:
     every = [row for row in raw["closure_days"] if row[0] == "current" and row[-1] == "all"]
     if every:
         assert round(float(every[0][5]), 1) == _cell(made, "timeliness", "all", "median_days")
+    stage_rows = [row for row in next(t for t in made.tables if t.id == "timeliness").rows
+                  if row.id.count(".") == 2]
+    for column, at in (("closed", 4), ("within_limit", 8)):
+        left = sum(row[at] or 0 for row in raw["stage_days"] if row[0] == "current")
+        reported = sum(row.cells[column] or 0 for row in stage_rows)
+        assert left == reported, (column, left, reported)
     still_open = sum(row[1] for row in raw["open_current"])
     assert still_open == _cell(made, "open_at_period_end", "total", "open"), still_open
 
@@ -219,6 +220,9 @@ async def main() -> None:
     conn = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(
         hide_password=False))
     try:
+        # The same settings the service's report transaction makes.
+        for name, value in POSTGRESQL_SETTINGS.items():
+            await conn.execute(f"SET {name} = '{value}'")
         area = args.area or await conn.fetchval(
             "SELECT area FROM requests GROUP BY area ORDER BY count(*) DESC LIMIT 1")
         period = parse(args.period) if args.period else last_financial_year(date.today())

@@ -154,6 +154,7 @@ ENDPOINTS: Final[dict[str, Rule]] = {
     "page_admin_add_user": Rule(frozenset({"admin"})),
     "page_admin_disable_user": Rule(frozenset({"admin"})),
     "page_admin_add_division": Rule(frozenset({"admin"})),
+    "page_admin_add_area": Rule(frozenset({"admin"})),
     # Drawn from the machines: no data, for anyone signed in.
     "page_lifecycle": Rule(ANYONE),
     # MAPP panels, with the rules of the API's nominals and meetings: casework reads them, the

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Final, NamedTuple
 
 import msgspec
-from sqlalchemy import Table, bindparam, select, text
+from sqlalchemy import Table, Text, bindparam, cast, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disclosure import reads, seals
@@ -152,7 +152,7 @@ def _chain_columns(trail: Trail) -> tuple[Any, ...]:
     return (
         owner.id, owner.reference, owner.version, owner.last_event_hash,
         link.seq, link.event, link.from_state, link.to_state, link.actor, link.occurred_at,
-        link.policy_version, link.payload, link.payload_salt, link.payload_digest,
+        link.policy_version, cast(link.payload, Text), link.payload_salt, link.payload_digest,
         link.prev_hash, link.hash, link.key_id, link.recorded_at,
     )
 
@@ -194,12 +194,14 @@ class _Chain:
 
 def _check_event(keys: TrailKeys, chain: _Chain, row: Any) -> tuple[int, str] | None:
     (_, reference, _, _, seq, event, from_state, to_state, actor, occurred_at, policy_version,
-     payload, salt, digest, prev_hash, mac, key_id, recorded_at) = row
+     stored, salt, digest, prev_hash, mac, key_id, recorded_at) = row
     expected = chain.seq + 1
     if seq != expected:
         return expected, f"event {expected} is missing"
     if prev_hash != chain.prev:
         return seq, "does not link to the event before it"
+    # The payload comes as the JSON text the database holds; a JSON null is an erased payload.
+    payload = None if stored is None else msgspec.json.decode(stored)
     if payload is not None:
         if salt is None or payload_digest(payload, salt) != digest:
             return seq, "payload does not match its digest"
@@ -256,7 +258,7 @@ async def verify_chains(
         at.broken = True
         return len(found) >= seals.LIMIT
 
-    async for batch in seals.batches(conn, query):
+    async for batch in seals.driver_batches(conn, query):
         for row in batch:
             if row[0] != current:
                 if chain is not None and (fault := chain.close()) and broken(chain, fault):

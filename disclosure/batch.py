@@ -42,10 +42,12 @@ from disclosure.records import (
     EVENTS,
     PARTIES,
     REQUESTS,
+    STAGE_TIMES,
     TABLES,
     LatestDecision,
     Locked,
     Recipient,
+    added,
     party_facts,
     reference_of,
 )
@@ -103,11 +105,12 @@ class Written(msgspec.Struct, kw_only=True, frozen=True):
 class _Casefile:
     """One request's records, as the database would hold them."""
 
-    __slots__ = ("events", "request", "rows")
+    __slots__ = ("events", "request", "rows", "stages")
 
     def __init__(self, request: dict[str, Any]) -> None:
         self.request = request
         self.events: list[dict[str, Any]] = []
+        self.stages: list[dict[str, Any]] = []
         # Table name → row id → row, in the order written.
         self.rows: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
 
@@ -375,6 +378,9 @@ class BatchRecords:
             row[name] = row[name].astimezone(UTC)
         self.by_id[row["request_id"]].events.append(row)
 
+    async def stage_left(self, stage: Mapping[str, Any]) -> None:
+        self.by_id[stage["request_id"]].stages.append(_stored(STAGE_TIMES, stage))
+
     async def link(
         self, *, kind: str, from_id: int, to_id: int, at: datetime, actor: str
     ) -> None:
@@ -402,9 +408,9 @@ class BatchRecords:
 
     async def possible_duplicates(
         self, *, request_id: int, area: str, parties: Sequence[Named]
-    ) -> list[duplicates.PossibleDuplicate]:
+    ) -> duplicates.Found:
         """None: what a batch sends answers nobody, and the request view lists them."""
-        return []
+        return duplicates.NONE
 
     async def received(
         self, *, rid: int, area: str, received_at: datetime, channel: str, continued: bool,
@@ -418,6 +424,17 @@ class BatchRecords:
                 repeats.raise_on_receive, dialect=self.dialect, policy=self.workflow.finding,
                 request_id=rid, area=area, received_at=received_at, channel=channel,
                 continued=continued, parties=list(parties), at=at,
+            ))
+
+    async def subject_added(self, request: Locked, party: Named, *, at: datetime) -> None:
+        # As a receipt's: after the rows are written, counting only the requests received by
+        # then, as if the subject had been added alone.
+        if self.alerts_since is None or at >= self.alerts_since:
+            self.receipts += 1
+            self.happened.append(partial(
+                repeats.raise_on_subject_added, dialect=self.dialect,
+                policy=self.workflow.finding, **added(request), party=party, at=at,
+                latest=max(self.by_id),
             ))
 
     async def count(
@@ -435,6 +452,7 @@ class BatchRecords:
         tables: dict[str, list[dict[str, Any]]] = defaultdict(list)
         sealed: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
+        stages: list[dict[str, Any]] = []
         for rid, casefile in self.by_id.items():
             macs = []
             for table in NUMBERED[1:]:
@@ -457,10 +475,12 @@ class BatchRecords:
                                                [casefile.request[n] for n in names], digest)),
             })
             events += casefile.events
+            stages += casefile.stages
         written = 0
         for table in NUMBERED:
             written += await self._copy(table, tables[table.name], with_id=True)
         written += await self._copy(EVENTS, events, with_id=False)
+        written += await self._copy(STAGE_TIMES, stages, with_id=False)
         written += await self._copy(SEALS, sealed, with_id=False)
         # With alerts to raise, the terms and parties as received; `_alerts` brings them on.
         terms = self.received_terms if self.receipts else self.terms

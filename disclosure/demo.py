@@ -207,14 +207,30 @@ INITIAL_FINDINGS: dict[str, Finding] = {
 DISCLOSED = ("disclosed_to_person_at_risk", "disclosed_to_other", "disclosure_not_delivered")
 NOT_DISCLOSED = ("no_information", "not_necessary_proportionate")
 
-FEMALE = ("Amelia", "Bethany", "Chloe", "Danielle", "Emma", "Gemma", "Hannah", "Jade", "Kirsty",
-          "Laura", "Megan", "Natalie", "Olivia", "Rachel", "Sophie", "Zoe")
-MALE = ("Aaron", "Ben", "Callum", "Craig", "Daniel", "Dean", "Gary", "Jamie", "Kyle", "Lee",
-        "Liam", "Mark", "Nathan", "Ryan", "Scott", "Wayne")
-SURNAMES = ("Ashdown", "Brackley", "Caldwell", "Dunmore", "Elsworth", "Fairbrook", "Garside",
-            "Hallam", "Ingleby", "Jessop", "Kettering", "Lowther", "Marsden", "Netherby",
-            "Ormerod", "Pickering", "Quarmby", "Ridsdale", "Stainton", "Thwaite", "Underhill",
-            "Varley", "Whitworth", "Yardley")
+FEMALE = ("Abigail", "Aimee", "Alice", "Amelia", "Amy", "Bethany", "Caitlin", "Charlotte",
+          "Chloe", "Claire", "Danielle", "Eleanor", "Ellie", "Emily", "Emma", "Faye", "Gemma",
+          "Georgia", "Grace", "Hannah", "Holly", "Jade", "Jasmine", "Jessica", "Joanne", "Katie",
+          "Kirsty", "Laura", "Leah", "Lucy", "Lydia", "Megan", "Molly", "Natalie", "Nicola",
+          "Olivia", "Paige", "Rachel", "Rebecca", "Samantha", "Sarah", "Shannon", "Sophie",
+          "Stacey", "Tanya", "Victoria", "Yasmin", "Zoe")
+MALE = ("Aaron", "Adam", "Alex", "Andrew", "Ashley", "Ben", "Bradley", "Callum", "Carl", "Connor",
+        "Craig", "Daniel", "Darren", "Dean", "Dominic", "Gary", "Graham", "Harry", "Jack", "Jake",
+        "Jamie", "Jason", "Jordan", "Joseph", "Kane", "Karl", "Kieran", "Kyle", "Lee", "Lewis",
+        "Liam", "Luke", "Mark", "Martin", "Matthew", "Michael", "Nathan", "Neil", "Owen", "Paul",
+        "Reece", "Ricky", "Ryan", "Scott", "Shane", "Stuart", "Thomas", "Wayne")
+# A thousand English-sounding place surnames, so that a name is about as common in a demo area
+# as in a real one: the same full name in a handful of an area's requests, not hundreds.
+SURNAMES = tuple(
+    start + end
+    for start in ("Ash", "Birch", "Brack", "Brad", "Brom", "Cald", "Carr", "Clay", "Crom",
+                  "Dun", "Els", "Fair", "Farn", "Gar", "Green", "Hal", "Hart", "Hol", "Ing",
+                  "Kel", "Ket", "Lang", "Low", "Mars", "Mid", "Nether", "Ors", "Pick", "Rad",
+                  "Rid", "Rother", "Shel", "Stain", "Stan", "Thorn", "Under", "War", "Whit",
+                  "Wood", "Yard")
+    for end in ("by", "bridge", "brook", "burn", "combe", "croft", "dale", "den", "don", "field",
+                "ford", "gate", "ham", "hill", "hurst", "ley", "low", "more", "ridge", "shaw",
+                "stead", "thorpe", "ton", "well", "wick", "worth")
+)
 STREETS = ("Alder Close", "Beech Grove", "Chapel Row", "Dale View", "Elm Terrace", "Fern Road",
            "Hawthorn Way", "Larch Avenue", "Mill Lane", "Orchard Street", "Station Road")
 # ONS 5+1 groups, roughly as in the North and Midlands forces the areas stand for.

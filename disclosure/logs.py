@@ -67,9 +67,14 @@ def configure(level: str = "INFO", stream: IO[str] | None = None) -> None:
     root.handlers = [h for h in root.handlers if h.get_name() != HANDLER_NAME] + [handler]
     root.setLevel(level)
     # uvicorn brings its own plain-text handlers; its records go through the root's instead.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    # Except its access lines: they carry the raw path and query (a search's names, emails and
+    # dates of birth). Each request is logged by its route template instead (`request` lines).
+    access = logging.getLogger("uvicorn.access")
+    access.handlers = []
+    access.propagate = False
 
 
 def get(name: str) -> Any:

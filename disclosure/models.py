@@ -611,6 +611,35 @@ Index("ix_closures_reopened", Closure.request_id,
       sqlite_where=Closure.reopened_seq.is_not(None))
 
 
+class StageTime(Base):
+    """How long a request stood in a state: from the event that moved it in to the one that
+    moved it out, as the trail says. The workflow writes it with the event that leaves the
+    state, so a report reads each stage left as one row instead of pairing events up; it
+    holds nothing the trail does not (migration 0016 made it from the trail), and is not
+    sealed. The request's area, scheme and route are kept with it, as they never change, so
+    a report reads an area's stages by when they were left from one index."""
+
+    __tablename__ = "stage_times"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    # The event that left the state.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area: Mapped[str] = mapped_column(String(64))
+    scheme: Mapped[str] = mapped_column(String(16))
+    route: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(32))
+    entered_at: Mapped[datetime]
+    left_at: Mapped[datetime]
+    # When the event that left it was recorded: a report as at an earlier moment leaves it out.
+    recorded_at: Mapped[datetime]
+    # The due date the policy set the stage, as it stood when the stage was left (None: no
+    # target for this stage under the request's policy).
+    due_at: Mapped[datetime | None]
+
+
+Index("ix_stage_times_left", StageTime.area, StageTime.left_at)
+
+
 class DecisionReview(Base):
     """A sample of an area's decisions of one period, drawn for the board to review."""
 

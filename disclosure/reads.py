@@ -212,7 +212,7 @@ async def _verify_views(
     prev = GENESIS
     expected = 1
     broken = False
-    async for batch in seals.batches(conn, query):
+    async for batch in seals.driver_batches(conn, query):
         for rid, ref, seq, viewer, endpoint, viewed_at, prev_hash, mac, key_id in batch:
             if rid != current:
                 current, prev, expected, broken = rid, GENESIS, 1, False

@@ -34,6 +34,7 @@ PARTNER_REQUESTS = TABLES["partner_requests"]
 DECISIONS = TABLES["decisions"]
 DECISION_RECIPIENTS = TABLES["decision_recipients"]
 USERS = TABLES["users"]
+STAGE_TIMES = TABLES["stage_times"]
 
 
 class Locked(NamedTuple):
@@ -55,6 +56,7 @@ class Locked(NamedTuple):
     division: str | None
     channel: str
     immediate_risk: bool
+    continued_from_id: int | None
 
 
 class LatestDecision(NamedTuple):
@@ -121,6 +123,9 @@ class Records(Protocol):
     async def append(self, event: Mapping[str, Any]) -> None:
         """Add an event to its request's trail."""
         ...
+    async def stage_left(self, stage: Mapping[str, Any]) -> None:
+        """Record the times of a state an event has moved a request out of (`StageTime`)."""
+        ...
     async def link(
         self, *, kind: str, from_id: int, to_id: int, at: datetime, actor: str
     ) -> None: ...
@@ -131,7 +136,7 @@ class Records(Protocol):
         ...
     async def possible_duplicates(
         self, *, request_id: int, area: str, parties: Sequence[Named]
-    ) -> list[duplicates.PossibleDuplicate]:
+    ) -> duplicates.Found:
         """Other requests of the area naming the same people, for an event's answer."""
         ...
     async def received(
@@ -139,6 +144,9 @@ class Records(Protocol):
         parties: Sequence[Named], at: datetime,
     ) -> None:
         """A request has been received with these parties: raise repeat-subject alerts."""
+        ...
+    async def subject_added(self, request: Locked, party: Named, *, at: datetime) -> None:
+        """A subject has been added to a request: count him as if named at its receipt."""
         ...
     async def count(
         self, *, was: statistics.Standing | None, now: statistics.Standing
@@ -149,8 +157,27 @@ class Records(Protocol):
 
 
 # Built once each: a statement's cache key is then worked out once, not on every call.
+def _entered(request_id: Any) -> Any:
+    """When a request entered its state: its last event that changed the state."""
+    return (
+        select(EVENTS.c.occurred_at)
+        .where(
+            EVENTS.c.request_id == request_id,
+            or_(EVENTS.c.from_state.is_(None), EVENTS.c.from_state != EVENTS.c.to_state),
+        )
+        .order_by(EVENTS.c.seq.desc())
+        .limit(1)
+    )
+
+
+_ENTERED = _entered(bindparam("rid"))
+# The request's row under the lock, and when it entered its state in the same trip. Waiting
+# for the lock, PostgreSQL gives the row as the writer before left it but this subquery as it
+# stood when the statement began; a writer that appended an event also moved the version, so
+# the event is then refused as stale before the time is used.
 _LOCK = (
-    select(*(REQUESTS.c[name] for name in Locked._fields))
+    select(*(REQUESTS.c[name] for name in Locked._fields),
+           _entered(REQUESTS.c.id).scalar_subquery())
     .where(REQUESTS.c.reference == bindparam("reference"))
     .with_for_update()
 )
@@ -193,20 +220,12 @@ _ROLES_IN_AREA = _ROLES.where(USERS.c.area == bindparam("area"))
 _OPEN_PARTNER_REQUESTS = select(PARTNER_REQUESTS.c.id).where(
     PARTNER_REQUESTS.c.request_id == bindparam("rid"), PARTNER_REQUESTS.c.responded_at.is_(None)
 )
-_ENTERED = (
-    select(EVENTS.c.occurred_at)
-    .where(
-        EVENTS.c.request_id == bindparam("rid"),
-        or_(EVENTS.c.from_state.is_(None), EVENTS.c.from_state != EVENTS.c.to_state),
-    )
-    .order_by(EVENTS.c.seq.desc())
-    .limit(1)
-)
 _DIVISIONS = select(Division.code).where(Division.area == bindparam("area"))
 _IN_AREA = select(REQUESTS.c.id).where(
     REQUESTS.c.reference == bindparam("reference"), REQUESTS.c.area == bindparam("area")
 )
 _INSERT_EVENT = insert(EVENTS)
+_INSERT_STAGE_TIME = insert(STAGE_TIMES)
 
 
 @cache
@@ -241,12 +260,17 @@ class SqlRecords:
         self.policy = policy
         self.finding = finding
         self.sealer = seals.Sealer(conn, db.keys)
+        # When each locked request entered its state, read with the lock, until its trail grows.
+        self._entered: dict[int, datetime | None] = {}
 
     async def lock(self, reference: str) -> Locked:
         row = (await self.conn.execute(_LOCK, {"reference": reference})).first()
         if row is None:
             raise NotFound(reference)
-        return Locked(*row)
+        *columns, entered = row
+        locked = Locked(*columns)
+        self._entered[locked.id] = entered
+        return locked
 
     async def checks_recorded(self, rid: int) -> int:
         return await self.conn.scalar(_COUNT_CHECKS, {"rid": rid}) or 0
@@ -285,7 +309,10 @@ class SqlRecords:
         return await self.conn.scalar(_ROLES_IN_AREA, {"username": username, "area": area})
 
     async def entered(self, rid: int) -> datetime | None:
-        return await self.conn.scalar(_ENTERED, {"rid": rid})
+        if rid in self._entered:
+            return self._entered[rid]
+        entered: datetime | None = await self.conn.scalar(_ENTERED, {"rid": rid})
+        return entered
 
     async def clock(self, request: timeliness.Dated) -> clocks.Clock:
         return await timeliness.request_clock(self.conn, request, self.policy)
@@ -324,7 +351,11 @@ class SqlRecords:
         return [row._mapping for row in written]
 
     async def append(self, event: Mapping[str, Any]) -> None:
+        self._entered.pop(event["request_id"], None)
         await self.conn.execute(_INSERT_EVENT, dict(event))
+
+    async def stage_left(self, stage: Mapping[str, Any]) -> None:
+        await self.conn.execute(_INSERT_STAGE_TIME, dict(stage))
 
     async def link(
         self, *, kind: str, from_id: int, to_id: int, at: datetime, actor: str
@@ -338,7 +369,7 @@ class SqlRecords:
 
     async def possible_duplicates(
         self, *, request_id: int, area: str, parties: Sequence[Named]
-    ) -> list[duplicates.PossibleDuplicate]:
+    ) -> duplicates.Found:
         return await duplicates.possible(
             self.conn, self.dialect, self.finding, request_id=request_id, area=area,
             parties=parties,
@@ -354,6 +385,11 @@ class SqlRecords:
             at=at,
         )
 
+    async def subject_added(self, request: Locked, party: Named, *, at: datetime) -> None:
+        await repeats.raise_on_subject_added(
+            self.conn, self.dialect, self.finding, **added(request), party=party, at=at,
+        )
+
     async def count(
         self, *, was: statistics.Standing | None, now: statistics.Standing
     ) -> None:
@@ -361,6 +397,12 @@ class SqlRecords:
 
     async def seal(self) -> None:
         await self.sealer.flush()
+
+
+def added(request: Locked) -> dict[str, Any]:
+    """What `repeats.raise_on_subject_added` reads of the request a subject was added to."""
+    return {"request_id": request.id, "area": request.area, "received_at": request.received_at,
+            "channel": request.channel, "continued": request.continued_from_id is not None}
 
 
 def party_facts(rows: Sequence[Mapping[str, Any]]) -> dict[int, PartyFacts]:

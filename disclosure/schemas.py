@@ -627,8 +627,10 @@ class RequestView(msgspec.Struct, kw_only=True):
     parties: list[PartyView]
     closures: list[ClosureView]
     # Other requests of the area naming the same subject or person at risk (policy in
-    # docs/search.md), requests linked to this one, and the repeat-subject alerts it is on.
+    # docs/search.md): the closest few, and how many in all; requests linked to this one, and
+    # the repeat-subject alerts it is on.
     possible_duplicates: list[PossibleDuplicate]
+    possible_duplicates_total: int
     links: list[LinkView]
     alerts: list[AlertBrief]
     # The link between a right-to-ask request and the right-to-know request carrying it on.
@@ -694,8 +696,10 @@ class Transitioned(msgspec.Struct, kw_only=True):
     state: str
     outcome: str | None
     version: int
-    # After add_party or amend_party: other requests of the area naming the same person.
+    # After add_party or amend_party: other requests of the area naming the same person (the
+    # closest few, and how many in all).
     possible_duplicates: list[PossibleDuplicate] = msgspec.field(default_factory=list)
+    possible_duplicates_total: int = 0
 
 
 class HolidayView(msgspec.Struct, kw_only=True):

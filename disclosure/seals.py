@@ -18,10 +18,11 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import Insert, Table, Update, and_, bindparam, exists, func, select
+from sqlalchemy import Insert, Table, Update, and_, bindparam, exists, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,10 +34,11 @@ from disclosure.models import Base
 # their own, and the seals themselves; and what finding people derives or logs beside the
 # record: the search index (rebuilt from the parties by `disclosure search reindex`), the
 # requests each search showed, and the requests an alert was raised on; and the board's
-# decision reviews, which sample casework without being part of it.
+# decision reviews, which sample casework without being part of it; and each stage's times,
+# which the trail's own events give (`models.StageTime`).
 UNSEALED: Final = frozenset({
     "events", "views", "seals", "search_terms", "search_results", "alert_requests",
-    "review_items",
+    "review_items", "stage_times",
     "nominal_views",
 })
 SEALS: Final = Base.metadata.tables["seals"]
@@ -108,18 +110,46 @@ def _upsert(dialect: str) -> Any:
 _UPSERTS = {dialect: _upsert(dialect) for dialect in ("postgresql", "sqlite")}
 
 
-def _row_macs(dialect: str, request_id: Any) -> Any:
-    """The seals of a request's rows (not its own), comma-separated in one value."""
+def _row_macs(dialect: str, request_id: Any, *, besides: Any = None) -> Any:
+    """The seals of a request's rows (not its own), comma-separated in one value; with
+    `besides`, not those of the rows (table name, id) it names."""
     rows = SEALS.alias("request_rows")
     join = func.string_agg if dialect == "postgresql" else func.group_concat
-    return (
-        select(join(rows.c.mac, ","))
-        .where(rows.c.request_id == request_id, rows.c.table_name != "requests")
-        .scalar_subquery()
+    query = select(join(rows.c.mac, ",")).where(
+        rows.c.request_id == request_id, rows.c.table_name != "requests"
     )
+    if besides is not None:
+        query = query.where(tuple_(rows.c.table_name, rows.c.row_id).not_in(besides))
+    return query.scalar_subquery()
 
 
-_ROW_MACS = {d: select(_row_macs(d, bindparam("rid"))) for d in ("postgresql", "sqlite")}
+# The seals of a request's rows that this transaction does not seal anew.
+_OTHER_ROW_MACS = {
+    d: select(_row_macs(d, bindparam("rid"), besides=bindparam("resealed", expanding=True)))
+    for d in ("postgresql", "sqlite")
+}
+
+
+# The statements a write sends are built once for each statement written through it (the
+# callers' statements are themselves built once), so SQLAlchemy finds them in its compiled
+# cache without working out their cache keys again on every call.
+
+
+@lru_cache(maxsize=256)
+def _returning(statement: Insert | Update, batch: bool) -> Any:
+    """The INSERT or UPDATE, giving back every column of the rows it wrote (a batch's in the
+    order of its parameters)."""
+    table = statement.table
+    assert isinstance(table, Table)
+    if isinstance(statement, Insert):
+        return statement.returning(*table.c, sort_by_parameter_order=batch)
+    return statement.returning(*table.c)
+
+
+@lru_cache(maxsize=256)
+def _matched(table: Table, statement: Update, dialect: str) -> Any:
+    """The rows an UPDATE will change, with their seals, to check before it changes them."""
+    return _scoped(table, dialect, None, None).where(statement.whereclause)
 
 
 class Sealer:
@@ -133,6 +163,13 @@ class Sealer:
         self.keys = keys
         self._pending: list[dict[str, Any]] = []
         self._requests: dict[int, Any] = {}
+        # What the checks before updates read of the seals stored, so that `flush` need not read
+        # them again: each checked request's rows' seals, and the seals of the rows that checked
+        # updates change. Rows sealed any other way (`seal` from outside, an unchecked update)
+        # may replace seals not read, and `flush` then reads them.
+        self._stored: dict[int, list[str]] = {}
+        self._replaced: set[str] = set()
+        self._exact = True
 
     async def write(
         self, statement: Insert | Update, params: dict[str, Any] | list[dict[str, Any]],
@@ -147,31 +184,39 @@ class Sealer:
         """
         table = statement.table
         assert isinstance(table, Table) and table.name in SEALED_NAMES, table
-        if isinstance(statement, Update) and not unsealed:
-            assert isinstance(params, dict)
-            await self._check(table, statement, params)
-        if isinstance(statement, Insert):
-            statement = statement.returning(
-                *table.c, sort_by_parameter_order=isinstance(params, list)
-            )
-        else:
-            statement = statement.returning(*table.c)
-        rows = (await self.conn.execute(statement, params)).all()
+        if isinstance(statement, Update):
+            if unsealed:
+                self._exact = False
+            else:
+                assert isinstance(params, dict)
+                await self._check(table, statement, params)
+        returning = _returning(statement, isinstance(params, list))
+        rows = (await self.conn.execute(returning, params)).all()
         if table is REQUESTS:
             self._requests.update((row.id, row) for row in rows)
         else:
-            self.seal(table, rows)
+            self._seal(table, rows)
         return rows
 
     async def _check(self, table: Table, statement: Update, params: dict[str, Any]) -> None:
         names = list(table.c.keys())
-        query = _scoped(table, self.conn.dialect.name, None, None).where(statement.whereclause)
+        width = len(names)
+        query = _matched(table, statement, self.conn.dialect.name)
         for row in await self.conn.execute(query, params):
             if (problem := _row_problem(self.keys, table, names, row)) is not None:
-                raise TamperedRecord(row[len(names)], problem)
+                raise TamperedRecord(row[width], problem)
+            if table is REQUESTS:
+                macs = row[width + 4]
+                self._stored[row.id] = macs.split(",") if macs else []
+            else:
+                self._replaced.add(row[width + 2])
 
     def seal(self, table: Table, rows: Sequence[Any]) -> None:
         """Seal rows of a request's `table` as read, every column in the table's order."""
+        self._exact = False
+        self._seal(table, rows)
+
+    def _seal(self, table: Table, rows: Sequence[Any]) -> None:
         names = table.c.keys()
         nominal = table in NOMINAL_SEALED
         for row in rows:
@@ -185,22 +230,36 @@ class Sealer:
             })
 
     async def flush(self) -> None:
-        upsert = _UPSERTS[self.conn.dialect.name]
-        if self._pending:
-            await self.conn.execute(upsert, self._pending)
+        """Write every seal in one statement. A request's seal covers its rows' seals as they
+        stand once it is written: those already stored but the ones sealed anew here, and the
+        new ones."""
         names = REQUESTS.c.keys()
-        sealed = []
+        sealed = list(self._pending)
         for rid, row in self._requests.items():
-            macs = await self.conn.scalar(_ROW_MACS[self.conn.dialect.name], {"rid": rid})
-            digest = rows_digest(macs)
+            anew = {(s["table_name"], s["row_id"]): s["mac"] for s in self._pending
+                    if s["request_id"] == rid}
+            digest = rows_digest(",".join([*await self._kept(rid, anew), *anew.values()]))
             sealed.append({
                 "table_name": "requests", "row_id": rid, "request_id": rid, "nominal_id": None,
                 "key_id": self.keys.current, "rows": digest,
                 "mac": self.keys.sign(message("requests", rid, names, row, digest)),
             })
         if sealed:
-            await self.conn.execute(upsert, sealed)
+            await self.conn.execute(_UPSERTS[self.conn.dialect.name], sealed)
         self._pending, self._requests = [], {}
+        self._stored, self._replaced, self._exact = {}, set(), True
+
+    async def _kept(self, rid: int, anew: dict[tuple[str, int], str]) -> list[str]:
+        """The seals stored of a request's rows that this transaction does not seal anew: as
+        the check of its row read them, less those its checked updates replace (a row
+        inserted here had none), or else read now."""
+        stored = self._stored.get(rid)
+        if self._exact and stored is not None:
+            return [mac for mac in stored if mac not in self._replaced]
+        macs = await self.conn.scalar(_OTHER_ROW_MACS[self.conn.dialect.name], {
+            "rid": rid, "resealed": list(anew),
+        })
+        return macs.split(",") if macs else []
 
 
 # How many problems one verification lists before it stops looking.
@@ -247,12 +306,36 @@ def _scoped(table: Table, dialect: str, area: str | None, reference: str | None)
     return query
 
 
+# Rows a verification holds at once: its memory stays the same however long the trail.
+BATCH: Final = 1000
+
+
 async def batches(conn: AsyncConnection, query: Any) -> AsyncIterator[Sequence[Any]]:
-    result = await conn.stream(query.execution_options(yield_per=1000))
+    result = await conn.stream(query.execution_options(yield_per=BATCH))
     async for batch in result.partitions():
         yield batch
         # A long verify over HTTP lets other requests in between batches.
         await asyncio.sleep(0)
+
+
+async def driver_batches(conn: AsyncConnection, query: Any) -> AsyncIterator[Sequence[Any]]:
+    """The rows of `query` as `batches` gives them, but on PostgreSQL straight from asyncpg's
+    server-side cursor, with none of SQLAlchemy's work per row: only for columns the driver
+    already gives as the service reads them (numbers, text, and timestamps, which asyncpg gives
+    in UTC), never for a JSON column (select it cast to text)."""
+    if conn.dialect.name != "postgresql":
+        async for batch in batches(conn, query):
+            yield batch
+        return
+    compiled = query.compile(dialect=conn.dialect)
+    params = [compiled.params[name] for name in compiled.positiontup or ()]
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    async with driver.transaction():
+        cursor = await driver.cursor(compiled.string, *params)
+        while batch := await cursor.fetch(BATCH):
+            yield batch
+            await asyncio.sleep(0)
 
 
 def _row_problem(keys: TrailKeys, table: Table, names: list[str], row: Any) -> str | None:

@@ -100,7 +100,7 @@ def utcnow() -> datetime:
 
 
 class Related(NamedTuple):
-    possible_duplicates: list[duplicates.PossibleDuplicate]
+    possible_duplicates: duplicates.Found
     links: list[links.LinkView]
     alerts: list[repeats.AlertBrief]
 
@@ -348,7 +348,7 @@ class Workflow:
             raise EventNotAllowed(
                 event, from_state, _permitted(roles, refused.allowed)
             ) from None
-        at = await self._occurred(records, request, payload, now, to_state)
+        at, entered = await self._occurred(records, request, payload, now, to_state)
         # The request's columns this event sets, beyond its state, version and due dates.
         changes: dict[str, Any] = {}
         recorded = await self._record(
@@ -383,6 +383,14 @@ class Workflow:
             recorded_at=now, payload=stored | recorded,
         )
         await records.append(link | {"request_id": request.id})
+        if to_state != from_state:
+            # The state left, with the due date its stage had while the request stood in it.
+            await records.stage_left({
+                "request_id": request.id, "seq": seq, "area": request.area,
+                "scheme": request.scheme, "route": request.route, "state": from_state,
+                "entered_at": entered or request.received_at, "left_at": at,
+                "recorded_at": now, "due_at": request.stage_due_at,
+            })
         # The clock reads the trail with this event in it, so the request row is written
         # once, with its new due dates.
         clock = await records.clock(request)
@@ -399,7 +407,8 @@ class Workflow:
             # backend ever lets a second writer through.
             raise StaleVersion(reference, expected_version, request.version)
         await records.seal()
-        duplicates_found = await self._party_duplicates(records, request, payload, recorded)
+        duplicates_found = await self._party_duplicates(records, request, payload, recorded,
+                                                        now)
         # Last, so the count's row is locked for as short a time as the commit allows.
         await records.count(
             was=statistics.Standing(request.area, request.scheme, request.route,
@@ -414,14 +423,17 @@ class Workflow:
             state=to_state,
             outcome=outcome,
             version=link["seq"],
-            possible_duplicates=duplicates_found,
+            possible_duplicates=duplicates_found.shown,
+            possible_duplicates_total=duplicates_found.total,
         )
 
     async def _party_duplicates(
         self, records: Records, request: Locked, payload: EventIn, recorded: dict[str, Any],
-    ) -> list[duplicates.PossibleDuplicate]:
-        """After a party is added or amended: its search terms rewritten, and the other requests
-        of the area naming the same person, as at receipt. The event's answer is not on the read
+        now: datetime,
+    ) -> duplicates.Found:
+        """After a party is added or amended: its search terms rewritten, a subject added counted
+        towards a repeat-subject alert as if named at receipt, and the other requests of the
+        area naming the same person, as at receipt. The event's answer is not on the read
         trail, so it leaves out the other requests' names and dates of birth; the request view
         (which is) shows them."""
         match payload:
@@ -430,20 +442,25 @@ class Workflow:
             case AmendParty():
                 party_id = payload.party_id
             case _:
-                return []
+                return duplicates.NONE
         party = await records.party_row(party_id)
         await records.index(request_id=request.id, area=request.area, parties=[party])
+        view = msgspec.convert(party, PartyView)
+        if isinstance(payload, AddParty):
+            await records.subject_added(request, view, at=now)
         found = await records.possible_duplicates(
-            request_id=request.id, area=request.area,
-            parties=[msgspec.convert(party, PartyView)],
+            request_id=request.id, area=request.area, parties=[view],
         )
-        return [msgspec.structs.replace(d, name=None, date_of_birth=None) for d in found]
+        return found._replace(shown=[
+            msgspec.structs.replace(d, name=None, date_of_birth=None) for d in found.shown
+        ])
 
     async def _occurred(
         self, records: Records, request: Locked, payload: EventIn, now: datetime,
         to_state: str,
-    ) -> datetime:
-        """When the event happened, refusing times that cannot be true.
+    ) -> tuple[datetime, datetime | None]:
+        """When the event happened, refusing times that cannot be true; and when the request
+        entered the state it is in (not looked up for what is recorded about a closed one).
 
         Every time in the payload must lie between receipt and now (a due date may lie ahead).
         The event itself cannot have happened before the request entered its current state:
@@ -472,7 +489,7 @@ class Workflow:
                 )
         at = now if given is None else given.astimezone(UTC)
         if request.state == to_state == "closed":
-            return at
+            return at, None
         entered = await records.entered(request.id)
         if entered is not None and at < entered:
             raise InvalidInput(
@@ -480,7 +497,7 @@ class Workflow:
                 f"is before the request became {request.state} ({entered.isoformat()}); an "
                 "event cannot have happened before the step that made it possible",
             )
-        return at
+        return at, entered
 
     async def erase_payload(
         self, reference: str, *, seq: int, reason: str, authorised_by: str
@@ -840,7 +857,8 @@ class Workflow:
             overdue=self._overdue(request.state, request.due_at),
             version=request.version,
             parties=list(parties),
-            possible_duplicates=related.possible_duplicates,
+            possible_duplicates=related.possible_duplicates.shown,
+            possible_duplicates_total=related.possible_duplicates.total,
             links=related.links,
             alerts=related.alerts,
             continued_from=continued_from,

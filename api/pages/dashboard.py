@@ -24,6 +24,7 @@ from disclosure import access
 from disclosure.errors import EventNotAllowed, GuardRefused, InvalidInput, StaleVersion
 from disclosure.reports.periods import BadPeriod, financial_year, last_financial_year, parse
 from disclosure.reports.service import report
+from disclosure.reports.tables import Table
 from disclosure.reviews.service import Complete, NewReview, RecordFinding, Reviews
 from disclosure.settings import Settings
 from disclosure.users import Principal
@@ -35,6 +36,13 @@ CHARTED: Final = frozenset({"dvds_return", "outcomes", "by_division", "timelines
 YEARS_OFFERED: Final = 5
 REVIEW_EVENTS: Final[dict[str, type[Any]]] = {"record_finding": RecordFinding,
                                               "complete": Complete}
+
+
+def chart_series(table: Table) -> list[str]:
+    """The columns a table's chart draws: its first figure in the period and in the period
+    before, side by side (the table beside it holds both, and the change)."""
+    first = table.columns[0].id
+    return [first, f"{first}_previous"]
 
 
 def draw_form(values: forms.Values) -> forms.Form:
@@ -79,7 +87,7 @@ async def page_dashboard(
     return render(
         request, "dashboard.html", status=HTTP_400_BAD_REQUEST if error else 200,
         report=made, chosen=chosen, offered=periods(start), error=error,
-        error_count=1 if error else 0, charted=CHARTED,
+        error_count=1 if error else 0, charted=CHARTED, chart_series=chart_series,
         reviews=await reviews.list(area=principal.area)
         if access.may_call(principal.roles, "page_review") else None,
         may_draw=access.may_call(principal.roles, "page_draw_review"),

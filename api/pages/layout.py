@@ -81,12 +81,18 @@ def navigation(principal: Principal | None, path: str) -> list[dict[str, Any]]:
     ]
 
 
+def home(principal: Principal) -> str:
+    """Where a person's pages start: the first page of the navigation their roles open (the
+    queue for casework, the dashboard for the board)."""
+    return str(navigation(principal, "")[0]["href"])
+
+
 def render(
     request: Request[Any, Any, Any], template: str, *, status: int = 200,
     headers: Mapping[str, str] | None = None, cookies: list[Cookie] | None = None,
     **context: Any,
 ) -> Response[str]:
-    """A whole page, or its named partial when htmx asks for one (`HX-Target`)."""
+    """A whole page (htmx picks out the part it replaces with `hx-select`)."""
     principal = request.scope.get("user")
     if not isinstance(principal, Principal):
         principal = None
@@ -95,7 +101,9 @@ def render(
         principal=principal, csrf=request.cookies.get(cookie, ""), csrf_field=CSRF_FIELD,
         nav=navigation(principal, request.url.path + (
             f"?{request.url.query}" if request.url.query else "")), service_name=SERVICE_NAME,
-        partial=request.headers.get("HX-Request") == "true", path=request.url.path,
+        path=request.url.path,
+        home=home(principal) if principal is not None else "/",
+        may=lambda handler: principal is not None and access.may_call(principal.roles, handler),
         **context,
     )
     return Response(body, status_code=status, media_type=MediaType.HTML,

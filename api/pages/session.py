@@ -15,7 +15,7 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect
 
 from api.accounts import Login, sign_in
-from api.pages.layout import csrf_cookie, navigation, render
+from api.pages.layout import csrf_cookie, home, render
 from disclosure import access
 from disclosure.settings import Settings
 from disclosure.users import Principal, Users
@@ -42,10 +42,13 @@ def sign_in_page(
     )
 
 
-@get("/", sync_to_thread=False)
-def page_home() -> Redirect:
-    """The service's front door: the queue, or signing in first."""
-    return Redirect("/queue", status_code=303)
+@get("/")
+async def page_home(request: Request[Any, Any, Any], users: NamedDependency[Users]) -> Redirect:
+    """The service's front door: the signed-in person's first page (the queue for casework,
+    the dashboard for the board), or the queue's sign-in form."""
+    cookie = request.cookies.get(request.app.state.session_cookie)
+    principal = await users.authenticate(cookie, kind="session") if cookie else None
+    return Redirect(home(principal) if principal else DEFAULT_LANDING, status_code=303)
 
 
 @get("/sign-in", sync_to_thread=False)
@@ -86,7 +89,7 @@ async def page_sign_in_submit(
         next_path == DEFAULT_LANDING
     ):
         # Oversight roles have no queue: their first page instead.
-        next_path = next(iter(navigation(principal, "")), {"href": "/lifecycle"})["href"]
+        next_path = home(principal)
     return Redirect(next_path, status_code=303, cookies=[
         Cookie(key=name, value=issued.secret, path="/", httponly=True,
                secure=settings.cookie_secure, samesite="strict", max_age=age),

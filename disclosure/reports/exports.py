@@ -19,11 +19,12 @@ from disclosure.reports.tables import Cell, Table
 
 Format = Literal["json", "csv", "ods", "html"]
 FORMATS: Final[tuple[Format, ...]] = ("json", "csv", "ods", "html")
+# The response adds the charset (UTF-8) to the text types itself.
 MEDIA_TYPES: Final[dict[Format, str]] = {
     "json": "application/json",
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",
     "ods": "application/vnd.oasis.opendocument.spreadsheet",
-    "html": "text/html; charset=utf-8",
+    "html": "text/html",
 }
 # The columns of the CSV that holds every table: one line per cell.
 LONG_COLUMNS: Final = ("table", "row", "row_label", "column", "column_label", "value")

@@ -27,7 +27,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +49,7 @@ from disclosure.models import (
     Request,
     ReviewFinding,
     ReviewItem,
+    StageTime,
 )
 from disclosure.reports.periods import Period
 
@@ -153,25 +153,27 @@ async def applications(session: AsyncSession, scope: Scope) -> Figures:
 
 def _delivered(scope: Scope) -> Any:
     """Each recipient a disclosure was delivered to in either period (urgent ones included),
-    with its request."""
-    recorded = or_(
-        and_(Decision.urgent.is_(False), scope.event_known(
-            DecisionRecipient.request_id, ("record_delivery",), DecisionRecipient.settled_at)),
-        and_(Decision.urgent.is_(True), scope.event_known(
-            DecisionRecipient.request_id, ("take_immediate_action",), Decision.decided_at)),
-    )
-    return (
+    with its request. As at a moment, only those whose delivery (or urgent action) had been
+    recorded by then, which the decision says."""
+    delivered = (
         select(
             scope.bucket(DecisionRecipient.settled_at).label("bucket"),
             DecisionRecipient.request_id, Request.scheme, Request.route, Request.division,
         )
-        .join(Decision, Decision.id == DecisionRecipient.decision_id)
         .join(Request, Request.id == DecisionRecipient.request_id)
         .where(
             _in_area(scope), scope.active(), DecisionRecipient.settlement == "delivered",
-            scope.within(DecisionRecipient.settled_at), recorded,
+            scope.within(DecisionRecipient.settled_at),
         )
     )
+    if scope.as_at is None:
+        return delivered
+    return delivered.join(Decision, Decision.id == DecisionRecipient.decision_id).where(or_(
+        and_(Decision.urgent.is_(False), scope.event_known(
+            DecisionRecipient.request_id, ("record_delivery",), DecisionRecipient.settled_at)),
+        and_(Decision.urgent.is_(True), scope.event_known(
+            DecisionRecipient.request_id, ("take_immediate_action",), Decision.decided_at)),
+    ))
 
 
 async def disclosures(session: AsyncSession, scope: Scope) -> Figures:
@@ -187,9 +189,11 @@ def _closures(scope: Scope) -> Select[Any]:
     """Every closure in either period: a request reopened and closed again counts each time,
     in the period where each happened. Days run from receipt, or from the reopening before."""
     earlier = aliased(Closure)
+    # Written as the partial index of reopened closures is, so that the few are looked up there.
     reopened = (
         select(func.max(earlier.reopened_at))
-        .where(earlier.request_id == Closure.request_id, earlier.seq < Closure.seq)
+        .where(earlier.request_id == Closure.request_id, earlier.reopened_seq.is_not(None),
+               earlier.seq < Closure.seq)
         .scalar_subquery()
     )
     started = func.coalesce(reopened, Request.received_at)
@@ -218,25 +222,39 @@ async def closures(session: AsyncSession, scope: Scope) -> Figures:
     ).group_by(*keys))
 
 
-def spread(source: Any, keys: Sequence[str], shown: Sequence[str] = ()) -> Select[Any]:
-    """(shown..., count, median, 90th percentile, longest) of `source.c.days` per group of
-    `keys`; a column of `shown` that is not a key is null. The median and percentile are by
-    nearest rank, so both engines give the same day."""
-    part = [source.c[k] for k in keys]
-    ranked = select(
-        *part, source.c.days,
-        func.row_number().over(partition_by=part, order_by=source.c.days).label("rank"),
-        func.count().over(partition_by=part).label("n"),
-    ).subquery()
-    rank, n, days = ranked.c.rank, ranked.c.n, ranked.c.days
-    grouped = [ranked.c[k] for k in keys]
-    columns = [ranked.c[k] if k in keys else null().label(k) for k in shown or keys]
+def spread(source: Any, keys: Sequence[str], shown: Sequence[str] = (),
+           summed: Sequence[str] = (), *, ordered: bool = False) -> Select[Any]:
+    """(shown..., count, median, 90th percentile, longest, summed...) of `source.c.days` per
+    group of `keys`, with the sum of each column of `summed`; a column of `shown` that is not
+    a key is null. The median and percentile are by nearest rank (the ceil(n/2)-th and
+    ceil(9n/10)-th shortest), so both engines give the same day. `ordered`: with the ordered-set
+    aggregate `percentile_disc` (PostgreSQL), which sorts each group's days alone; otherwise
+    by ranking every row with window functions, which SQLite has."""
+    median: ColumnElement[Any]
+    p90: ColumnElement[Any]
+    if ordered:
+        median = func.percentile_disc(0.5).within_group(source.c.days)
+        p90 = func.percentile_disc(0.9).within_group(source.c.days)
+    else:
+        part = [source.c[k] for k in keys]
+        source = select(
+            *part, source.c.days, *(source.c[name] for name in summed),
+            func.row_number().over(partition_by=part, order_by=source.c.days).label("rank"),
+            func.count().over(partition_by=part).label("n"),
+        ).subquery()
+        rank, n = source.c.rank, source.c.n
+        median = func.max(case((rank == (n + 1) // 2, source.c.days)))
+        p90 = func.max(case((rank == (n * 9 + 9) // 10, source.c.days)))
+    columns = [source.c[k] if k in keys else null().label(k) for k in shown or keys]
     return select(
-        *columns, func.count(),
-        func.max(case((rank == (n + 1) // 2, days))),
-        func.max(case((rank == (n * 9 + 9) // 10, days))),
-        func.max(days),
-    ).group_by(*grouped)
+        *columns, func.count(), median, p90, func.max(source.c.days),
+        *(func.sum(source.c[name]) for name in summed),
+    ).group_by(*(source.c[k] for k in keys))
+
+
+def _ordered(session: AsyncSession) -> bool:
+    """Whether the engine has ordered-set aggregates (`percentile_disc`)."""
+    return session.get_bind().dialect.name == "postgresql"
 
 
 # The groupings closure days are spread over: per scheme and route, per division, and all.
@@ -249,8 +267,9 @@ async def closure_days(session: AsyncSession, scope: Scope) -> Figures:
     closures in either period, for each of GROUPINGS, from one reading of the closures."""
     closed = _closures(scope).cte("closed")
     shown = ("bucket", "scheme", "route", "place")
+    ordered = _ordered(session)
     return await fetch(session, union_all(*(
-        spread(closed, keys, shown).add_columns(literal(name).label("grouping"))
+        spread(closed, keys, shown, ordered=ordered).add_columns(literal(name).label("grouping"))
         for name, keys in GROUPINGS.items()
     )))
 
@@ -267,34 +286,27 @@ STAGES = {
 
 
 async def stage_days(session: AsyncSession, scope: Scope) -> Figures:
-    """(bucket, scheme, route, state, stages left, median, p90, longest days): each stage left
-    in either period, from the event that entered it to the event that left it.
-
-    Only events that change the state enter or leave a stage, and they chain: the one before
-    an event that leaves a state is the one that entered it, so `lag` finds it in one pass over
-    the events of the requests active in the periods."""
-    known = [] if scope.as_at is None else [Event.recorded_at <= scope.as_at]
-    changes = (
-        select(
-            Event.occurred_at, Event.from_state, Request.scheme, Request.route,
-            func.lag(Event.occurred_at).over(
-                partition_by=Event.request_id, order_by=Event.seq).label("entered"),
-        )
-        .join(Request, Request.id == Event.request_id)
-        .where(_in_area(scope), scope.active(), *known,
-               or_(Event.from_state.is_(None), Event.from_state != Event.to_state))
-        .subquery()
-    )
+    """(bucket, scheme, route, state, stages left, median, p90, longest days, left within the
+    stage's target): each stage left in either period, from when the request entered the
+    state to the event that moved it out, as the workflow recorded them with that event
+    (`StageTime`). Within the target: left on or before the due date the policy set the stage;
+    null for a group where it set none. As at a moment, a stage left by an event recorded later
+    is left out (the event that entered it was recorded before that one)."""
+    known = [] if scope.as_at is None else [StageTime.recorded_at <= scope.as_at]
     left = (
         select(
-            scope.bucket(changes.c.occurred_at).label("bucket"), changes.c.scheme,
-            changes.c.route, changes.c.from_state.label("state"),
-            days_between(changes.c.entered, changes.c.occurred_at).label("days"),
+            scope.bucket(StageTime.left_at).label("bucket"), StageTime.scheme,
+            StageTime.route, StageTime.state,
+            days_between(StageTime.entered_at, StageTime.left_at).label("days"),
+            case((StageTime.left_at <= StageTime.due_at, 1),
+                 (StageTime.due_at.is_not(None), 0)).label("in_limit"),
         )
-        .where(scope.within(changes.c.occurred_at), changes.c.from_state.in_(STAGES))
+        .where(StageTime.area == scope.area, scope.within(StageTime.left_at),
+               StageTime.state.in_(tuple(STAGES)), *known)
         .subquery()
     )
-    return await fetch(session, spread(left, ("bucket", "scheme", "route", "state")))
+    return await fetch(session, spread(left, ("bucket", "scheme", "route", "state"),
+                                       summed=("in_limit",), ordered=_ordered(session)))
 
 
 async def extensions(session: AsyncSession, scope: Scope) -> Figures:
@@ -328,18 +340,16 @@ async def open_at(session: AsyncSession, scope: Scope, end: datetime) -> Figures
     """(state, open, overdue) of the requests open at `end`, each in the state its last event
     before then left it in. Overdue: its overall due date had passed by then."""
     # Only these can have been open then: a request last changed before as_at, closed before
-    # `end` and never reopened, was closed then too. Written as a union of two index-led sets
-    # (the area's requests open now or closed since, and its few reopened ones).
+    # `end` and never reopened, was closed then too. Read from one scan of the area's requests,
+    # the few reopened ones picked out by the partial index of reopened closures (read alone,
+    # with no request looked up by id for each of them).
     changed = [Request.updated_at > scope.as_at] if scope.as_at is not None else []
-    candidates = union(
-        select(Request.id).where(
-            Request.area == scope.area, Request.received_at < end,
-            or_(Request.closed_at.is_(None), Request.closed_at >= end, *changed)),
-        select(Closure.request_id).join(Request, Request.id == Closure.request_id).where(
-            Request.area == scope.area, Request.received_at < end,
-            Closure.reopened_seq.is_not(None)),
+    reopened = select(Closure.request_id).where(Closure.reopened_seq.is_not(None))
+    candidate = and_(
+        Request.area == scope.area, Request.received_at < end,
+        or_(Request.closed_at.is_(None), Request.closed_at >= end, *changed,
+            Request.id.in_(reopened)),
     )
-    candidate = Request.id.in_(candidates)
     closure_known = [] if scope.as_at is None else [scope.closure_known()]
     reopen_known = [] if scope.as_at is None else [
         exists().where(Event.request_id == Closure.request_id,
@@ -361,7 +371,7 @@ async def open_at(session: AsyncSession, scope: Scope, end: datetime) -> Figures
     standing = (
         select(state.label("state"),
                case((Request.due_at < end, 1), else_=0).label("overdue"))
-        .where(_in_area(scope), Request.received_at < end, candidate, ~closed_then)
+        .where(candidate, scope.request_known(), ~closed_then)
         .subquery()
     )
     return await fetch(session, select(

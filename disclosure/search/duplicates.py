@@ -1,24 +1,48 @@
-"""Possible duplicates: other requests of the area naming the same subject or person at risk."""
+"""Possible duplicates: other requests of the area naming the same subject or person at risk.
+
+One statement for all of a request's parties, built once for each number of parties compared
+(its values bound at each call), bounded to the best `SHOWN`, with the number of requests
+found beside them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
+from functools import cache
+from typing import Any, Final, NamedTuple
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import (
+    Float,
+    Select,
+    String,
+    bindparam,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure.models import Party, Request
-from disclosure.search import matching
+from disclosure.models import Party, Request, SearchTerm
+from disclosure.search import matching, names
 
 # A party in the first role is the same person as a party in one of the others.
-COMPARED: Final[dict[str, tuple[str, ...]]] = {
-    "subject": ("subject",),
+COMPARED: Final[dict[str, tuple[str, str]]] = {
+    "subject": ("subject", "subject"),
     "person_at_risk": ("person_at_risk", "child"),
     "child": ("person_at_risk", "child"),
 }
+# The most possible duplicates a request shows: closest first, then newest. Enough for the
+# officer to see the ones that matter; `total` says how many there are in all, and a search
+# for the name pages through every one.
+SHOWN: Final = 10
+
+T, P, R, BORN = matching.T, matching.P, matching.R, matching.BORN
 
 
 class PossibleDuplicate(msgspec.Struct, kw_only=True):
@@ -36,6 +60,100 @@ class PossibleDuplicate(msgspec.Struct, kw_only=True):
     similarity: float
 
 
+class Found(NamedTuple):
+    """The best `SHOWN` possible duplicates, and how many other requests were found in all."""
+
+    shown: list[PossibleDuplicate]
+    total: int
+
+
+NONE: Final = Found([], 0)
+
+
+def _compared(dialect: str, i: int) -> list[Select[Any]]:
+    """The parties of the area's other requests that policy counts as the same person as the
+    i-th party compared, in the roles compared with its role: those with a name at least
+    `same_name` similar (found through the trigram index at that threshold), and those born
+    the same day (found through the exact index) with a name at least `with_dob` similar."""
+    name = bindparam(f"name_{i}", type_=String)
+    born = bindparam(f"born_{i}", type_=String)
+    fts = bindparam(f"fts_{i}", type_=String) if dialect != "postgresql" else None
+    same_name = bindparam("same_name", type_=Float)
+    source, score, found = matching.name_match(dialect, name, fts, same_name)
+    columns = (T.request_id, T.party_id, T.role, P.name, P.date_of_birth,
+               score.label("similarity"))
+    where = (
+        matching.FUZZY, T.area == bindparam("area", type_=String),
+        T.role.in_([bindparam(f"role_{i}", type_=String), bindparam(f"also_{i}", type_=String)]),
+        T.request_id != bindparam("request_id", type_=T.request_id.type),
+    )
+    by_name = (
+        source.join(Party.__table__, P.id == T.party_id)
+        .add_columns(*columns, case((P.date_of_birth == born, 1), else_=0).label("same_dob"))
+        .where(found, score >= same_name, *where,
+               or_(born.is_(None), P.date_of_birth.is_(None), P.date_of_birth == born))
+    )
+    by_birth = (
+        select(*columns, literal(1).label("same_dob"))
+        .select_from(BORN.join(SearchTerm.__table__, T.party_id == BORN.c.party_id)
+                     .join(Party.__table__, P.id == T.party_id))
+        .where(BORN.c.area == T.area, BORN.c.field == literal_column("'date_of_birth'"),
+               BORN.c.term == born, score >= bindparam("with_dob", type_=Float), *where)
+    )
+    return [by_name, by_birth]
+
+
+@cache
+def statement(dialect: str, compared: int) -> Select[Any]:
+    """The possible duplicates of `compared` parties, built once: each other request once, by
+    its closest match (the same date of birth first, then the most similar name), closest
+    first, then newest; `total` counts them all."""
+    found = union_all(
+        *(branch for i in range(compared) for branch in _compared(dialect, i))
+    ).subquery()
+    closeness = found.c.same_dob + found.c.similarity
+    best = select(found, func.row_number().over(
+        partition_by=found.c.request_id, order_by=(closeness.desc(), found.c.party_id),
+    ).label("n")).subquery()
+    return (
+        select(best.c.role, best.c.name, best.c.date_of_birth, best.c.similarity,
+               R.reference, R.scheme, R.route, R.state, R.outcome, R.received_at,
+               func.count().over().label("total"))
+        .join(Request.__table__, R.id == best.c.request_id)
+        .where(best.c.n == 1)
+        .order_by((best.c.same_dob + best.c.similarity).desc(), R.received_at.desc(),
+                  R.id.desc())
+        .limit(SHOWN)
+    )
+
+
+def parameters(
+    dialect: str, policy: matching.FindingPolicy, *, request_id: int, area: str,
+    parties: Sequence[matching.Named],
+) -> dict[str, Any]:
+    """The values `statement` takes for these parties: those of the roles compared with a
+    name that can match (on SQLite, one with a word of three letters)."""
+    values: dict[str, Any] = {
+        "area": area, "request_id": request_id, "same_name": policy.same_person_name,
+        "with_dob": policy.same_person_with_dob,
+    }
+    i = 0
+    for party in parties:
+        if party.role not in COMPARED or not party.name:
+            continue
+        name = names.name(party.name)
+        fts = names.fts_query(name)
+        if dialect != "postgresql":
+            if fts is None:
+                continue
+            values[f"fts_{i}"] = fts
+        values[f"role_{i}"], values[f"also_{i}"] = COMPARED[party.role]
+        values[f"name_{i}"], values[f"born_{i}"] = name, party.date_of_birth
+        i += 1
+    values["compared"] = i
+    return values
+
+
 async def possible(
     db: AsyncSession | AsyncConnection,
     dialect: str,
@@ -44,32 +162,21 @@ async def possible(
     request_id: int,
     area: str,
     parties: Sequence[matching.Named],
-) -> list[PossibleDuplicate]:
-    """Newest first; each other request once, with its closest match."""
-    await matching.prepare(db, dialect, policy.candidate_threshold)
-    best: dict[str, PossibleDuplicate] = {}
-    for party in parties:
-        if party.role not in COMPARED or not party.name:
-            continue
-        rows = matching.same_person(
-            dialect, policy, name=party.name, date_of_birth=party.date_of_birth, area=area,
-            roles=COMPARED[party.role],
-        ).subquery()
-        found = await db.execute(
-            select(rows.c.role, rows.c.similarity, Request.reference, Request.scheme,
-                   Request.route, Request.state, Request.outcome, Request.received_at,
-                   Party.name, Party.date_of_birth)
-            .join(Request, Request.id == rows.c.request_id)
-            .join(Party, Party.id == rows.c.party_id)
-            .where(rows.c.request_id != request_id)
-        )
-        for row in found:
-            seen = best.get(row.reference)
-            if seen is None or row.similarity > seen.similarity:
-                best[row.reference] = PossibleDuplicate(
-                    reference=row.reference, scheme=row.scheme, route=row.route,
-                    state=row.state, outcome=row.outcome, received_at=row.received_at,
-                    role=row.role, name=row.name, date_of_birth=row.date_of_birth,
-                    similarity=round(row.similarity, 3),
-                )
-    return sorted(best.values(), key=lambda d: d.received_at, reverse=True)
+) -> Found:
+    """The best `SHOWN` other requests naming the same people, each once with its closest
+    match, and how many there are in all."""
+    values = parameters(dialect, policy, request_id=request_id, area=area, parties=parties)
+    compared = values.pop("compared")
+    if not compared:
+        return NONE
+    # The trigram index finds names at least as similar as policy asks without a date of birth.
+    await matching.prepare(db, dialect, policy.same_person_name)
+    rows = (await db.execute(statement(dialect, compared), values)).all()
+    return Found(
+        [PossibleDuplicate(
+            reference=row.reference, scheme=row.scheme, route=row.route, state=row.state,
+            outcome=row.outcome, received_at=row.received_at, role=row.role, name=row.name,
+            date_of_birth=row.date_of_birth, similarity=round(row.similarity, 3),
+        ) for row in rows],
+        rows[0].total if rows else 0,
+    )

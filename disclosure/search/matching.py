@@ -15,6 +15,7 @@ from typing import Protocol
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Float,
     Select,
     and_,
@@ -24,13 +25,15 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
     table,
-    text,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import aliased
 
 from disclosure.models import Party, Request, SearchTerm
 from disclosure.search import names
@@ -80,23 +83,58 @@ class FindingPolicy:
     def from_settings(cls, settings: Settings) -> FindingPolicy:
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
-    @property
-    def candidate_threshold(self) -> float:
-        return min(self.search_threshold, self.same_person_with_dob)
-
 
 T = SearchTerm.__table__.c
 P = Party.__table__.c
 R = Request.__table__.c
 _FTS = table("search_terms_fts", column("rowid"))
+# The rows matched by similarity, written out rather than bound: PostgreSQL then proves the
+# trigram index's predicate (migration 0015) under a generic plan too, where it knows no
+# parameter's value.
+FUZZY: ColumnElement[bool] = T.field.in_([literal_column(f"'{f}'") for f in FUZZY_FIELDS])
+# The date-of-birth rows of the index, beside the name rows of the same party.
+BORN = aliased(SearchTerm.__table__, name="born")
 
 
 async def prepare(db: AsyncSession | AsyncConnection, dialect: str, threshold: float) -> None:
-    """Set pg_trgm's threshold for the `%` operator for the rest of this transaction."""
+    """Set pg_trgm's threshold for the `%` operator for the rest of this transaction, and plan
+    its statements for their values: the area picks the one partition of the search terms to
+    read (migration 0017) and the name how many rows it holds, neither of which a generic plan
+    knows."""
     if dialect == "postgresql":
-        await db.execute(
-            select(func.set_config("pg_trgm.similarity_threshold", str(threshold), True))
-        )
+        await db.execute(select(
+            func.set_config("pg_trgm.similarity_threshold", str(threshold), True),
+            func.set_config("plan_cache_mode", "force_custom_plan", True),
+        ))
+
+
+def similarity(
+    dialect: str, term: ColumnElement[str], name: ColumnElement[str]
+) -> ColumnElement[float]:
+    """pg_trgm's similarity of an indexed term and a name, on either engine."""
+    if dialect == "postgresql":
+        return cast(func.similarity(term, name), Float)
+    return func.trgm_similarity(term, name)
+
+
+def name_match(
+    dialect: str,
+    name: ColumnElement[str],
+    fts: ColumnElement[str] | None,
+    threshold: float | ColumnElement[float],
+) -> tuple[Select[tuple[()]], ColumnElement[float], ColumnElement[bool]]:
+    """Where the index's names like `name` are found, their similarity, and the condition
+    finding them: pg_trgm's `%` over the area-led GIN index (which also needs `FUZZY` and the
+    area), or the FTS5 query `fts` (`names.fts_query` of the name; None matches nothing) with
+    the same similarity formula."""
+    score = similarity(dialect, T.term, name)
+    if dialect == "postgresql":
+        return (select().select_from(SearchTerm.__table__), score, T.term.op("%")(name))
+    found: ColumnElement[bool] = false() if fts is None else and_(
+        literal_column("search_terms_fts").op("MATCH")(fts), score >= threshold
+    )
+    return (select().select_from(_FTS.join(SearchTerm.__table__, T.id == _FTS.c.rowid)),
+            score, found)
 
 
 def matches(
@@ -124,24 +162,12 @@ def matches(
             statement = statement.where(R.id.in_(request_ids))
         return statement
     if query.name is not None:
-        score: ColumnElement[float]
-        found: ColumnElement[bool]
-        if dialect == "postgresql":
-            score = cast(func.similarity(T.term, query.name), Float)
-            found = T.term.op("%")(query.name)
-            source = select().select_from(SearchTerm.__table__)
-        else:
-            score = func.trgm_similarity(T.term, query.name)
-            fts = names.fts_query(query.name)
-            found = and_(
-                text("search_terms_fts MATCH :fts").bindparams(fts=fts) if fts else false(),
-                score >= threshold,
-            )
-            source = select().select_from(
-                _FTS.join(SearchTerm.__table__, T.id == _FTS.c.rowid)
-            )
+        fts = names.fts_query(query.name)
+        source, score, found = name_match(
+            dialect, literal(query.name), literal(fts) if fts else None, threshold
+        )
         same_dob: ColumnElement[int] = literal(0)
-        where = [found, T.field.in_(FUZZY_FIELDS), T.area == area]
+        where = [found, FUZZY, T.area == area]
         if query.date_of_birth is not None:
             source = source.join(Party.__table__, P.id == T.party_id)
             where.append(or_(P.date_of_birth == query.date_of_birth, P.date_of_birth.is_(None)))
@@ -171,13 +197,28 @@ def matches(
 def same_person(
     dialect: str, policy: FindingPolicy, *, name: str, date_of_birth: str | None, area: str,
     roles: Collection[str],
-) -> Select[tuple[int, int | None, str | None, str, float, int]]:
-    """The parties in these roles that policy counts as the same person as the one named."""
-    rows = matches(
-        dialect, names.Query(name=names.name(name), date_of_birth=date_of_birth), area=area,
-        threshold=policy.candidate_threshold, roles=roles,
+) -> CompoundSelect[tuple[int, int | None, str | None, str, float, int]]:
+    """The parties in these roles that policy counts as the same person as the one named:
+    those with a name at least `same_person_name` similar whose date of birth does not differ
+    (found through the trigram index at that threshold, so `prepare` with it), and those born
+    the same day (found through the exact index) with a name at least `same_person_with_dob`
+    similar. Looking twice reads a few candidates where one scan at the lower threshold would
+    read thousands for a common name."""
+    normalised = names.name(name)
+    found = matches(
+        dialect, names.Query(name=normalised, date_of_birth=date_of_birth), area=area,
+        threshold=policy.same_person_name, roles=roles,
     ).subquery()
-    return select(rows).where(or_(
-        rows.c.similarity >= policy.same_person_name,
-        and_(rows.c.same_dob == 1, rows.c.similarity >= policy.same_person_with_dob),
-    ))
+    by_name = select(found).where(found.c.similarity >= policy.same_person_name)
+    if date_of_birth is None:
+        return union_all(by_name)
+    score = similarity(dialect, T.term, literal(normalised))
+    by_birth = select(
+        T.request_id, T.party_id, T.role, T.field, score.label("similarity"),
+        literal(1).label("same_dob"),
+    ).select_from(BORN.join(SearchTerm.__table__, T.party_id == BORN.c.party_id)).where(
+        BORN.c.area == area, BORN.c.field == literal_column("'date_of_birth'"),
+        BORN.c.term == date_of_birth, FUZZY, T.area == area, T.role.in_(roles),
+        score >= policy.same_person_with_dob,
+    )
+    return union_all(by_name, by_birth)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disclosure import cursors
@@ -72,23 +72,7 @@ class Finder:
     ) -> SearchPage:
         """Best match first (then newest); the search and what it showed are logged."""
         query = names.parse(q)
-        rows = matching.matches(
-            self.db.dialect, query, area=area, threshold=self.policy.search_threshold
-        ).subquery()
-        score = (func.max(rows.c.similarity + rows.c.same_dob)).label("score")
-        ranked = select(rows.c.request_id, score).group_by(rows.c.request_id).subquery()
-        page = (
-            select(Request, ranked.c.score)
-            .join(ranked, ranked.c.request_id == Request.id)
-            .order_by(ranked.c.score.desc(), Request.id.desc())
-            .limit(limit + 1)
-        )
-        if cursor is not None:
-            last_score, last_id = cursors.decode(cursor, float, int)
-            page = page.where(
-                (ranked.c.score < last_score)
-                | ((ranked.c.score == last_score) & (Request.id < last_id))
-            )
+        page = self.page(query, area=area, limit=limit, cursor=cursor)
         async with self.db.read() as session:
             await matching.prepare(session, self.db.dialect, self.policy.search_threshold)
             found = (await session.execute(page)).all()
@@ -111,6 +95,34 @@ class Finder:
             ),
         )
 
+    def page(
+        self, query: names.Query, *, area: str, limit: int, cursor: str | None
+    ) -> Select[Request, float]:
+        """One page of the requests matching, each with its score, best first (then newest)."""
+        rows = matching.matches(
+            self.db.dialect, query, area=area, threshold=self.policy.search_threshold
+        ).subquery()
+        score = (func.max(rows.c.similarity + rows.c.same_dob)).label("score")
+        ranked = select(rows.c.request_id, score).group_by(rows.c.request_id).subquery()
+        # The page is chosen from the index's rows alone; only its requests are read.
+        best = (
+            select(ranked)
+            .order_by(ranked.c.score.desc(), ranked.c.request_id.desc())
+            .limit(limit + 1)
+        )
+        if cursor is not None:
+            last_score, last_id = cursors.decode(cursor, float, int)
+            best = best.where(
+                (ranked.c.score < last_score)
+                | ((ranked.c.score == last_score) & (ranked.c.request_id < last_id))
+            )
+        shown = best.subquery()
+        return (
+            select(Request, shown.c.score)
+            .join(shown, shown.c.request_id == Request.id)
+            .order_by(shown.c.score.desc(), Request.id.desc())
+        )
+
     async def duplicates(
         self, parties: Sequence[matching.Named], *, area: str, searcher: str
     ) -> list[duplicates.PossibleDuplicate]:
@@ -122,12 +134,12 @@ class Finder:
                 session, self.db.dialect, self.policy, request_id=0, area=area, parties=parties,
             )
             ids = list((await session.scalars(
-                select(Request.id).where(Request.reference.in_([d.reference for d in found]))
+                select(Request.id).where(Request.reference.in_([d.reference for d in found.shown]))
             )).all())
         named = "; ".join(p.name for p in parties if p.name and p.role in duplicates.COMPARED)
         await self._log(f"possible duplicates of {named}", area=area, searcher=searcher,
                         shown=ids)
-        return found
+        return found.shown
 
     async def _matches(
         self, session: AsyncSession, query: names.Query, area: str, ids: list[int]

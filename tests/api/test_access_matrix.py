@@ -113,6 +113,8 @@ SAMPLES: dict[str, Callable[[str, str, str], Call]] = {
         "POST", "/admin/users/nobody/disable", {}),
     "page_admin_add_division": lambda ref, area, role: (
         "POST", "/admin/divisions", {"division": "Not A Code"}),
+    "page_admin_add_area": lambda ref, area, role: (
+        "POST", "/admin/areas", {"area_code": "Not A Code"}),
     "page_lifecycle": lambda ref, area, role: ("GET", "/lifecycle", None),
     "page_mapp": lambda ref, area, role: ("GET", "/mapp", None),
     "page_new_nominal": lambda ref, area, role: ("GET", "/mapp/nominals/new", None),

@@ -113,6 +113,20 @@ async def test_an_unknown_query_parameter_is_refused_naming_it(
                              headers=people.bearer(OFFICER))).status_code == 200
 
 
+@pytest.mark.parametrize(("path", "role", "field"), [
+    ("/api/reports/annual?period=2025-26&format=xml", "smb_member", "$.format"),
+    ("/api/requests?state=nope", OFFICER, "$.state"),
+    ("/api/alerts?state=nope", "decision_maker", "$.state"),
+])
+async def test_a_bad_query_parameter_is_named_as_the_caller_sent_it(
+    client: httpx.AsyncClient, people: People, path: str, role: str, field: str
+) -> None:
+    answer = await client.get(path, headers=people.bearer(role))
+    assert answer.status_code == 400, answer.text
+    assert _fields(answer) == [field]
+    assert answer.json()["detail"].startswith(f"{field}: ")
+
+
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", None]
 )

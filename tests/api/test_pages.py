@@ -63,6 +63,8 @@ async def test_signing_in_goes_back_to_this_service_only(
 async def test_a_page_asked_for_without_signing_in_shows_the_sign_in_form(
     client: httpx.AsyncClient,
 ) -> None:
+    front = await client.get("/")
+    assert front.status_code == 303 and front.headers["location"] == "/queue"
     answer = await client.get("/queue?state=checks")
     assert answer.status_code == 401
     assert 'name="next" value="/queue?state=checks"' in answer.text
@@ -257,3 +259,105 @@ async def test_an_administrator_adds_an_account_that_can_sign_in(
     assert added.status_code == 303
     accounts = [u.username for u in await people.users.list(area=OWN)]
     assert "pc.new" in accounts
+
+
+async def test_an_administrator_adds_an_area_with_its_divisions(
+    client: httpx.AsyncClient, people: People,
+) -> None:
+    csrf = await signed_in(client, people, "admin", landing="/admin")
+    before = await people.users.areas()
+    wrong = await client.post("/admin/areas", data={
+        "csrf_token": csrf, "area_code": "West Yorkshire", "area_name": " ",
+        "area_divisions": "leeds, Brad-ford"})
+    assert wrong.status_code == 400
+    # Every error in the summary, each linking to its field, and the field saying it too.
+    for field in ("area-code", "area-name", "area-divisions"):
+        assert f'href="#{field}"' in wrong.text and f'id="{field}-error"' in wrong.text
+    assert "Brad-ford" in wrong.text and 'value="West Yorkshire"' in wrong.text
+    assert await people.users.areas() == before
+    taken = await client.post("/admin/areas", data={
+        "csrf_token": csrf, "area_code": OWN, "area_name": "Again"})
+    assert taken.status_code == 400 and f"already an area with the code {OWN}" in taken.text
+    added = await client.post("/admin/areas", data={
+        "csrf_token": csrf, "area_code": "west_yorkshire", "area_name": "West Yorkshire Police",
+        "area_divisions": "leeds, bradford leeds"})
+    assert added.status_code == 303 and added.headers["location"] == "/admin"
+    assert sorted((await people.users.areas())["west_yorkshire"]) == ["bradford", "leeds"]
+    assert (await people.users.area_names())["west_yorkshire"] == "West Yorkshire Police"
+    page = await client.get("/admin")
+    assert "West Yorkshire Police" in page.text
+
+
+async def test_an_area_form_that_is_too_long_or_holds_a_nul_is_refused_not_cut_short(
+    client: httpx.AsyncClient, people: People,
+) -> None:
+    csrf = await signed_in(client, people, "admin", landing="/admin")
+    before = await people.users.areas()
+    names = await people.users.area_names()
+    long_code = await client.post("/admin/areas", data={
+        "csrf_token": csrf, "area_code": "b" * 100, "area_name": "Long"})
+    assert long_code.status_code == 400 and 'href="#area-code"' in long_code.text
+    nul = await client.post("/admin/areas", data={
+        "csrf_token": csrf, "area_code": "nul_area", "area_name": "Nul\x00Area"})
+    assert nul.status_code == 400 and 'href="#area-name"' in nul.text
+    many = await client.post("/admin/areas", data={
+        "csrf_token": csrf, "area_code": "many_divisions", "area_name": "Many",
+        "area_divisions": " ".join(f"division_{i}" for i in range(600))})
+    assert many.status_code == 400 and 'href="#area-divisions"' in many.text
+    assert await people.users.areas() == before
+    assert await people.users.area_names() == names
+
+
+async def test_an_account_form_that_is_too_long_or_holds_a_nul_is_refused_not_cut_short(
+    client: httpx.AsyncClient, people: People,
+) -> None:
+    csrf = await signed_in(client, people, "admin", landing="/admin")
+    before = await people.users.list(area=OWN)
+    base = {"csrf_token": csrf, "password": "a brand new passphrase",
+            "roles": ["disclosure_officer"]}
+    long_name = await client.post("/admin/users", data={**base, "username": "u" * 100})
+    assert long_name.status_code == 400 and 'href="#username"' in long_name.text
+    for display_name in ("d" * 201, "PC\x00New"):
+        refused = await client.post("/admin/users", data={
+            **base, "username": "pc.other", "display_name": display_name})
+        assert refused.status_code == 400 and 'href="#display_name"' in refused.text
+    assert await people.users.list(area=OWN) == before
+
+
+async def test_only_an_administrator_adds_an_area(
+    client: httpx.AsyncClient, people: People,
+) -> None:
+    csrf = await signed_in(client, people, "disclosure_officer")
+    refused = await client.post("/admin/areas", data={
+        "csrf_token": csrf, "area_code": "kent_two", "area_name": "Kent Two"})
+    assert refused.status_code == 403
+    assert "kent_two" not in await people.users.areas()
+
+
+async def test_each_role_is_linked_only_to_pages_it_may_open(
+    client: httpx.AsyncClient, people: People,
+) -> None:
+    # The service name goes to each person's start page: the board's has no queue.
+    await signed_in(client, people, "smb_member", landing="/dashboard")
+    dashboard = await client.get("/dashboard")
+    assert 'href="/dashboard" class="govuk-generic-header__homepage-link"' in dashboard.text
+    assert 'href="/queue"' not in dashboard.text
+    # The front door sends each person to their start page, and a stranger to sign in.
+    assert (await client.get("/")).headers["location"] == "/dashboard"
+    # An administrator verifies the trail but reads neither who viewed a case nor the search
+    # log, so the audit page offers neither.
+    await signed_in(client, people, "admin", landing="/audit")
+    audit_page = await client.get("/audit")
+    assert "Verify the trail now" in audit_page.text
+    assert "/audit/searches" not in audit_page.text and 'name="reference"' not in audit_page.text
+    refused = await client.get("/audit/searches")
+    assert refused.status_code == 403 and 'href="/dashboard">Go to your start page' in (
+        refused.text)
+
+
+async def test_a_coordinator_opens_the_form_for_a_new_nominal(
+    client: httpx.AsyncClient, people: People,
+) -> None:
+    await signed_in(client, people, "mapp_coordinator")
+    page = await client.get("/mapp/nominals/new")
+    assert page.status_code == 200 and "Register a nominal" in page.text

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
+import re
 import zipfile
 
 import httpx
@@ -41,7 +44,8 @@ async def test_every_format_for_the_roles_that_read_reports(
     headers = people.bearer("smb_member")
     csv = await client.get(REPORT, params={"period": PERIOD, "format": "csv",
                                            "table": "outcomes"}, headers=headers)
-    assert csv.headers["content-type"].startswith("text/csv")
+    # One charset, not the media type's and the response's both.
+    assert csv.headers["content-type"] == "text/csv; charset=utf-8"
     assert "disclosed_to_person_at_risk,Disclosed to person at risk,1," in csv.text
     ods = await client.get(REPORT, params={"period": PERIOD, "format": "ods"}, headers=headers)
     assert ods.headers["content-type"] == "application/vnd.oasis.opendocument.spreadsheet"
@@ -51,6 +55,13 @@ async def test_every_format_for_the_roles_that_read_reports(
                             headers=headers)
     assert html.headers["content-type"].startswith("text/html")
     assert "Derbyshire Constabulary" in html.text or OWN in html.text
+    # Its own stylesheet is allowed by its hash, and nothing else inline.
+    style = re.search(r"<style>(.*?)</style>", html.text, re.DOTALL)
+    assert style is not None
+    digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
+    csp = html.headers["Content-Security-Policy"]
+    assert f"style-src 'self' 'sha256-{digest}';" in csp
+    assert "unsafe-inline" not in csp and "script-src 'self';" in csp
     published = await client.get(REPORT, params={"period": PERIOD, "publish": "true"},
                                  headers=headers)
     assert published.json()["published"] is True
@@ -84,7 +95,7 @@ async def test_another_area_is_not_found_and_casework_is_refused(
 ) -> None:
     other = await client.get(REPORT, params={"period": "2025-26", "area": OTHER},
                              headers=people.bearer("smb_member"))
-    assert other.status_code == 404
+    assert other.status_code == 404 and other.json()["detail"] == f"no area {OTHER}"
     own = await client.get(REPORT, params={"period": "2025-26", "area": OWN},
                            headers=people.bearer("smb_member"))
     assert own.status_code == 200

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.e2e.conftest import Checked
+from tests.e2e.conftest import PASSWORD, SCREENSHOTS, Checked, Server
 from tests.e2e.steps import Filler, open_action, seed_request, send_action
 
 AT_RISK = "Amy Sample (person at risk)"
@@ -44,8 +46,14 @@ def test_officer_records_a_third_party_application_and_walks_it_to_the_decision(
     form.fill("parties[0].safe_contact.notes", "never the landline")
     form.fill("parties[1].name", "Emma Walker")
     form.fill("parties[2].name", "Daniel Price")
+    # With JavaScript the duplicates come into the page in place, the focus on their heading:
+    # the page is not loaded again.
+    page.evaluate("window.notReloaded = true")
     page.get_by_role("button", name="Check for possible duplicates").click()
     page.get_by_role("heading", name="Possible duplicates").wait_for()
+    assert page.evaluate("window.notReloaded === true")
+    # The focus moves once htmx has settled the swap, a moment after the heading appears.
+    expect(page.locator("#duplicates")).to_be_focused()
     officer.check("new-application-duplicates")
     page.get_by_role("button", name="Save application").click()
     page.wait_for_url(re.compile(r".*/requests/DVDS-\d{4}-\d{6}$"))
@@ -185,3 +193,36 @@ def test_an_officer_of_another_area_cannot_open_the_case_by_url_or_by_search(
     assert reference not in page.content()
     assert "No requests in your area match" in page.content()
     stranger.check("search-other-area")
+
+
+def test_duplicates_are_checked_without_javascript_too(
+    browser: Any, server: Server,
+) -> None:
+    context = browser.new_context(base_url=server.base_url, java_script_enabled=False,
+                                  viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto("/sign-in")
+        page.get_by_label("Username").fill("officer")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto("/requests/new?route=right_to_ask")
+        page.get_by_role("button", name="Check for possible duplicates").click()
+        # The same states are checked with axe above, with JavaScript (axe needs it).
+        page.locator(".govuk-error-summary").wait_for()
+        page.screenshot(path=str(SCREENSHOTS / "new-application-errors-no-js.png"))
+        form = Filler(page)
+        form.choose("scheme", "dvds")
+        form.choose("channel", "telephone")
+        form.fill("summary", "Worried about a new partner")
+        form.choose("immediate_risk", "false")
+        form.fill("parties[0].name", "Jo Hart")
+        form.fill("parties[1].name", "Jo Hart")
+        form.fill("parties[2].name", "Lee Stone")
+        page.get_by_role("button", name="Check for possible duplicates").click()
+        page.get_by_role("heading", name="Possible duplicates").wait_for()
+        assert page.locator(".govuk-error-summary").count() == 0
+        page.get_by_role("button", name="Save application").click()
+        page.wait_for_url(re.compile(r".*/requests/DVDS-\d{4}-\d{6}$"))
+    finally:
+        context.close()

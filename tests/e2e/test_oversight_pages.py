@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -48,6 +49,19 @@ def test_an_administrator_sees_areas_divisions_and_accounts(
     page.get_by_role("button", name="Add division").click()
     page.locator(".govuk-error-summary").wait_for()
     admin.check("admin-error")
+    page.get_by_label("Code", exact=True).fill("West Yorkshire!")
+    page.get_by_role("button", name="Add area").click()
+    page.locator(".govuk-error-summary").wait_for()
+    assert page.locator("#area-name-error").is_visible()
+    admin.check("admin-area-error")
+    page.get_by_label("Code", exact=True).fill("west_yorkshire")
+    page.get_by_label("Name", exact=True).fill("West Yorkshire Police")
+    page.get_by_label("Divisions (optional)").fill("leeds, bradford")
+    page.get_by_role("button", name="Add area").click()
+    page.wait_for_url(re.compile(r".*/admin$"))
+    row = page.locator("tr", has_text="West Yorkshire Police")
+    assert "bradford, leeds" in row.inner_text() or "leeds, bradford" in row.inner_text()
+    admin.check("admin-area-added")
 
 
 def test_the_lifecycle_diagrams(sign_in: Callable[[str], Checked]) -> None:

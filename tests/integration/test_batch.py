@@ -28,11 +28,12 @@ from statemachines.lifecycle import EventNotAllowed, GuardRefused
 from tests.conftest import POSTGRES_URL, FakeClock, scratch_database
 from tests.factories import new, new_request, payload, utc
 
-# What a request's records are: the request, every sealed table, its trail and what finding
-# people derives from it, and the counts. Unsealed rows that nothing refers to are compared
-# without the ids the database gives them.
+# What a request's records are: the request, every sealed table, its trail with the stage
+# times it gives, what finding people derives from it, and the counts. Unsealed rows that
+# nothing refers to are compared without the ids the database gives them.
 CASEWORK = ("requests", *(t.name for t in seals.REQUEST_SEALED if t.name != "requests"))
-DERIVED = {"events": "id", "seals": "id", "search_terms": "id", "request_links": "id"}
+DERIVED = {"events": "id", "stage_times": None, "seals": "id", "search_terms": "id",
+           "request_links": "id"}
 COUNTED = ("alerts", "alert_requests", "request_counts", "reference_counters")
 
 
@@ -126,7 +127,8 @@ async def _dump(workflow: Workflow) -> dict[str, list[tuple[Any, ...]]]:
 
 async def _repeat_subject(desk: Desk, today: datetime) -> None:
     """Three applications about one man from three women: a repeat subject, whose date of
-    birth on the first is corrected after the third came (the alert stands)."""
+    birth on the first is corrected after the third came (the alert stands); a fourth about
+    another man, to which he is added."""
     received = []
     for number, name in enumerate(("Amy Sample", "Beth Other", "Cara Third")):
         at = today - timedelta(days=3 - number)
@@ -140,6 +142,18 @@ async def _repeat_subject(desk: Desk, today: datetime) -> None:
     await desk.apply(first.reference, payload(
         "amend_party", party_id=first.parties[0].id, changes={"date_of_birth": "1981-01-01"},
         reason="Corrected from the PNC record", occurred_at=today.isoformat(),
+    ), actor="derbyshire.pc.ames", expected_version=1, recorded_at=today)
+    # A fourth woman names another man; the officer then adds him as a subject, who counts
+    # as if named at receipt.
+    request = new_request(received_at=(today - timedelta(hours=12)).isoformat())
+    request["parties"][0]["name"] = "Neil Unrelated"
+    request["parties"][1]["name"] = "Dee Fourth"
+    fourth = await desk.create(msgspec.convert(request, NewRequest), actor="derbyshire.pc.ames",
+                               recorded_at=today - timedelta(hours=12))
+    await desk.apply(fourth.reference, payload(
+        "add_party", party={"role": "subject", "name": "SAMPLE, Mark",
+                            "date_of_birth": "1980-01-01"},
+        occurred_at=today.isoformat(),
     ), actor="derbyshire.pc.ames", expected_version=1, recorded_at=today)
 
 
@@ -170,6 +184,7 @@ async def test_the_batch_writes_what_applying_one_by_one_writes(
     assert len(expected["requests"]) > 60
     assert {row[0] for row in expected["seals"]} == set(CASEWORK)
     assert expected["alerts"] and expected["request_links"] and expected["closures"]
+    assert expected["stage_times"]
     verdict = await audit.verify(other.db)
     assert verdict.ok, verdict.problems
     assert verdict.requests_checked == len(expected["requests"])

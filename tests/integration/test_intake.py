@@ -11,6 +11,7 @@ import pytest
 from disclosure.alerts.service import Alerts, RecordNoAction, StartRightToKnow
 from disclosure.errors import EventNotAllowed, InvalidInput, NotFound, StaleVersion
 from disclosure.schemas import NewRequest, RequestView
+from disclosure.search import duplicates
 from disclosure.search.matching import FindingPolicy
 from disclosure.workflow import Workflow
 from tests.conftest import FakeClock
@@ -69,6 +70,28 @@ async def test_what_counts_as_the_same_subject(
     first = await receive(workflow, "Daniel Price", born="1985-03-12", at_risk="Emma Walker")
     second = await receive(workflow, name, born=born, at_risk="Kerry Holt")
     assert (dupes(second) == [first.reference]) is duplicate
+
+
+async def test_a_request_shows_its_closest_duplicates_first_and_how_many_in_all(
+    workflow: Workflow,
+) -> None:
+    """At most `SHOWN`: the same date of birth first, then the closest name, then the newest."""
+    born = await receive(workflow, "Daniel Price", born="1985-03-12",
+                         received_at="2026-10-01T09:00:00Z")
+    same = [await receive(workflow, "Daniel Price", at_risk=f"Amy Sample{n}",
+                          received_at=f"2026-10-{n + 2:02d}T09:00:00Z")
+            for n in range(duplicates.SHOWN)]
+    farther = await receive(workflow, "Danielle Price", at_risk="Kerry Holt",
+                            received_at="2026-10-20T09:00:00Z")
+    view = await receive(workflow, "PRICE, Danny", born="1985-03-12", at_risk="Holly Newcombe")
+    assert dupes(view) == [born.reference, *(v.reference for v in same[:0:-1])]
+    assert view.possible_duplicates_total == duplicates.SHOWN + 2
+    assert farther.reference not in dupes(view)
+    assert [d.similarity for d in view.possible_duplicates] == [1.0] * duplicates.SHOWN
+    # Each other request once, by its closest match, however many of its parties match.
+    again = await workflow.get(same[0].reference)
+    assert len(set(dupes(again))) == len(dupes(again)) == duplicates.SHOWN
+    assert again.possible_duplicates_total == duplicates.SHOWN + 2
 
 
 async def test_another_areas_request_is_never_a_duplicate(workflow: Workflow) -> None:
@@ -131,6 +154,35 @@ async def test_a_third_woman_naming_the_subject_raises_an_alert(
     assert [a.id for a in fourth.alerts] == [alert.id]
     # The other area sees none of it.
     assert (await alerts.list(area="durham", state=None, limit=10, cursor=None)).items == []
+
+
+@pytest.mark.parametrize("added_to", ["newest", "oldest", "as_person_at_risk"])
+async def test_a_subject_added_counts_towards_an_alert_as_if_named_at_receipt(
+    workflow: Workflow, added_to: str
+) -> None:
+    """Added to the third request, he raises the alert its receipt would have raised; added to
+    the first, the one the third's receipt would have raised, had he been named in the first."""
+    late = 0 if added_to == "oldest" else 2
+    views = [
+        await receive(workflow, "Mark Sample" if n == late else "Daniel Price", at_risk=woman,
+                      received_at=f"2026-10-0{n + 1}T09:00:00Z")
+        for n, woman in enumerate(("Emma Walker", "Kerry Holt", "Sophie Hart"))
+    ]
+    role = "person_at_risk" if added_to == "as_person_at_risk" else "subject"
+    await workflow.apply(
+        views[late].reference, payload("add_party", party={"role": role, "name": "PRICE, Danny"}),
+        actor=OFFICER, expected_version=views[late].version,
+    )
+    queued = (await Alerts(workflow).list(area="derbyshire", state="open", limit=10,
+                                          cursor=None)).items
+    if role != "subject":
+        assert queued == []
+        return
+    [alert] = queued
+    assert [r.reference for r in alert.requests] == [v.reference for v in views]
+    assert alert.subject == "daniel price"
+    for view in views:
+        assert [a.id for a in (await workflow.get(view.reference)).alerts] == [alert.id]
 
 
 async def test_the_same_woman_applying_three_times_raises_no_alert(workflow: Workflow) -> None:

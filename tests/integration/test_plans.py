@@ -1,5 +1,6 @@
-"""Every list and queue query uses an index led by the area, on a large table, under both the
-plans PostgreSQL makes for one call (custom) and for a prepared statement (generic).
+"""Every list and queue query, and every search for a person, uses an index led by the area,
+on a large table, under both the plans PostgreSQL makes for one call (custom) and for a prepared
+statement (generic).
 
 asyncpg prepares every statement, and after five calls PostgreSQL may keep a generic plan that
 knows no parameter's value, so a query must be sargable with its parameters unknown.
@@ -11,10 +12,10 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, Executable, create_engine, text
 from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.engine import make_url
 
@@ -22,6 +23,9 @@ from disclosure import cursors
 from disclosure.db import Database
 from disclosure.migrations import upgrade
 from disclosure.policy import STAGES, load_policy_book
+from disclosure.search import duplicates, matching, names
+from disclosure.search.matching import FindingPolicy
+from disclosure.search.service import Finder
 from disclosure.timeliness import STATE_OF_STAGE
 from disclosure.workflow import Filters, Workflow
 from tests.conftest import FakeClock, _require_postgres
@@ -53,6 +57,25 @@ FROM (
 ) AS seed
 """
 
+# Each request names a subject and a person at risk: one of thirty forenames and one of 1,500
+# surnames, so a full name recurs in a few dozen requests and a forename in thousands.
+PEOPLE = """
+INSERT INTO parties (id, request_id, role, name, date_of_birth, kind)
+SELECT 2 * id - 1 + k, id, (ARRAY['subject', 'person_at_risk'])[1 + k],
+    (ARRAY['james', 'daniel', 'mark', 'paul', 'lee', 'craig', 'gary', 'stephen', 'john',
+           'robert', 'sarah', 'emma', 'laura', 'lisa', 'claire', 'kerry', 'amy', 'zoe',
+           'michelle', 'rebecca', 'adam', 'ryan', 'liam', 'jordan', 'kieran', 'jade', 'holly',
+           'gemma', 'natalie', 'chloe'])[1 + (2 * id + k) % 30]
+    || ' ' || translate(substr(md5(((2 * id + k) % 1500)::text), 1, 7), '0123456789',
+                        'ghijklmnop'),
+    (date '1960-01-01' + ((2 * id + k) % 9000)::int)::text, 'person'
+FROM requests, generate_series(0, 1) AS k;
+INSERT INTO search_terms (request_id, party_id, area, role, field, term)
+SELECT p.request_id, p.id, r.area, p.role, f.field, f.term
+FROM parties p JOIN requests r ON r.id = p.request_id,
+    LATERAL (VALUES ('name', p.name), ('date_of_birth', p.date_of_birth)) AS f(field, term);
+"""
+
 
 @pytest.fixture(scope="module")
 def large_database() -> Iterator[str]:
@@ -68,8 +91,9 @@ def large_database() -> Iterator[str]:
         engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
         with engine.begin() as conn:
             conn.execute(text(FILL))
+            conn.execute(text(PEOPLE))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE requests"))
+            conn.execute(text("ANALYZE requests, parties, search_terms"))
         engine.dispose()
         yield url
     finally:
@@ -116,9 +140,11 @@ def page_two(filters: Filters) -> str:
 
 
 def literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         return str(value)
     if isinstance(value, datetime):
         return f"'{value.isoformat()}'"
@@ -126,17 +152,18 @@ def literal(value: Any) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def plan(conn: Connection, service: Workflow, filters: Filters, *, area: str,
-         cursor: str | None, mode: str) -> dict[str, Any]:
-    """EXPLAIN of the listing as asyncpg sends it: prepared, with its values as parameters."""
-    compiled = service.listing(filters, limit=50, cursor=cursor, area=area).compile(
-        dialect=asyncpg.dialect()
-    )
-    values = [compiled.params[name] for name in compiled.positiontup or ()]
+def plan(conn: Connection, statement: Executable, *, mode: str,
+         values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """EXPLAIN of a statement as asyncpg sends it: prepared, with its values as parameters."""
+    compiled = statement.compile(dialect=asyncpg.dialect())
+    # An `IN` list goes as one parameter for each of its values, as asyncpg sends it.
+    sent = compiled.construct_expanded_state(compiled.params | (values or {}))
+    ordered = [sent.parameters[name] for name in sent.positiontup or ()]
     conn.exec_driver_sql(f"SET plan_cache_mode = {mode}")
-    conn.exec_driver_sql(f"PREPARE listing AS {compiled.string}")
+    # psycopg reads `%` as a placeholder: pg_trgm's operator is written doubled.
+    conn.exec_driver_sql(f"PREPARE listing AS {sent.statement.replace('%', '%%')}")
     try:
-        arguments = f"({', '.join(literal(v) for v in values)})" if values else ""
+        arguments = f"({', '.join(literal(v) for v in ordered)})" if ordered else ""
         found = conn.exec_driver_sql(
             f"EXPLAIN (FORMAT JSON) EXECUTE listing{arguments}"
         ).scalar_one()
@@ -159,7 +186,8 @@ async def test_every_listing_reads_an_index_led_by_the_area(
     for filters in listings():
         for area in ("big", "small_7"):
             for cursor in (None, page_two(filters)):
-                tree = plan(planner, service, filters, area=area, cursor=cursor, mode=mode)
+                tree = plan(planner, service.listing(filters, limit=50, cursor=cursor, area=area),
+                            mode=mode)
                 on_requests = [n for n in nodes(tree) if n.get("Relation Name") == "requests"
                                or n.get("Index Name", "").startswith("ix_requests")]
                 indexes = {n["Index Name"] for n in on_requests if "Index Name" in n}
@@ -182,3 +210,71 @@ def test_the_table_is_large_enough_for_a_scan_to_look_cheap_nowhere(planner: Con
     ).all())
     assert set(states) == set(STATES) and states["closed"] > ROWS * 0.9
     assert all(STATE_OF_STAGE[stage] in states for stage in STAGES)
+
+
+class Person(NamedTuple):
+    role: str
+    name: str | None
+    date_of_birth: str | None
+
+
+def findings(conn: Connection, area: str) -> Iterator[tuple[str, Executable, dict[str, Any]]]:
+    """Every statement that finds people by name: a search's page (with and without a date of
+    birth, first and later pages), and the possible duplicates of one and of two parties."""
+    name, born = conn.exec_driver_sql(
+        "SELECT p.name, p.date_of_birth FROM parties p JOIN requests r ON r.id = p.request_id"
+        f" WHERE r.area = '{area}' AND p.role = 'subject' ORDER BY p.id LIMIT 1"
+    ).one()
+    finder = Finder(Database(f"postgresql+asyncpg:///{area}"), FindingPolicy(),
+                    now=lambda: NOW)
+    for query in (names.parse(name), names.parse(f"{name} {born}")):
+        for cursor in (None, cursors.encode(0.5, ROWS // 2)):
+            yield (f"search {query} cursor={cursor is not None}",
+                   finder.page(query, area=area, limit=20, cursor=cursor), {})
+    for parties in ([Person("subject", name, None)],
+                    [Person("subject", name, born), Person("person_at_risk", "Zoe Smith", None)]):
+        values = duplicates.parameters("postgresql", FindingPolicy(), request_id=ROWS // 2,
+                                       area=area, parties=parties)
+        yield (f"duplicates of {len(parties)}",
+               duplicates.statement("postgresql", values.pop("compared")), values)
+
+
+# A finding statement is planned for its values (`matching.prepare` sets it for the
+# transaction; the next test checks that it does): the area names the partition.
+@pytest.mark.parametrize("mode", ["force_custom_plan"])
+def test_finding_people_reads_only_the_areas_partition_of_the_trigram_index(
+    planner: Connection, mode: str
+) -> None:
+    planner.exec_driver_sql("SET pg_trgm.similarity_threshold = 0.4")
+    # Each partition of the search terms (migration 0017) and its indexes.
+    partitions = set(planner.exec_driver_sql(
+        "SELECT relid::regclass::text FROM pg_partition_tree('search_terms')"
+        " WHERE isleaf").scalars())
+    indexes = set(planner.exec_driver_sql(
+        "SELECT relid::regclass::text FROM pg_partition_tree('ix_search_terms_trgm')"
+        " WHERE isleaf UNION SELECT relid::regclass::text"
+        " FROM pg_partition_tree('ix_search_terms_exact') WHERE isleaf").scalars())
+    failures: list[str] = []
+    for area in ("big", "small_7"):
+        for what, statement, values in findings(planner, area):
+            tree = list(nodes(plan(planner, statement, mode=mode, values=values)))
+            scans = sorted(f"{n['Node Type']} {n.get('Relation Name', n.get('Index Name'))}"
+                           for n in tree if "Scan" in n["Node Type"])
+            read = {n["Relation Name"] for n in tree if n.get("Relation Name") in partitions}
+            through = {n["Index Name"] for n in tree if n.get("Index Name") in indexes}
+            # Only the area's own partition is read, through the trigram index or (for an
+            # area with few names) the index led by the area; never scanned whole.
+            if len(read) != 1 or not through or any("Seq Scan" in s for s in scans):
+                failures.append(f"{what} area={area}: {scans}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_finding_people_plans_its_statements_for_their_values(
+    service: Workflow,
+) -> None:
+    async with service.db.engine.begin() as conn:
+        await matching.prepare(conn, "postgresql", 0.4)
+        settings = (await conn.execute(text(
+            "SELECT current_setting('plan_cache_mode'),"
+            " current_setting('pg_trgm.similarity_threshold')"))).one()
+    assert tuple(settings) == ("force_custom_plan", "0.4")

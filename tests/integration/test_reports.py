@@ -93,9 +93,30 @@ async def test_every_table_matches_the_figures_worked_out_by_hand(
     assert pick(now, "timeliness", "all", *spread) == (9, 7, 7, 21.0, 134.0, 134.0)
     assert pick(now, "timeliness", "all", "closed_previous", "median_days_previous") == (1, 19.0)
     # Waiting for a meeting, left in 2025-26: D after 3.9 days, C 28.9 (its extension leaves
-    # the stage where it was), K 133.9.
+    # the stage where it was), K 133.9. The policy (dvds-2023) sets the meeting 10 working
+    # days: D entered on Friday 1 August, due by the end of Friday 15 August, left on the 5th;
+    # C entered on Monday 2 June, due by the end of Monday 16 June, left on 1 July; K entered
+    # on 1 November and left in March. In 2024-25 A waited from 10 to 11 March (within) and B
+    # from Saturday 1 March (due by the end of Friday 14 March) to the 20th.
     assert pick(now, "timeliness", "dvds.right_to_ask.meeting", "closed", "median_days",
-                "longest_days", "within_limit") == (3, 28.9, 133.9, None)
+                "longest_days", "within_limit", "within_limit_previous") == (
+        3, 28.9, 133.9, 1, 1)
+    # Initial checks, 24 hours: C, D and K took two hours, I exactly the 24 (20 March 10:00
+    # to 21 March 10:00: on the limit is within it); B's, from its reopening on 10 April to
+    # its closure on 1 May, was due by 10:00 on 11 April. In 2024-25 A and B took two hours.
+    assert pick(now, "timeliness", "dvds.right_to_ask.initial_checks", "closed",
+                "within_limit", "closed_previous", "within_limit_previous") == (5, 4, 2, 2)
+    # CSODS (csods-2023 sets the same targets): F's checks took two hours, its meeting was
+    # the next morning; J's checks two hours.
+    assert pick(now, "timeliness", "csods.right_to_ask.meeting", "closed", "within_limit") == (
+        1, 1)
+    assert pick(now, "timeliness", "csods.right_to_know.initial_checks", "closed",
+                "within_limit") == (1, 1)
+    # No policy sets delivery a target, nor MAPPA any stage: blank, not zero.
+    assert pick(now, "timeliness", "dvds.right_to_ask.delivery", "within_limit",
+                "within_limit_previous") == (None, None)
+    assert pick(now, "timeliness", "mappa.right_to_know.delivery", "closed",
+                "within_limit") == (1, None)
     # A waited 26 days for delivery (20 March to 15 April), then a day for its notice.
     assert pick(now, "timeliness", "dvds.right_to_ask.delivery", "closed", "median_days") == (
         1, 26.0)
@@ -186,6 +207,9 @@ async def test_as_at_gives_the_figures_as_they_stood_before_a_correction(
     assert pick(before, "outcomes", "disclosure_rate", "dvds", "total") == (16.7, 37.5)
     assert pick(before, "open_at_period_end", "awaiting_meeting", "open", "overdue") == (2, 1)
     assert pick(before, "open_at_period_end", "total", "open", "overdue") == (3, 2)
+    # K's stay waiting for its meeting ended with the withdrawal entered later.
+    assert pick(before, "timeliness", "dvds.right_to_ask.meeting", "closed",
+                "within_limit") == (2, 1)
     # Sorted without K: 4, 21, 29, 37.
     assert pick(before, "timeliness", "dvds.right_to_ask", "closed", "median_days",
                 "longest_days") == (4, 21.0, 37.0)

@@ -245,6 +245,7 @@ async def test_a_party_added_is_indexed_and_its_duplicates_listed(workflow: Work
         actor=OFFICER, expected_version=later.version,
     )
     [duplicate] = done.possible_duplicates
+    assert done.possible_duplicates_total == 1
     assert (duplicate.reference, duplicate.state, duplicate.role) == (
         first.reference, "received", "subject")
     assert duplicate.received_at == first.received_at

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 import msgspec
-from sqlalchemy import Subquery, func, insert, select
+from sqlalchemy import Float, String, Subquery, func, insert, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from disclosure.models import Alert, AlertRequest, Request, SearchTerm
@@ -113,9 +113,16 @@ def _same_subject(
     dialect: str, policy: matching.FindingPolicy, name: str, date_of_birth: str | None,
     area: str,
 ) -> Subquery:
-    return matching.same_person(
-        dialect, policy, name=name, date_of_birth=date_of_birth, area=area, roles=("subject",),
-    ).subquery()
+    normalised = names.name(name)
+    fts = names.fts_query(normalised) if dialect != "postgresql" else None
+    return union_all(*matching.same_person(
+        dialect, name=literal(normalised, String),
+        fts=None if fts is None else literal(fts, String),
+        born=literal(date_of_birth, String), area=literal(area, String),
+        roles=[literal("subject", String)],
+        same_name=literal(policy.same_person_name, Float),
+        with_dob=literal(policy.same_person_with_dob, Float),
+    )).subquery()
 
 
 async def _raise_as_of(

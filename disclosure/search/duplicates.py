@@ -18,17 +18,13 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
-    case,
     func,
-    literal,
-    literal_column,
-    or_,
     select,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from disclosure.models import Party, Request, SearchTerm
+from disclosure.models import Request
 from disclosure.search import matching, names
 
 # A party in the first role is the same person as a party in one of the others.
@@ -42,7 +38,7 @@ COMPARED: Final[dict[str, tuple[str, str]]] = {
 # for the name pages through every one.
 SHOWN: Final = 10
 
-T, P, R, BORN = matching.T, matching.P, matching.R, matching.BORN
+T, R = matching.T, matching.R
 
 
 class PossibleDuplicate(msgspec.Struct, kw_only=True):
@@ -72,35 +68,18 @@ NONE: Final = Found([], 0)
 
 def _compared(dialect: str, i: int) -> list[Select[Any]]:
     """The parties of the area's other requests that policy counts as the same person as the
-    i-th party compared, in the roles compared with its role: those with a name at least
-    `same_name` similar (found through the trigram index at that threshold), and those born
-    the same day (found through the exact index) with a name at least `with_dob` similar."""
-    name = bindparam(f"name_{i}", type_=String)
-    born = bindparam(f"born_{i}", type_=String)
-    fts = bindparam(f"fts_{i}", type_=String) if dialect != "postgresql" else None
-    same_name = bindparam("same_name", type_=Float)
-    source, score, found = matching.name_match(dialect, name, fts, same_name)
-    columns = (T.request_id, T.party_id, T.role, P.name, P.date_of_birth,
-               score.label("similarity"))
-    where = (
-        matching.FUZZY, T.area == bindparam("area", type_=String),
-        T.role.in_([bindparam(f"role_{i}", type_=String), bindparam(f"also_{i}", type_=String)]),
-        T.request_id != bindparam("request_id", type_=T.request_id.type),
+    i-th party compared, in the roles compared with its role (`matching.same_person`)."""
+    return matching.same_person(
+        dialect,
+        name=bindparam(f"name_{i}", type_=String),
+        fts=bindparam(f"fts_{i}", type_=String) if dialect != "postgresql" else None,
+        born=bindparam(f"born_{i}", type_=String),
+        area=bindparam("area", type_=String),
+        roles=[bindparam(f"role_{i}", type_=String), bindparam(f"also_{i}", type_=String)],
+        same_name=bindparam("same_name", type_=Float),
+        with_dob=bindparam("with_dob", type_=Float),
+        other_than=bindparam("request_id", type_=T.request_id.type),
     )
-    by_name = (
-        source.join(Party.__table__, P.id == T.party_id)
-        .add_columns(*columns, case((P.date_of_birth == born, 1), else_=0).label("same_dob"))
-        .where(found, score >= same_name, *where,
-               or_(born.is_(None), P.date_of_birth.is_(None), P.date_of_birth == born))
-    )
-    by_birth = (
-        select(*columns, literal(1).label("same_dob"))
-        .select_from(BORN.join(SearchTerm.__table__, T.party_id == BORN.c.party_id)
-                     .join(Party.__table__, P.id == T.party_id))
-        .where(BORN.c.area == T.area, BORN.c.field == literal_column("'date_of_birth'"),
-               BORN.c.term == born, score >= bindparam("with_dob", type_=Float), *where)
-    )
-    return [by_name, by_birth]
 
 
 @cache

@@ -9,13 +9,12 @@ emails are equal-or-not, over a B-tree index.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from typing import Protocol
 
 from sqlalchemy import (
     ColumnElement,
-    CompoundSelect,
     Float,
     Select,
     and_,
@@ -30,7 +29,6 @@ from sqlalchemy import (
     or_,
     select,
     table,
-    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
@@ -195,30 +193,42 @@ def matches(
 
 
 def same_person(
-    dialect: str, policy: FindingPolicy, *, name: str, date_of_birth: str | None, area: str,
-    roles: Collection[str],
-) -> CompoundSelect[tuple[int, int | None, str | None, str, float, int]]:
-    """The parties in these roles that policy counts as the same person as the one named:
-    those with a name at least `same_person_name` similar whose date of birth does not differ
-    (found through the trigram index at that threshold, so `prepare` with it), and those born
-    the same day (found through the exact index) with a name at least `same_person_with_dob`
-    similar. Looking twice reads a few candidates where one scan at the lower threshold would
-    read thousands for a common name."""
-    normalised = names.name(name)
-    found = matches(
-        dialect, names.Query(name=normalised, date_of_birth=date_of_birth), area=area,
-        threshold=policy.same_person_name, roles=roles,
-    ).subquery()
-    by_name = select(found).where(found.c.similarity >= policy.same_person_name)
-    if date_of_birth is None:
-        return union_all(by_name)
-    score = similarity(dialect, T.term, literal(normalised))
-    by_birth = select(
-        T.request_id, T.party_id, T.role, T.field, score.label("similarity"),
-        literal(1).label("same_dob"),
-    ).select_from(BORN.join(SearchTerm.__table__, T.party_id == BORN.c.party_id)).where(
-        BORN.c.area == area, BORN.c.field == literal_column("'date_of_birth'"),
-        BORN.c.term == date_of_birth, FUZZY, T.area == area, T.role.in_(roles),
-        score >= policy.same_person_with_dob,
+    dialect: str,
+    *,
+    name: ColumnElement[str],
+    fts: ColumnElement[str] | None,
+    born: ColumnElement[str],
+    area: ColumnElement[str],
+    roles: Sequence[ColumnElement[str]],
+    same_name: ColumnElement[float],
+    with_dob: ColumnElement[float],
+    other_than: ColumnElement[int] | None = None,
+) -> list[Select[tuple[int, int, str, str | None, str | None, float, int]]]:
+    """(request_id, party_id, role, name, date_of_birth, similarity, same_dob) of the area's
+    parties in these roles that policy counts as the same person as the one named (`name`
+    normalised; `fts` its FTS5 query on SQLite; `born` null where no date of birth is known),
+    other than those of the request `other_than`. Two branches: names at least `same_name`
+    similar whose date of birth does not differ, found through the trigram index at that
+    threshold (so `prepare` with it), and parties born the same day, found through the exact
+    index, with a name at least `with_dob` similar. Looking twice reads a few candidates where
+    one scan at the lower threshold would read thousands for a common name."""
+    source, score, found = name_match(dialect, name, fts, same_name)
+    columns = (T.request_id, T.party_id, T.role, P.name, P.date_of_birth,
+               score.label("similarity"))
+    where = [FUZZY, T.area == area, T.role.in_(roles)]
+    if other_than is not None:
+        where.append(T.request_id != other_than)
+    by_name = (
+        source.join(Party.__table__, P.id == T.party_id)
+        .add_columns(*columns, case((P.date_of_birth == born, 1), else_=0).label("same_dob"))
+        .where(found, score >= same_name, *where,
+               or_(born.is_(None), P.date_of_birth.is_(None), P.date_of_birth == born))
     )
-    return union_all(by_name, by_birth)
+    by_birth = (
+        select(*columns, literal(1).label("same_dob"))
+        .select_from(BORN.join(SearchTerm.__table__, T.party_id == BORN.c.party_id)
+                     .join(Party.__table__, P.id == T.party_id))
+        .where(BORN.c.area == area, BORN.c.field == literal_column("'date_of_birth'"),
+               BORN.c.term == born, score >= with_dob, *where)
+    )
+    return [by_name, by_birth]

@@ -160,10 +160,18 @@ def matches(
             statement = statement.where(R.id.in_(request_ids))
         return statement
     if query.name is not None:
-        fts = names.fts_query(query.name)
-        source, score, found = name_match(
-            dialect, literal(query.name), literal(fts) if fts else None, threshold
-        )
+        source: Select[tuple[()]]
+        found: ColumnElement[bool]
+        if request_ids is None:
+            fts = names.fts_query(query.name)
+            source, score, found = name_match(
+                dialect, literal(query.name), literal(fts) if fts else None, threshold
+            )
+        else:
+            # The few requests given are read by their ids and each of their names scored:
+            # no second pass over the trigram index for what a page already found.
+            score = similarity(dialect, T.term, literal(query.name))
+            source, found = select().select_from(SearchTerm.__table__), score >= threshold
         same_dob: ColumnElement[int] = literal(0)
         where = [found, FUZZY, T.area == area]
         if query.date_of_birth is not None:

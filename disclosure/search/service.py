@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from sqlalchemy import Select, func, insert, select
@@ -141,22 +142,26 @@ class Finder:
                         shown=ids)
         return found.shown
 
+    def why(self, query: names.Query, *, area: str, ids: list[int]) -> Select[Any]:
+        """Each party (or the reference) of these requests that the query matches, closest
+        first."""
+        rows = matching.matches(
+            self.db.dialect, query, area=area, threshold=self.policy.search_threshold,
+            request_ids=ids,
+        ).subquery()
+        return (
+            select(rows, Party.name, Party.date_of_birth)
+            .outerjoin(Party, Party.id == rows.c.party_id)
+            .order_by(rows.c.similarity.desc(), rows.c.party_id)
+        )
+
     async def _matches(
         self, session: AsyncSession, query: names.Query, area: str, ids: list[int]
     ) -> dict[int, list[Match]]:
         if not ids:
             return {}
-        rows = matching.matches(
-            self.db.dialect, query, area=area, threshold=self.policy.search_threshold,
-            request_ids=ids,
-        ).subquery()
-        statement = (
-            select(rows, Party.name, Party.date_of_birth)
-            .outerjoin(Party, Party.id == rows.c.party_id)
-            .order_by(rows.c.similarity.desc(), rows.c.party_id)
-        )
         found: dict[int, list[Match]] = {}
-        for row in await session.execute(statement):
+        for row in await session.execute(self.why(query, area=area, ids=ids)):
             found.setdefault(row.request_id, []).append(Match(
                 field=row.field, role=row.role, name=row.name, date_of_birth=row.date_of_birth,
                 similarity=round(row.similarity, 3),

@@ -220,7 +220,8 @@ class Person(NamedTuple):
 
 def findings(conn: Connection, area: str) -> Iterator[tuple[str, Executable, dict[str, Any]]]:
     """Every statement that finds people by name: a search's page (with and without a date of
-    birth, first and later pages), and the possible duplicates of one and of two parties."""
+    birth, first and later pages) and what its requests matched, and the possible duplicates
+    of one and of two parties."""
     name, born = conn.exec_driver_sql(
         "SELECT p.name, p.date_of_birth FROM parties p JOIN requests r ON r.id = p.request_id"
         f" WHERE r.area = '{area}' AND p.role = 'subject' ORDER BY p.id LIMIT 1"
@@ -231,6 +232,10 @@ def findings(conn: Connection, area: str) -> Iterator[tuple[str, Executable, dic
         for cursor in (None, cursors.encode(0.5, ROWS // 2)):
             yield (f"search {query} cursor={cursor is not None}",
                    finder.page(query, area=area, limit=20, cursor=cursor), {})
+        # What each request of a page matched: its own names, read by the request ids.
+        ids = list(conn.exec_driver_sql(
+            f"SELECT id FROM requests WHERE area = '{area}' ORDER BY id LIMIT 20").scalars())
+        yield f"why {query}", finder.why(query, area=area, ids=ids), {}
     for parties in ([Person("subject", name, None)],
                     [Person("subject", name, born), Person("person_at_risk", "Zoe Smith", None)]):
         values = duplicates.parameters("postgresql", FindingPolicy(), request_id=ROWS // 2,
@@ -253,7 +258,9 @@ def test_finding_people_reads_only_the_areas_partition_of_the_trigram_index(
     indexes = set(planner.exec_driver_sql(
         "SELECT relid::regclass::text FROM pg_partition_tree('ix_search_terms_trgm')"
         " WHERE isleaf UNION SELECT relid::regclass::text"
-        " FROM pg_partition_tree('ix_search_terms_exact') WHERE isleaf").scalars())
+        " FROM pg_partition_tree('ix_search_terms_exact') WHERE isleaf UNION"
+        " SELECT relid::regclass::text FROM pg_partition_tree('ix_search_terms_request')"
+        " WHERE isleaf").scalars())
     failures: list[str] = []
     for area in ("big", "small_7"):
         for what, statement, values in findings(planner, area):

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, Protocol, TypeVar
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from disclosure.batch import Received, batch
 from disclosure.db import Database
@@ -668,10 +668,26 @@ async def _tell_period(workflow: Workflow, plans: list[_Plan], today: datetime) 
     tally = _Tally()
     # A duplicate names the area's request received before it: one of the same area.
     previous: dict[str, str] = {}
+    alerts_since = today - timedelta(days=ALERT_DAYS)
+    analysed = False
     for start in range(0, len(plans), CHUNK):
-        async with batch(workflow, alerts_since=today - timedelta(days=ALERT_DAYS)) as desk:
-            await tell(desk, plans[start:start + CHUNK], today, previous, tally)
+        chunk = plans[start:start + CHUNK]
+        if not analysed and chunk[-1].received_at >= alerts_since:
+            await _analyse(workflow)
+            analysed = True
+        async with batch(workflow, alerts_since=alerts_since) as desk:
+            await tell(desk, chunk, today, previous, tally)
     return tally
+
+
+async def _analyse(workflow: Workflow) -> None:
+    """Before the receipts that raise alerts, each a search of the names written so far:
+    PostgreSQL's statistics of the tables just loaded, so that it plans those searches for
+    the rows they hold, whether or not autovacuum runs (its statistics of an empty table
+    would otherwise stand)."""
+    if workflow.db.dialect == "postgresql":
+        async with workflow.db.engine.begin() as conn:
+            await conn.execute(text("ANALYZE requests, parties, search_terms"))
 
 
 async def tell(

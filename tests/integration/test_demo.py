@@ -6,9 +6,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from disclosure import audit
+from disclosure import audit, demo
 from disclosure.demo import AREAS, seed
 from disclosure.models import (
     Base,
@@ -167,3 +167,21 @@ async def test_the_same_seed_gives_the_same_demo(workflow: Workflow, clock: Fake
     other = await seed(workflow, requests=30, seed=12, today=today)
     assert first == again
     assert first != other
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_the_demo_analyses_what_it_has_loaded_before_the_receipts_that_raise_alerts(
+    workflow: Workflow, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Receipts of the last days each search the names written before them: PostgreSQL must
+    # know how many there are by then, not hold the statistics of the empty tables.
+    monkeypatch.setattr(demo, "CHUNK", 50)
+    async with workflow.db.engine.begin() as conn:
+        await conn.execute(text("ANALYZE requests"))
+    summary = await seed(workflow, requests=300, seed=7, today=clock())
+    async with workflow.db.engine.connect() as conn:
+        known = await conn.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'requests'"))
+    # Analysed once the earlier chunks were written, before the last ones.
+    assert 0 < known < summary.requests

@@ -507,7 +507,10 @@ class SearchTerm(Base):
     term: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (
-        Index("ix_search_terms_exact", "area", "field", "term"),
+        # A name search reads the parties of each name matched from this index alone
+        # (migration 0018).
+        Index("ix_search_terms_exact", "area", "field", "term",
+              postgresql_include=["request_id", "party_id", "role"]),
         Index("ix_search_terms_request", "request_id"),
     )
 

@@ -2,7 +2,8 @@
 
 `index_parties` is the one function that writes it; every place that writes a party calls it
 in the same transaction. On SQLite, triggers copy names into an FTS5 trigram table; on
-PostgreSQL a pg_trgm GIN index covers the same column (migration 0009).
+PostgreSQL a trigger adds each new name to the area's distinct names (`search_names`, migration
+0018), which a pg_trgm GIN index covers.
 """
 
 from __future__ import annotations

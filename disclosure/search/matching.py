@@ -29,6 +29,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
@@ -89,7 +90,11 @@ _FTS = table("search_terms_fts", column("rowid"))
 # The rows matched by similarity, written out rather than bound: PostgreSQL then proves the
 # trigram index's predicate (migration 0015) under a generic plan too, where it knows no
 # parameter's value.
-FUZZY: ColumnElement[bool] = T.field.in_([literal_column(f"'{f}'") for f in FUZZY_FIELDS])
+_FUZZY_FIELDS: list[ColumnElement[str]] = [literal_column(f"'{f}'") for f in FUZZY_FIELDS]
+FUZZY: ColumnElement[bool] = T.field.in_(_FUZZY_FIELDS)
+# PostgreSQL's distinct names of each area (migration 0018), matched before the terms holding
+# them.
+NAMES = table("search_names", column("area"), column("field"), column("term"))
 # The date-of-birth rows of the index, beside the name rows of the same party.
 BORN = aliased(SearchTerm.__table__, name="born")
 
@@ -120,14 +125,26 @@ def name_match(
     name: ColumnElement[str],
     fts: ColumnElement[str] | None,
     threshold: float | ColumnElement[float],
+    area: ColumnElement[str],
 ) -> tuple[Select[tuple[()]], ColumnElement[float], ColumnElement[bool]]:
     """Where the index's names like `name` are found, their similarity, and the condition
-    finding them: pg_trgm's `%` over the area-led GIN index (which also needs `FUZZY` and the
-    area), or the FTS5 query `fts` (`names.fts_query` of the name; None matches nothing) with
-    the same similarity formula."""
-    score = similarity(dialect, T.term, name)
+    finding them. On PostgreSQL, the area's distinct names (migration 0018) matched by pg_trgm's
+    `%` through their trigram index and scored once each (materialised, so that the score is
+    not worked out again for every party holding the name), joined to the terms holding them
+    through the exact index (the callers add `FUZZY` and the area, which that index needs). On
+    SQLite, the FTS5 query `fts` (`names.fts_query` of the name; None matches nothing) with the
+    same similarity formula."""
     if dialect == "postgresql":
-        return (select().select_from(SearchTerm.__table__), score, T.term.op("%")(name))
+        named = select(
+            NAMES.c.field, NAMES.c.term, similarity(dialect, NAMES.c.term, name).label("score")
+        ).where(NAMES.c.area == area, NAMES.c.field.in_(_FUZZY_FIELDS),
+                NAMES.c.term.op("%")(name)).cte().prefix_with("MATERIALIZED")
+        return (
+            select().select_from(SearchTerm.__table__.join(named, and_(
+                T.field == named.c.field, T.term == named.c.term))),
+            named.c.score, true(),
+        )
+    score = similarity(dialect, T.term, name)
     found: ColumnElement[bool] = false() if fts is None else and_(
         literal_column("search_terms_fts").op("MATCH")(fts), score >= threshold
     )
@@ -165,7 +182,8 @@ def matches(
         if request_ids is None:
             fts = names.fts_query(query.name)
             source, score, found = name_match(
-                dialect, literal(query.name), literal(fts) if fts else None, threshold
+                dialect, literal(query.name), literal(fts) if fts else None, threshold,
+                literal(area, T.area.type),
             )
         else:
             # The few requests given are read by their ids and each of their names scored:
@@ -220,23 +238,25 @@ def same_person(
     threshold (so `prepare` with it), and parties born the same day, found through the exact
     index, with a name at least `with_dob` similar. Looking twice reads a few candidates where
     one scan at the lower threshold would read thousands for a common name."""
-    source, score, found = name_match(dialect, name, fts, same_name)
-    columns = (T.request_id, T.party_id, T.role, P.name, P.date_of_birth,
-               score.label("similarity"))
+    source, score, found = name_match(dialect, name, fts, same_name, area)
+    party = (T.request_id, T.party_id, T.role, P.name, P.date_of_birth)
     where = [FUZZY, T.area == area, T.role.in_(roles)]
     if other_than is not None:
         where.append(T.request_id != other_than)
     by_name = (
         source.join(Party.__table__, P.id == T.party_id)
-        .add_columns(*columns, case((P.date_of_birth == born, 1), else_=0).label("same_dob"))
+        .add_columns(*party, score.label("similarity"),
+                     case((P.date_of_birth == born, 1), else_=0).label("same_dob"))
         .where(found, score >= same_name, *where,
                or_(born.is_(None), P.date_of_birth.is_(None), P.date_of_birth == born))
     )
+    # Each party born that day has its own name scored.
+    named = similarity(dialect, T.term, name)
     by_birth = (
-        select(*columns, literal(1).label("same_dob"))
+        select(*party, named.label("similarity"), literal(1).label("same_dob"))
         .select_from(BORN.join(SearchTerm.__table__, T.party_id == BORN.c.party_id)
                      .join(Party.__table__, P.id == T.party_id))
         .where(BORN.c.area == area, BORN.c.field == literal_column("'date_of_birth'"),
-               BORN.c.term == born, score >= with_dob, *where)
+               BORN.c.term == born, named >= with_dob, *where)
     )
     return [by_name, by_birth]

@@ -1,5 +1,5 @@
-"""Migration 0015 moves the trigram index to one led by the area; what was found before is
-found after, and after a downgrade; and after 0017 moves them into partitions by area."""
+"""Migration 0015 moves the trigram index to one led by the area, and 0017 moves the terms into
+partitions by area; what was held before is found after, and after a downgrade and upgrade."""
 
 from __future__ import annotations
 
@@ -65,9 +65,9 @@ def test_names_held_before_are_found_after_and_after_a_downgrade(empty_url: str)
     if postgres:
         assert _trigram_indexes(empty_url) == ["ix_search_terms_trgm"]
 
+    # The search of today needs the names of 0018: at 0015 the index is checked, and the
+    # names held are found once the schema is at the head.
     upgrade(empty_url, "0015")
-    assert _found(empty_url, "Daniel Pryce", "derbyshire") == ["DVDS-2026-000001"]
-    assert _found(empty_url, "Daniel Pryce", "durham") == ["DVDS-2026-000002"]
     if postgres:
         assert _trigram_indexes(empty_url) == ["ix_search_terms_area_trgm"]
         assert _partitions(empty_url) == 0
@@ -82,10 +82,12 @@ def test_names_held_before_are_found_after_and_after_a_downgrade(empty_url: str)
         assert _added_term_id(empty_url) > 2
 
     command.downgrade(alembic_config(empty_url), "0014")
-    assert _found(empty_url, "Daniel Pryce", "derbyshire") == ["DVDS-2026-000001"]
     if postgres:
         assert _trigram_indexes(empty_url) == ["ix_search_terms_trgm"]
         assert _partitions(empty_url) == 0
+    upgrade(empty_url)
+    assert _found(empty_url, "Daniel Pryce", "derbyshire") == ["DVDS-2026-000001"]
+    assert _found(empty_url, "Daniel Pryce", "durham") == ["DVDS-2026-000002"]
 
 
 def _partitions(url: str) -> int:

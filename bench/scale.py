@@ -240,13 +240,15 @@ WITH named AS MATERIALIZED (
 found AS (
     SELECT t.request_id, t.party_id, t.role, t.field, named.s FROM named
     JOIN search_terms t ON t.area = $1 AND t.field = named.field AND t.term = named.term),
-best AS (
+best AS MATERIALIZED (
     SELECT request_id, max(s) AS score FROM found GROUP BY request_id
-    ORDER BY score DESC, request_id DESC LIMIT 20)
+    ORDER BY score DESC, request_id DESC LIMIT 20),
+shown AS MATERIALIZED (
+    SELECT f.* FROM found f WHERE f.request_id IN (SELECT request_id FROM best))
 SELECT r.id, r.reference, r.scheme, r.route, r.state, r.outcome, r.received_at, best.score,
     f.role, f.field, p.name, p.date_of_birth, f.s
 FROM best JOIN requests r ON r.id = best.request_id
-    JOIN found f ON f.request_id = best.request_id LEFT JOIN parties p ON p.id = f.party_id
+    JOIN shown f ON f.request_id = best.request_id LEFT JOIN parties p ON p.id = f.party_id
 ORDER BY best.score DESC, r.id DESC, f.s DESC, f.party_id
 """
 HAND_LOG = ("INSERT INTO searches (searcher, area, searched_at, terms, results)"

@@ -43,24 +43,8 @@ def _trigram_indexes(url: str) -> list[str]:
 
 def test_names_held_before_are_found_after_and_after_a_downgrade(empty_url: str) -> None:
     upgrade(empty_url, "0014")
-    engine = create_engine(_sync(empty_url))
-    with engine.begin() as conn:
-        for rid, area in ((1, "derbyshire"), (2, "durham")):
-            conn.execute(text(
-                "INSERT INTO requests (id, reference, scheme, route, area, channel, summary,"
-                " state, immediate_risk, policy_version, received_at, created_at, updated_at,"
-                " created_by, version, last_event_hash) VALUES (:id, :ref, 'dvds',"
-                " 'right_to_ask', :area, 'online', 'Concern', 'received', false, 'dvds-2023',"
-                " :at, :at, :at, 'pc.one', 1, 'x')"),
-                {"id": rid, "ref": f"DVDS-2026-{rid:06d}", "area": area, "at": AT})
-            conn.execute(text(
-                "INSERT INTO parties (id, request_id, role, name, kind)"
-                " VALUES (:id, :id, 'subject', 'PRICE, Danny', 'person')"), {"id": rid})
-            conn.execute(text(
-                "INSERT INTO search_terms (request_id, party_id, area, role, field, term)"
-                " VALUES (:id, :id, :area, 'subject', 'name', 'daniel price')"),
-                {"id": rid, "area": area})
-    engine.dispose()
+    for rid, area in ((1, "derbyshire"), (2, "durham")):
+        insert_named(empty_url, rid, area, "PRICE, Danny", "daniel price")
     postgres = not empty_url.startswith("sqlite")
     if postgres:
         assert _trigram_indexes(empty_url) == ["ix_search_terms_trgm"]
@@ -110,3 +94,24 @@ def _added_term_id(url: str) -> int:
             " RETURNING id")).scalar_one()
     engine.dispose()
     return int(found)
+
+
+def insert_named(url: str, rid: int, area: str, name: str, term: str) -> None:
+    """A request of the area naming one subject, with the name's search term."""
+    engine = create_engine(_sync(url))
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO requests (id, reference, scheme, route, area, channel, summary,"
+            " state, immediate_risk, policy_version, received_at, created_at, updated_at,"
+            " created_by, version, last_event_hash) VALUES (:id, :ref, 'dvds',"
+            " 'right_to_ask', :area, 'online', 'Concern', 'received', false, 'dvds-2023',"
+            " :at, :at, :at, 'pc.one', 1, 'x')"),
+            {"id": rid, "ref": f"DVDS-2026-{rid:06d}", "area": area, "at": AT})
+        conn.execute(text(
+            "INSERT INTO parties (id, request_id, role, name, kind)"
+            " VALUES (:id, :id, 'subject', :name, 'person')"), {"id": rid, "name": name})
+        conn.execute(text(
+            "INSERT INTO search_terms (request_id, party_id, area, role, field, term)"
+            " VALUES (:id, :id, :area, 'subject', 'name', :term)"),
+            {"id": rid, "area": area, "term": term})
+    engine.dispose()

@@ -7,30 +7,14 @@ from alembic import command
 from sqlalchemy import create_engine, text
 
 from disclosure.migrations import alembic_config, upgrade
-from tests.integration.test_migration_0004 import AT, _sync, empty_url
-from tests.integration.test_migration_0015 import _found
+from tests.integration.test_migration_0004 import _sync, empty_url
+from tests.integration.test_migration_0015 import _found, insert_named
 
 __all__ = ["empty_url"]
 
 
 def _insert(url: str, rid: int, area: str, name: str) -> None:
-    engine = create_engine(_sync(url))
-    with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO requests (id, reference, scheme, route, area, channel, summary,"
-            " state, immediate_risk, policy_version, received_at, created_at, updated_at,"
-            " created_by, version, last_event_hash) VALUES (:id, :ref, 'dvds',"
-            " 'right_to_ask', :area, 'online', 'Concern', 'received', false, 'dvds-2023',"
-            " :at, :at, :at, 'pc.one', 1, 'x')"),
-            {"id": rid, "ref": f"DVDS-2026-{rid:06d}", "area": area, "at": AT})
-        conn.execute(text(
-            "INSERT INTO parties (id, request_id, role, name, kind)"
-            " VALUES (:id, :id, 'subject', :name, 'person')"), {"id": rid, "name": name})
-        conn.execute(text(
-            "INSERT INTO search_terms (request_id, party_id, area, role, field, term)"
-            " VALUES (:id, :id, :area, 'subject', 'name', lower(:name))"),
-            {"id": rid, "area": area, "name": name})
-    engine.dispose()
+    insert_named(url, rid, area, name, name.lower())
 
 
 def _names(url: str) -> list[tuple[str, str, str]]:

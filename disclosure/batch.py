@@ -37,6 +37,8 @@ from disclosure import clocks, seals, statistics, timeliness
 from disclosure.alerts import repeats
 from disclosure.models import Division, ReferenceCounter
 from disclosure.records import (
+    CLOSURE_TIMES,
+    CLOSURES,
     DECISION_RECIPIENTS,
     DECISIONS,
     EVENTS,
@@ -58,6 +60,8 @@ from disclosure.workflow import Workflow
 from statemachines.lifecycle import PartyFacts
 
 EXTENSIONS = TABLES["extensions"]
+# The rows of times the events give, written after the events.
+TIMES = (STAGE_TIMES, CLOSURE_TIMES)
 SEARCH_TERMS = TABLES["search_terms"]
 REQUEST_LINKS = TABLES["request_links"]
 SEALS = TABLES["seals"]
@@ -105,12 +109,13 @@ class Written(msgspec.Struct, kw_only=True, frozen=True):
 class _Casefile:
     """One request's records, as the database would hold them."""
 
-    __slots__ = ("events", "request", "rows", "stages")
+    __slots__ = ("events", "request", "rows", "times")
 
     def __init__(self, request: dict[str, Any]) -> None:
         self.request = request
         self.events: list[dict[str, Any]] = []
-        self.stages: list[dict[str, Any]] = []
+        # Table name → the rows of times (stage_times, closure_times) the events gave.
+        self.times: dict[str, list[dict[str, Any]]] = defaultdict(list)
         # Table name → row id → row, in the order written.
         self.rows: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
 
@@ -254,6 +259,10 @@ class BatchRecords:
             self._roles[username, area] = await self.conn.scalar(query)
         return self._roles[username, area]
 
+    async def reopened(self, rid: int) -> datetime | None:
+        return max((row["reopened_at"] for row in self._of(rid, CLOSURES)
+                    if row["reopened_seq"] is not None), default=None)
+
     async def entered(self, rid: int) -> datetime | None:
         for e in reversed(self._casefile(rid).events):
             if e["from_state"] is None or e["from_state"] != e["to_state"]:
@@ -378,8 +387,8 @@ class BatchRecords:
             row[name] = row[name].astimezone(UTC)
         self.by_id[row["request_id"]].events.append(row)
 
-    async def stage_left(self, stage: Mapping[str, Any]) -> None:
-        self.by_id[stage["request_id"]].stages.append(_stored(STAGE_TIMES, stage))
+    async def times(self, table: Table, row: Mapping[str, Any]) -> None:
+        self.by_id[row["request_id"]].times[table.name].append(_stored(table, row))
 
     async def link(
         self, *, kind: str, from_id: int, to_id: int, at: datetime, actor: str
@@ -452,7 +461,7 @@ class BatchRecords:
         tables: dict[str, list[dict[str, Any]]] = defaultdict(list)
         sealed: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
-        stages: list[dict[str, Any]] = []
+        times: dict[str, list[dict[str, Any]]] = {t.name: [] for t in TIMES}
         for rid, casefile in self.by_id.items():
             macs = []
             for table in NUMBERED[1:]:
@@ -475,12 +484,14 @@ class BatchRecords:
                                                [casefile.request[n] for n in names], digest)),
             })
             events += casefile.events
-            stages += casefile.stages
+            for name, rows in casefile.times.items():
+                times[name] += rows
         written = 0
         for table in NUMBERED:
             written += await self._copy(table, tables[table.name], with_id=True)
         written += await self._copy(EVENTS, events, with_id=False)
-        written += await self._copy(STAGE_TIMES, stages, with_id=False)
+        for table in TIMES:
+            written += await self._copy(table, times[table.name], with_id=False)
         written += await self._copy(SEALS, sealed, with_id=False)
         # With alerts to raise, the terms and parties as received; `_alerts` brings them on.
         terms = self.received_terms if self.receipts else self.terms

@@ -35,6 +35,8 @@ DECISIONS = TABLES["decisions"]
 DECISION_RECIPIENTS = TABLES["decision_recipients"]
 USERS = TABLES["users"]
 STAGE_TIMES = TABLES["stage_times"]
+CLOSURE_TIMES = TABLES["closure_times"]
+CLOSURES = TABLES["closures"]
 
 
 class Locked(NamedTuple):
@@ -123,8 +125,12 @@ class Records(Protocol):
     async def append(self, event: Mapping[str, Any]) -> None:
         """Add an event to its request's trail."""
         ...
-    async def stage_left(self, stage: Mapping[str, Any]) -> None:
-        """Record the times of a state an event has moved a request out of (`StageTime`)."""
+    async def reopened(self, rid: int) -> datetime | None:
+        """When the request was last reopened; None if it never was."""
+        ...
+    async def times(self, table: Table, row: Mapping[str, Any]) -> None:
+        """Record the times of a state an event has moved a request out of (`StageTime`), or of
+        a closing (`ClosureTime`): rows the trail gives, not sealed."""
         ...
     async def link(
         self, *, kind: str, from_id: int, to_id: int, at: datetime, actor: str
@@ -225,7 +231,9 @@ _IN_AREA = select(REQUESTS.c.id).where(
     REQUESTS.c.reference == bindparam("reference"), REQUESTS.c.area == bindparam("area")
 )
 _INSERT_EVENT = insert(EVENTS)
-_INSERT_STAGE_TIME = insert(STAGE_TIMES)
+# Written as the partial index of reopened closures is, so that it is read there.
+_REOPENED = select(func.max(CLOSURES.c.reopened_at)).where(
+    CLOSURES.c.request_id == bindparam("rid"), CLOSURES.c.reopened_seq.is_not(None))
 
 
 @cache
@@ -354,8 +362,12 @@ class SqlRecords:
         self._entered.pop(event["request_id"], None)
         await self.conn.execute(_INSERT_EVENT, dict(event))
 
-    async def stage_left(self, stage: Mapping[str, Any]) -> None:
-        await self.conn.execute(_INSERT_STAGE_TIME, dict(stage))
+    async def reopened(self, rid: int) -> datetime | None:
+        at: datetime | None = await self.conn.scalar(_REOPENED, {"rid": rid})
+        return at
+
+    async def times(self, table: Table, row: Mapping[str, Any]) -> None:
+        await self.conn.execute(_insert(table), dict(row))
 
     async def link(
         self, *, kind: str, from_id: int, to_id: int, at: datetime, actor: str

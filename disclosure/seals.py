@@ -34,11 +34,11 @@ from disclosure.models import Base
 # their own, and the seals themselves; and what finding people derives or logs beside the
 # record: the search index (rebuilt from the parties by `disclosure search reindex`), the
 # requests each search showed, and the requests an alert was raised on; and the board's
-# decision reviews, which sample casework without being part of it; and each stage's times,
-# which the trail's own events give (`models.StageTime`).
+# decision reviews, which sample casework without being part of it; and each stage's and each
+# closure's times, which the trail's own events give (`models.StageTime`, `ClosureTime`).
 UNSEALED: Final = frozenset({
     "events", "views", "seals", "search_terms", "search_results", "alert_requests",
-    "review_items", "stage_times",
+    "review_items", "stage_times", "closure_times",
     "nominal_views",
 })
 SEALS: Final = Base.metadata.tables["seals"]

@@ -26,12 +26,15 @@ from disclosure.reads import Visit
 from disclosure.recipients import eligibility
 from disclosure.records import (
     CHECKS,
+    CLOSURE_TIMES,
+    CLOSURES,
     DECISION_RECIPIENTS,
     DECISIONS,
     EVENTS,
     PARTIES,
     PARTNER_REQUESTS,
     REQUESTS,
+    STAGE_TIMES,
     TABLES,
     LatestDecision,
     Locked,
@@ -93,7 +96,6 @@ DELIVERIES = TABLES["deliveries"]
 SUBJECT_TOLD = TABLES["subject_told"]
 NOTICES = TABLES["notices"]
 EXTENSIONS = TABLES["extensions"]
-CLOSURES = TABLES["closures"]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -357,7 +359,8 @@ class Workflow:
         )
         outcome = request.outcome
         seq = request.version + 1
-        if to_state == "closed" and from_state != "closed":
+        closing = to_state == "closed" and from_state != "closed"
+        if closing:
             outcome = outcome_of(
                 payload, decided=await self._decided(records, payload, decision)
             )
@@ -385,7 +388,7 @@ class Workflow:
         await records.append(link | {"request_id": request.id})
         if to_state != from_state:
             # The state left, with the due date its stage had while the request stood in it.
-            await records.stage_left({
+            await records.times(STAGE_TIMES, {
                 "request_id": request.id, "seq": seq, "area": request.area,
                 "scheme": request.scheme, "route": request.route, "state": from_state,
                 "entered_at": entered or request.received_at, "left_at": at,
@@ -394,11 +397,21 @@ class Workflow:
         # The clock reads the trail with this event in it, so the request row is written
         # once, with its new due dates.
         clock = await records.clock(request)
+        due_at = clock.overall.due_at if clock.overall else None
+        if closing:
+            # How long it took, against the due date it closed with.
+            await records.times(CLOSURE_TIMES, {
+                "request_id": request.id, "seq": seq, "area": request.area,
+                "scheme": request.scheme, "route": request.route,
+                "division": request.division, "event": event, "outcome": outcome,
+                "started_at": await records.reopened(request.id) or request.received_at,
+                "closed_at": at, "recorded_at": now, "due_at": due_at,
+            })
         # The version in the match refuses a lost update even if the lock were ever not held.
         bumped = await records.update(
             REQUESTS, {"id": request.id, "version": expected_version}, changes | {
                 "state": to_state, "version": link["seq"], "last_event_hash": link["hash"],
-                "updated_at": now, "due_at": clock.overall.due_at if clock.overall else None,
+                "updated_at": now, "due_at": due_at,
                 "stage_due_at": timeliness.stage_due_at(clock, to_state),
             },
         )

@@ -27,11 +27,11 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
@@ -40,6 +40,7 @@ from disclosure.models import (
     REGISTERED,
     THIRD_PARTY,
     Closure,
+    ClosureTime,
     Decision,
     DecisionRecipient,
     DecisionReview,
@@ -86,11 +87,10 @@ class Scope:
     # The area's registered divisions; a request in none of them is `unassigned`.
     divisions: tuple[str, ...] = ()
 
-    def place(self) -> ColumnElement[str]:
+    def place(self, division: Any) -> ColumnElement[str]:
         if not self.divisions:
             return literal("unassigned")
-        return case((Request.division.in_(self.divisions), Request.division),
-                    else_=literal("unassigned"))
+        return case((division.in_(self.divisions), division), else_=literal("unassigned"))
 
     def within(self, at: Any) -> ColumnElement[bool]:
         return and_(at >= self.previous.start, at < self.current.end)
@@ -187,27 +187,18 @@ async def disclosures(session: AsyncSession, scope: Scope) -> Figures:
 
 def _closures(scope: Scope) -> Select[Any]:
     """Every closure in either period: a request reopened and closed again counts each time,
-    in the period where each happened. Days run from receipt, or from the reopening before."""
-    earlier = aliased(Closure)
-    # Written as the partial index of reopened closures is, so that the few are looked up there.
-    reopened = (
-        select(func.max(earlier.reopened_at))
-        .where(earlier.request_id == Closure.request_id, earlier.reopened_seq.is_not(None),
-               earlier.seq < Closure.seq)
-        .scalar_subquery()
-    )
-    started = func.coalesce(reopened, Request.received_at)
-    return (
-        select(
-            scope.bucket(Closure.closed_at).label("bucket"), Closure.request_id,
-            Request.scheme, Request.route, scope.place().label("place"), Closure.outcome,
-            Closure.event, days_between(started, Closure.closed_at).label("days"),
-            case((Closure.closed_at <= Request.due_at, 1), else_=0).label("in_limit"),
-        )
-        .join(Request, Request.id == Closure.request_id)
-        .where(_in_area(scope), scope.active(), scope.within(Closure.closed_at),
-               scope.closure_known())
-    )
+    in the period where each happened. Days run from receipt, or from the reopening before;
+    within the limit is against the due date it closed with. As at a moment, only closings
+    recorded by then."""
+    known = [] if scope.as_at is None else [ClosureTime.recorded_at <= scope.as_at]
+    closed: Select[Any] = select(
+        scope.bucket(ClosureTime.closed_at).label("bucket"), ClosureTime.request_id,
+        ClosureTime.scheme, ClosureTime.route, scope.place(ClosureTime.division).label("place"),
+        ClosureTime.outcome, ClosureTime.event,
+        days_between(ClosureTime.started_at, ClosureTime.closed_at).label("days"),
+        case((ClosureTime.closed_at <= ClosureTime.due_at, 1), else_=0).label("in_limit"),
+    ).where(ClosureTime.area == scope.area, scope.within(ClosureTime.closed_at), *known)
+    return closed
 
 
 async def closures(session: AsyncSession, scope: Scope) -> Figures:
@@ -340,16 +331,18 @@ async def open_at(session: AsyncSession, scope: Scope, end: datetime) -> Figures
     """(state, open, overdue) of the requests open at `end`, each in the state its last event
     before then left it in. Overdue: its overall due date had passed by then."""
     # Only these can have been open then: a request last changed before as_at, closed before
-    # `end` and never reopened, was closed then too. Read from one scan of the area's requests,
-    # the few reopened ones picked out by the partial index of reopened closures (read alone,
-    # with no request looked up by id for each of them).
-    changed = [Request.updated_at > scope.as_at] if scope.as_at is not None else []
-    reopened = select(Closure.request_id).where(Closure.reopened_seq.is_not(None))
-    candidate = and_(
-        Request.area == scope.area, Request.received_at < end,
-        or_(Request.closed_at.is_(None), Request.closed_at >= end, *changed,
-            Request.id.in_(reopened)),
-    )
+    # `end` and never reopened, was closed then too. Each set is read from its own index (the
+    # area's requests by when they closed, the few reopened closures from their partial
+    # index), so the area's other requests are never read.
+    in_area = Request.area == scope.area
+    sets = [
+        select(Request.id).where(in_area, Request.closed_at.is_(None)),
+        select(Request.id).where(in_area, Request.closed_at >= end),
+        select(Closure.request_id).where(Closure.reopened_seq.is_not(None)),
+    ]
+    if scope.as_at is not None:
+        sets.append(select(Request.id).where(in_area, Request.updated_at > scope.as_at))
+    candidates = union(*sets).subquery()
     closure_known = [] if scope.as_at is None else [scope.closure_known()]
     reopen_known = [] if scope.as_at is None else [
         exists().where(Event.request_id == Closure.request_id,
@@ -371,7 +364,8 @@ async def open_at(session: AsyncSession, scope: Scope, end: datetime) -> Figures
     standing = (
         select(state.label("state"),
                case((Request.due_at < end, 1), else_=0).label("overdue"))
-        .where(candidate, scope.request_known(), ~closed_then)
+        .select_from(Request).join(candidates, candidates.c.id == Request.id)
+        .where(in_area, Request.received_at < end, scope.request_known(), ~closed_then)
         .subquery()
     )
     return await fetch(session, select(

@@ -242,10 +242,10 @@ async def test_every_casework_row_is_sealed(workflow: Workflow) -> None:
         msgspec.convert(new_meeting(nominal.id), NewMeeting), actor="coordinator")
     holding = {t.name for t in Base.metadata.sorted_tables if "request_id" in t.c}
     # The search index, the requests each search showed, an alert's requests, a decision
-    # review's sample and the stage times the trail gives are derived or logged beside the
-    # record, not casework rows.
+    # review's sample and the stage and closure times the trail gives are derived or logged
+    # beside the record, not casework rows.
     beside = {"search_terms", "search_results", "alert_requests", "review_items",
-              "stage_times"}
+              "stage_times", "closure_times"}
     mapp = {t.name for t in Base.metadata.sorted_tables if "nominal_id" in t.c} - {
         "nominal_views", "seals"}
     assert mapp == {"nominal_events", "meetings", "action_points"}

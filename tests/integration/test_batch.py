@@ -28,12 +28,12 @@ from statemachines.lifecycle import EventNotAllowed, GuardRefused
 from tests.conftest import POSTGRES_URL, FakeClock, scratch_database
 from tests.factories import new, new_request, payload, utc
 
-# What a request's records are: the request, every sealed table, its trail with the stage
-# times it gives, what finding people derives from it, and the counts. Unsealed rows that
-# nothing refers to are compared without the ids the database gives them.
+# What a request's records are: the request, every sealed table, its trail with the stage and
+# closure times it gives, what finding people derives from it, and the counts. Unsealed rows
+# that nothing refers to are compared without the ids the database gives them.
 CASEWORK = ("requests", *(t.name for t in seals.REQUEST_SEALED if t.name != "requests"))
-DERIVED = {"events": "id", "stage_times": None, "seals": "id", "search_terms": "id",
-           "request_links": "id"}
+DERIVED = {"events": "id", "stage_times": None, "closure_times": None, "seals": "id",
+           "search_terms": "id", "request_links": "id"}
 COUNTED = ("alerts", "alert_requests", "request_counts", "reference_counters")
 
 
@@ -184,7 +184,7 @@ async def test_the_batch_writes_what_applying_one_by_one_writes(
     assert len(expected["requests"]) > 60
     assert {row[0] for row in expected["seals"]} == set(CASEWORK)
     assert expected["alerts"] and expected["request_links"] and expected["closures"]
-    assert expected["stage_times"]
+    assert expected["stage_times"] and expected["closure_times"]
     verdict = await audit.verify(other.db)
     assert verdict.ok, verdict.problems
     assert verdict.requests_checked == len(expected["requests"])

@@ -38,17 +38,12 @@ FROM ({source}) s
 GROUP BY {keys}
 """
 CLOSED = f"""
-SELECT {BUCKET.format(at="c.closed_at")} AS bucket, c.request_id, r.scheme, r.route,
-       CASE WHEN r.division = ANY($5::text[]) THEN r.division ELSE 'unassigned' END AS place,
-       c.outcome, c.event,
-       {DAYS.format(a="coalesce((SELECT max(p.reopened_at) FROM closures p"
-                      " WHERE p.request_id = c.request_id AND p.reopened_seq IS NOT NULL"
-                      " AND p.seq < c.seq), r.received_at)",
-                    b="c.closed_at")} AS days,
-       CASE WHEN c.closed_at <= r.due_at THEN 1 ELSE 0 END AS in_limit
-FROM closures c JOIN requests r ON r.id = c.request_id
-WHERE r.area = $1 AND c.closed_at >= $2 AND c.closed_at < $4
-  AND r.received_at < $4 AND (r.closed_at IS NULL OR r.closed_at >= $2)
+SELECT {BUCKET.format(at="c.closed_at")} AS bucket, c.request_id, c.scheme, c.route,
+       CASE WHEN c.division = ANY($5::text[]) THEN c.division ELSE 'unassigned' END AS place,
+       c.outcome, c.event, {DAYS.format(a="c.started_at", b="c.closed_at")} AS days,
+       CASE WHEN c.closed_at <= c.due_at THEN 1 ELSE 0 END AS in_limit
+FROM closure_times c
+WHERE c.area = $1 AND c.closed_at >= $2 AND c.closed_at < $4
 """
 DELIVERED = f"""
 SELECT {BUCKET.format(at="dr.settled_at")} AS bucket, dr.request_id, r.scheme, r.route,

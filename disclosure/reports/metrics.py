@@ -51,7 +51,8 @@ TIMELINESS = TableSpec(
         Metric("closed", "Closed (or stage left)",
                "Closures in the period; on a stage row, the times the stage was left."),
         Metric("within_limit", "Within the limit",
-               "Closures on or before the request's overall due date, extensions included; on"
+               "Closures on or before the overall due date the request closed with,"
+               " extensions included; on"
                " a stage row, stages left on or before the due date the policy's target for"
                " that stage set (blank where the policy sets the stage none)."),
         Metric("within_35_days", "Within 35 days",

@@ -687,7 +687,7 @@ async def _analyse(workflow: Workflow) -> None:
     would otherwise stand)."""
     if workflow.db.dialect == "postgresql":
         async with workflow.db.engine.begin() as conn:
-            await conn.execute(text("ANALYZE requests, parties, search_terms"))
+            await conn.execute(text("ANALYZE requests, parties, search_terms, search_names"))
 
 
 async def tell(

@@ -67,12 +67,9 @@ SELECT state, count(*), sum(overdue) FROM (
           ORDER BY e.seq DESC LIMIT 1) AS state,
          CASE WHEN r.due_at < $2 THEN 1 ELSE 0 END AS overdue
   FROM requests r
-  JOIN (SELECT id FROM requests WHERE area = $1 AND closed_at IS NULL
-        UNION SELECT id FROM requests WHERE area = $1 AND closed_at >= $2
-        UNION SELECT request_id FROM closures WHERE reopened_seq IS NOT NULL) candidate
-    ON candidate.id = r.id
-  WHERE r.area = $1 AND r.received_at < $2
+  WHERE r.area = $1 AND r.received_at < $2 AND (r.closed_at IS NULL OR r.closed_at >= $2)
     AND NOT EXISTS (SELECT 1 FROM closures c WHERE c.request_id = r.id AND c.closed_at < $2
+                    AND c.reopened_seq IS NOT NULL
                     AND (c.reopened_at IS NULL OR c.reopened_at >= $2))
 ) s GROUP BY state
 """

@@ -27,7 +27,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -330,26 +329,26 @@ async def equality(session: AsyncSession, scope: Scope) -> Figures:
 async def open_at(session: AsyncSession, scope: Scope, end: datetime) -> Figures:
     """(state, open, overdue) of the requests open at `end`, each in the state its last event
     before then left it in. Overdue: its overall due date had passed by then."""
-    # Only these can have been open then: a request last changed before as_at, closed before
-    # `end` and never reopened, was closed then too. Each set is read from its own index (the
-    # area's requests by when they closed, the few reopened closures from their partial
-    # index), so the area's other requests are never read.
-    in_area = Request.area == scope.area
-    sets = [
-        select(Request.id).where(in_area, Request.closed_at.is_(None)),
-        select(Request.id).where(in_area, Request.closed_at >= end),
-        select(Closure.request_id).where(Closure.reopened_seq.is_not(None)),
-    ]
-    if scope.as_at is not None:
-        sets.append(select(Request.id).where(in_area, Request.updated_at > scope.as_at))
-    candidates = union(*sets).subquery()
+    # Only these can have been open then: those open now or closed since, read from the
+    # index of the area's requests by when they closed. A request closed before `end` is
+    # closed since its last closing, which came before `end` (the trail runs in the order
+    # things happened), even if it was reopened once; as at a moment, unless it changed after.
+    changed = [Request.updated_at > scope.as_at] if scope.as_at is not None else []
+    candidate = and_(
+        Request.area == scope.area, Request.received_at < end,
+        or_(Request.closed_at.is_(None), Request.closed_at >= end, *changed),
+    )
     closure_known = [] if scope.as_at is None else [scope.closure_known()]
     reopen_known = [] if scope.as_at is None else [
         exists().where(Event.request_id == Closure.request_id,
                        Event.seq == Closure.reopened_seq, Event.recorded_at <= scope.as_at)
     ]
+    # Now, a candidate's closings before `end` can only be ones reopened since (its last
+    # closing is later, or it is open): those few are read from their partial index. As at a
+    # moment, a request changed since may have closed before `end` for good.
+    reopened = [Closure.reopened_seq.is_not(None)] if scope.as_at is None else []
     closed_then = exists().where(
-        Closure.request_id == Request.id, Closure.closed_at < end, *closure_known,
+        Closure.request_id == Request.id, Closure.closed_at < end, *reopened, *closure_known,
         or_(Closure.reopened_at.is_(None), Closure.reopened_at >= end,
             *([~and_(*reopen_known)] if reopen_known else [])),
     )
@@ -364,8 +363,7 @@ async def open_at(session: AsyncSession, scope: Scope, end: datetime) -> Figures
     standing = (
         select(state.label("state"),
                case((Request.due_at < end, 1), else_=0).label("overdue"))
-        .select_from(Request).join(candidates, candidates.c.id == Request.id)
-        .where(in_area, Request.received_at < end, scope.request_known(), ~closed_then)
+        .where(candidate, scope.request_known(), ~closed_then)
         .subquery()
     )
     return await fetch(session, select(

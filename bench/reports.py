@@ -3,7 +3,8 @@
 Both run against an existing database (by default `disclosure_million`, made by
 `disclosure demo --requests 1000000`): the service's `report()` builds every table (both
 periods, the snapshot on both last days, the assembly into tables); the baseline sends the same
-figures as plain SQL statements through asyncpg, written by hand, and keeps the rows. Each round
+figures as plain SQL statements through asyncpg, written by hand, and keeps the rows. Both read
+side by side on as many connections (`SIDE_BY_SIDE`), sharing one exported snapshot. Each round
 times one of each, interleaved, after one warm-up of each; the figures both give are compared.
 
     python -m bench.reports --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/disclosure_million
@@ -23,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from disclosure.db import Database
 from disclosure.reports.periods import Period, last_financial_year, parse
-from disclosure.reports.service import POSTGRESQL_SETTINGS, Report, report
+from disclosure.reports.service import POSTGRESQL_SETTINGS, SIDE_BY_SIDE, Report, report
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/disclosure_million"
 
@@ -150,21 +151,35 @@ async def _divisions(conn: asyncpg.Connection, area: str) -> list[str]:
     return [row["code"] for row in rows]
 
 
-async def baseline(conn: asyncpg.Connection, area: str, period: Period) -> dict[str, Any]:
-    """Every figure of the report, by hand-written SQL."""
+async def baseline(conns: list[asyncpg.Connection], area: str,
+                   period: Period) -> dict[str, Any]:
+    """Every figure of the report, by hand-written SQL: the first connection exports its
+    snapshot, and the others read the statements side by side on it, as the service does."""
+    first, readers = conns[0], conns[1:]
     previous = period.previous()
-    divisions = await _divisions(conn, area)
+    divisions = await _divisions(first, area)
     args = (area, previous.start, period.start, period.end)
-    found: dict[str, Any] = {}
-    for name, sql in STATEMENTS.items():
-        extra = (divisions,) if "$5" in sql else ()
-        found[name] = await conn.fetch(sql, *args, *extra)
-    found["open_current"] = await conn.fetch(OPEN_AT, area, period.end)
-    found["open_previous"] = await conn.fetch(OPEN_AT, area, previous.end)
+    waiting: list[tuple[str, str, tuple[Any, ...]]] = [
+        (name, sql, (*args, divisions) if "$5" in sql else args)
+        for name, sql in STATEMENTS.items()
+    ]
+    waiting += [("open_current", OPEN_AT, (area, period.end)),
+                ("open_previous", OPEN_AT, (area, previous.end))]
     for name, span in (("current", period), ("previous", previous)):
-        found[f"nominals_on_{name}"] = await conn.fetch(NOMINALS_ON, area, span.end)
-        found[f"nominals_during_{name}"] = await conn.fetch(
-            NOMINALS_DURING, area, span.end, span.start)
+        waiting += [(f"nominals_on_{name}", NOMINALS_ON, (area, span.end)),
+                    (f"nominals_during_{name}", NOMINALS_DURING, (area, span.end, span.start))]
+    found: dict[str, Any] = {}
+    async with first.transaction(isolation="repeatable_read", readonly=True):
+        snapshot = await first.fetchval("SELECT pg_export_snapshot()")
+
+        async def read(conn: asyncpg.Connection) -> None:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                await conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                while waiting:
+                    name, sql, given = waiting.pop(0)
+                    found[name] = await conn.fetch(sql, *given)
+
+        await asyncio.gather(*(read(conn) for conn in readers))
     return found
 
 
@@ -211,19 +226,21 @@ async def main() -> None:
     args = parser.parse_args()
     url = make_url(args.database_url)
     db = Database(args.database_url)
-    conn = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(
-        hide_password=False))
+    conns = [await asyncpg.connect(url.set(drivername="postgresql").render_as_string(
+        hide_password=False)) for _ in range(1 + SIDE_BY_SIDE)]
+    conn = conns[0]
     try:
-        # The same settings the service's report transaction makes.
-        for name, value in POSTGRESQL_SETTINGS.items():
-            await conn.execute(f"SET {name} = '{value}'")
+        # The same settings the service's report transactions make.
+        for each in conns:
+            for name, value in POSTGRESQL_SETTINGS.items():
+                await each.execute(f"SET {name} = '{value}'")
         area = args.area or await conn.fetchval(
             "SELECT area FROM requests GROUP BY area ORDER BY count(*) DESC LIMIT 1")
         period = parse(args.period) if args.period else last_financial_year(date.today())
         requests = await conn.fetchval("SELECT count(*) FROM requests")
         events = await conn.fetchval("SELECT count(*) FROM events")
         print(f"{requests} requests, {events} events; area {area}, period {period.key}")
-        made, raw = await service(db, area, period), await baseline(conn, area, period)
+        made, raw = await service(db, area, period), await baseline(conns, area, period)
         compare(made, raw)
         timings: dict[str, list[float]] = {"service": [], "raw": []}
         for _ in range(args.rounds):
@@ -231,7 +248,7 @@ async def main() -> None:
             await service(db, area, period)
             timings["service"].append(time.perf_counter() - began)
             began = time.perf_counter()
-            await baseline(conn, area, period)
+            await baseline(conns, area, period)
             timings["raw"].append(time.perf_counter() - began)
         service_s, raw_s = median(timings["service"]), median(timings["raw"])
         print(f"service report: median {service_s:.3f} s over {args.rounds} rounds"
@@ -240,7 +257,8 @@ async def main() -> None:
               f" ({', '.join(f'{t:.3f}' for t in timings['raw'])})")
         print(f"ratio service / raw: {service_s / raw_s:.2f}x")
     finally:
-        await conn.close()
+        for each in conns:
+            await each.close()
         await db.dispose()
 
 

@@ -5,6 +5,7 @@ The dataset and the arithmetic behind each figure are described in tests/reports
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import zipfile
@@ -12,11 +13,14 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from disclosure.models import Area
 from disclosure.reports import exports
 from disclosure.reports.metrics import SPECS, TABLES
 from disclosure.reports.periods import parse
-from disclosure.reports.service import Report, report
+from disclosure.reports.service import SIDE_BY_SIDE, Report, report, side_by_side
 from disclosure.workflow import Workflow
 from tests.conftest import FakeClock
 from tests.reports_dataset import AS_AT, build
@@ -297,3 +301,32 @@ async def test_csv_and_html_carry_the_same_figures(year_report: dict[str, Any]) 
     for spec in SPECS.values():
         assert f'id="{spec.id}"' in page
     assert re.search(r"<th scope=\"row\">All closures</th>\s*<td>7</td>", page)
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_statements_read_side_by_side_see_the_same_moment(workflow: Workflow) -> None:
+    # The report's statements run on two connections at once on PostgreSQL; an area added
+    # while they read is seen by none of them, on either connection.
+    added = False
+
+    async def areas(session: AsyncSession) -> tuple[int, int]:
+        nonlocal added
+        if not added:
+            added = True
+            async with workflow.db.write() as other, other.begin():
+                other.add(Area(code="rutland", name="Rutland"))
+        # Each job takes a while, so that both connections take some.
+        await asyncio.sleep(0.1)
+        return (await session.scalar(select(func.count()).select_from(Area)) or 0,
+                await session.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+    async with workflow.db.report() as session:
+        before = await session.scalar(select(func.count()).select_from(Area))
+        read = await side_by_side(session, {f"job{i}": areas for i in range(6)})
+    async with workflow.db.read() as session:
+        after = await session.scalar(select(func.count()).select_from(Area))
+    assert added and after == before + 1 == 2
+    assert {count for count, _ in read.values()} == {before}
+    assert len({pid for _, pid in read.values()}) == SIDE_BY_SIDE == 2

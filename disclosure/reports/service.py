@@ -91,9 +91,14 @@ async def side_by_side(session: AsyncSession, jobs: dict[str, Job]) -> dict[str,
                 name, job = waiting.pop(0)
                 done[name] = await job(helper)
 
-    async with asyncio.TaskGroup() as readers:
-        for _ in range(SIDE_BY_SIDE):
-            readers.create_task(reader())
+    try:
+        async with asyncio.TaskGroup() as readers:
+            for _ in range(SIDE_BY_SIDE):
+                readers.create_task(reader())
+    except ExceptionGroup as failed:
+        # The first failure as it was raised (a dropped connection answers 503, as elsewhere);
+        # the other reader was cancelled with it.
+        raise failed.exceptions[0] from None
     return {name: done[name] for name in jobs}
 
 

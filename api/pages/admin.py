@@ -72,7 +72,7 @@ async def page_admin_add_user(
     form = await request.form()
     username = str(form.get("username") or "").strip()
     display_name = str(form.get("display_name") or "").strip()
-    roles = [r for r in form.getall("roles") if r in ROLES]
+    roles = [r for r in form.getall("roles", []) if r in ROLES]
     entered = {"username": username, "display_name": display_name, "roles": roles}
     if len(display_name) > NAME_LENGTH or "\x00" in display_name:
         return await admin_page(request, users, principal, status=HTTP_400_BAD_REQUEST, errors=[

@@ -245,6 +245,8 @@ def expected(handler: str, role: str, area: str) -> str:
 
 
 def outcome(status: int) -> str:
+    if status >= 500:
+        return "server error"
     return {401: "unauthenticated", 403: "deny", 404: "hidden"}.get(status, "allow")
 
 

@@ -253,6 +253,10 @@ async def test_an_administrator_adds_an_account_that_can_sign_in(
     weak = await client.post("/admin/users", data={
         "csrf_token": csrf, "username": "pc.new", "password": "short", "roles": "auditor"})
     assert weak.status_code == 400 and 'href="#password"' in weak.text
+    # No role ticked: the form sends no `roles` at all.
+    roleless = await client.post("/admin/users", data={
+        "csrf_token": csrf, "username": "pc.new", "password": "a brand new passphrase"})
+    assert roleless.status_code == 400 and 'href="#roles"' in roleless.text
     added = await client.post("/admin/users", data={
         "csrf_token": csrf, "username": "pc.new", "display_name": "PC New",
         "password": "a brand new passphrase", "roles": ["disclosure_officer"]})

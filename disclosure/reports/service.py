@@ -60,6 +60,11 @@ FIGURES = ("stage_days", "applications", "equality", "closure_days", "disclosure
 # How many connections a report reads on at once, on PostgreSQL: the statements are each one
 # process's work, so two keep two cores busy where one leaves the second idle.
 SIDE_BY_SIDE = 2
+# At most this many reports of one process read side by side at once, each holding its own
+# connection and SIDE_BY_SIDE more; one beyond them reads on its own connection, as on SQLite,
+# so that reports never wait on one another for the pool's connections (`disclosure.db`).
+MOST_AT_ONCE = 6
+_reading = 0
 
 Job = Callable[[AsyncSession], Awaitable[Any]]
 SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
@@ -68,10 +73,28 @@ SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
 async def side_by_side(session: AsyncSession, jobs: dict[str, Job]) -> dict[str, Any]:
     """What each job reads. On PostgreSQL on SIDE_BY_SIDE connections at once, each in a
     read-only transaction on the snapshot of `session`'s as it stands now, so every figure
-    is of the same moment however many connections read them; on SQLite one after the other
-    on `session`."""
-    if session.get_bind().dialect.name != "postgresql":
-        return {name: await job(session) for name, job in jobs.items()}
+    is of the same moment however many connections read them; on SQLite, or with
+    MOST_AT_ONCE reports of this process already reading so, one after the other on
+    `session`."""
+    global _reading
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql and _reading < MOST_AT_ONCE:
+        _reading += 1
+        try:
+            return await _side_by_side(session, jobs)
+        finally:
+            _reading -= 1
+    if postgresql:
+        await _settings(session)
+    return {name: await job(session) for name, job in jobs.items()}
+
+
+async def _settings(session: AsyncSession) -> None:
+    for name, value in POSTGRESQL_SETTINGS.items():
+        await session.execute(text(f"SET LOCAL {name} = '{value}'"))
+
+
+async def _side_by_side(session: AsyncSession, jobs: dict[str, Job]) -> dict[str, Any]:
     snapshot = str(await session.scalar(text("SELECT pg_export_snapshot()")))
     # A utility statement takes no parameters: the server's own identifier is written in,
     # once it is seen to be one (hex words and dashes).
@@ -85,8 +108,7 @@ async def side_by_side(session: AsyncSession, jobs: dict[str, Job]) -> dict[str,
             await helper.connection(execution_options={
                 "isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
             await helper.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
-            for name, value in POSTGRESQL_SETTINGS.items():
-                await helper.execute(text(f"SET LOCAL {name} = '{value}'"))
+            await _settings(helper)
             while waiting:
                 name, job = waiting.pop(0)
                 done[name] = await job(helper)

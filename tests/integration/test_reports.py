@@ -12,12 +12,13 @@ import zipfile
 from typing import Any
 from xml.etree import ElementTree
 
+import msgspec
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disclosure.models import Area
-from disclosure.reports import exports
+from disclosure.reports import exports, service
 from disclosure.reports.metrics import SPECS, TABLES
 from disclosure.reports.periods import parse
 from disclosure.reports.service import SIDE_BY_SIDE, Report, report, side_by_side
@@ -330,3 +331,33 @@ async def test_statements_read_side_by_side_see_the_same_moment(workflow: Workfl
     assert added and after == before + 1 == 2
     assert {count for count, _ in read.values()} == {before}
     assert len({pid for _, pid in read.values()}) == SIDE_BY_SIDE == 2
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_reports_beyond_those_reading_side_by_side_read_on_their_own_connection(
+    workflow: Workflow, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Many reports at once never wait on one another for connections: past the limit, each
+    # reads on the connection it has, and its figures are the same.
+    await build(workflow, clock)
+    monkeypatch.setattr(service, "MOST_AT_ONCE", 1)
+
+    async def backend(session: AsyncSession) -> int:
+        # Long enough that the other reports have all begun while the first reads.
+        await asyncio.sleep(0.3)
+        return await session.scalar(text("SELECT pg_backend_pid()")) or 0
+
+    async def one() -> tuple[int, set[int], Report]:
+        async with workflow.db.report() as session:
+            own = await session.scalar(text("SELECT pg_backend_pid()")) or 0
+            read = await side_by_side(session, {f"job{i}": backend for i in range(4)})
+            made = await report(session, area="derbyshire", period=parse("2025-26"),
+                                produced_at=clock())
+        return own, set(read.values()), made
+
+    reports = await asyncio.gather(*(one() for _ in range(4)))
+    alone = [(own, pids) for own, pids, _ in reports if pids == {own}]
+    assert len(alone) == 3 and len(reports) - len(alone) == 1
+    assert len({msgspec.json.encode(made.tables) for _, _, made in reports}) == 1

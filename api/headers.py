@@ -10,7 +10,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from litestar import Litestar
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
@@ -54,33 +53,55 @@ def path_methods(app: Litestar) -> dict[str, str]:
     return {path: ", ".join(sorted(methods)) for path, methods in found.items()}
 
 
+def _fixed(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+
+
+# Set on every answer, replacing any the handler set.
+_ALWAYS = _fixed(
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+# Answers and pages carry personal data: no browser or proxy may keep a copy. Only the
+# front-end assets may be kept.
+_NO_STORE = _fixed(("Cache-Control", "no-store"))
+_HSTS = _fixed(("Strict-Transport-Security", HSTS))
+_CSP = b"content-security-policy"
+_PAGE_CSP = _fixed(("Content-Security-Policy", PAGE_CSP))
+_DOCS_CSP = _fixed(("Content-Security-Policy", DOCS_CSP))
+_REPLACED = frozenset(name for name, _ in [*_ALWAYS, *_NO_STORE, *_HSTS]) | {b"allow"}
+
+
 def security_headers(*, hsts: bool, docs_path: str, allow: dict[str, str]) -> Hook:
     """A before-send hook; `hsts` forces Strict-Transport-Security behind a TLS proxy, and
-    `allow` (filled once the app is built) answers OPTIONS with every method of the path."""
+    `allow` (filled once the app is built) answers OPTIONS with every method of the path.
+
+    The answer's headers are rewritten in one pass: this runs on every answer."""
 
     async def hook(message: Message, scope: Scope) -> None:
         if scope["type"] != ScopeType.HTTP or message["type"] != "http.response.start":
             return
         path: str = scope["path"]
         docs = path == docs_path or path.startswith(docs_path + "/")
-        headers = MutableScopeHeaders.from_message(message)
+        headers: list[tuple[bytes, bytes]] = [
+            (name, value) for name, value in message.get("headers") or ()
+            if name.lower() not in _REPLACED
+        ]
         # An answer that brought its own policy (own_styles_csp) keeps it.
-        if "Content-Security-Policy" not in headers:
-            headers["Content-Security-Policy"] = DOCS_CSP if docs else PAGE_CSP
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "no-referrer"
-        headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Cross-Origin-Resource-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if not any(name.lower() == _CSP for name, _ in headers):
+            headers += _DOCS_CSP if docs else _PAGE_CSP
+        headers += _ALWAYS
         if not path.startswith("/assets/"):
-            # Answers and pages carry personal data: no browser or proxy may keep a copy. Only
-            # the front-end assets may be kept.
-            headers["Cache-Control"] = "no-store"
+            headers += _NO_STORE
         if hsts or scope.get("scheme") == "https":
-            headers["Strict-Transport-Security"] = HSTS
+            headers += _HSTS
         template = scope.get("path_template")
         if scope.get("method") == "OPTIONS" and template in allow:
-            headers["Allow"] = allow[template]
+            headers.append((b"allow", allow[template].encode("latin-1")))
+        message["headers"] = headers
 
     return hook

@@ -4,15 +4,15 @@ Runs against an existing database (the million-request demo, or any other) and o
 one small area of it. For each path (the plain list and its filters, both queues and every
 stage queue over their pages, a request, its timeline, clock and actions, a name search):
 
-- **latency**: the real app (`api.app:create_app` under uvicorn with uvloop and httptools, one
-  worker) answers one call at a time from a load generator in its own process
-  (`bench.servers`); p50/p95 in ms;
+- **latency**: the real app as deployed (`disclosure serve --workers 2`: uvicorn with uvloop
+  and httptools; `--server` picks another) answers one call at a time from a load generator
+  in its own process (`bench.servers`); p50/p95 in ms;
 - **throughput**: the same calls from `--clients` connections at once, against the **raw
   baseline**: a process of its own sending, on `--clients` asyncpg connections, the very
   statements the app sent for each call (captured from the app's engine, in the same
   transactions), the read-trail line included, its seq and keyed hash worked out as the app does.
-  Reported: calls per second and the CPU per call of the app's process against the raw
-  process's;
+  Reported: calls per second and the CPU per call of the app's processes against the
+  raw process's;
 - **name search**: `GET /api/search` one at a time, beside a hand-written query on the same
   indexes asking the same (`HAND_SEARCH`: the area's distinct names `term % $2`, the parties
   holding them from the exact index, the best 20 requests by similarity, then newest, with the
@@ -48,8 +48,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from bench.servers import (
-    CANDIDATES,
-    _cpu,
+    DEPLOYED,
+    SERVERS,
     _generate,
     _http,
     answer_in_process,
@@ -64,7 +64,6 @@ from disclosure.search.names import name as normalised
 from disclosure.settings import Settings
 from disclosure.users import Users
 
-SERVER = "uvicorn (uvloop, httptools)"
 Statement = tuple[str, tuple[Any, ...]]
 # One call: the request it reads (for its read-trail line), and its statements.
 Call = tuple[str, list[Statement]]
@@ -359,7 +358,7 @@ async def main(options: argparse.Namespace) -> None:
                 if options.explain is not None:
                     with open(options.explain, "a") as out:
                         await explain(conn, area, path.name, calls[path.name][0], out)
-        async with serving(CANDIDATES[SERVER], options.url, token) as (pid, port):
+        async with serving(SERVERS[options.server], options.url, token) as (pid, port):
             base = {"host": "127.0.0.1", "port": port, "etag_after": False}
             for path in paths:
                 requests = [_http("GET", url, token) for url in path.urls]
@@ -371,12 +370,10 @@ async def main(options: argparse.Namespace) -> None:
                           f"| {_ms(path.latencies, 50):.1f} | {_ms(path.latencies, 95):.1f} "
                           "| | | | | | |", flush=True)
                     continue
-                before = _cpu(pid)
                 path.http = await _generate(base | {
-                    "seconds": options.seconds,
+                    "seconds": options.seconds, "server_pid": pid,
                     "requests": [requests[i::options.clients] or requests
                                  for i in range(options.clients)]})
-                path.http["cpu"] = _cpu(pid) - before
                 path.raw = await in_own_process("bench.scale", {
                     "url": options.url, "clients": options.clients, "calls": calls[path.name],
                     "seconds": options.seconds, "viewer": username})
@@ -413,6 +410,8 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/"
                             "disclosure_million")
+        parser.add_argument("--server", choices=SERVERS, default=DEPLOYED,
+                            help="how the app is served (default: as deployed, %(default)s)")
         parser.add_argument("--area", action="append", default=None,
                             help="an area to measure (repeatable); default the largest and"
                             " the smallest")

@@ -52,6 +52,13 @@ CANDIDATES: dict[str, list[str]] = {
         "api.app:create_app", "--port",
     ],
 }
+# How the service is deployed (docs/operations.md): `disclosure serve` with a worker a core, on
+# the same uvicorn, uvloop and httptools. The scale and transition benchmarks serve the app so.
+DEPLOYED = "disclosure serve --workers 2"
+SERVERS: dict[str, list[str]] = CANDIDATES | {
+    DEPLOYED: [sys.executable, "-m", "disclosure.cli", "serve", "--no-migrate", "--workers", "2",
+               "--host", "127.0.0.1", "--port"],
+}
 WORKLOADS = ("read", "transition")
 
 
@@ -61,18 +68,20 @@ async def _client(host: str, port: int, requests: list[bytes], until: float,
                   latencies: list[float], etag_after: bool) -> None:
     """One keep-alive connection sending `requests` in turn until `until`.
 
-    With `etag_after`, each request's If-Match is the ETag the previous answer carried.
+    With `etag_after`, each request's If-Match is the ETag the last answer to that same
+    request carried.
     """
     reader, writer = await asyncio.open_connection(host, port)
-    etag = b""
+    etags: dict[int, bytes] = {}
     turn = 0
     try:
         while time.perf_counter() < until:
-            request = requests[turn % len(requests)]
+            which = turn % len(requests)
+            request = requests[which]
             turn += 1
-            if etag_after and etag:
+            if etag_after and which in etags:
                 head, _, rest = request.partition(b"If-Match: ")
-                request = head + b"If-Match: " + etag + rest[rest.index(b"\r\n"):]
+                request = head + b"If-Match: " + etags[which] + rest[rest.index(b"\r\n"):]
             started = time.perf_counter()
             writer.write(request)
             status = await reader.readline()
@@ -82,7 +91,7 @@ async def _client(host: str, port: int, requests: list[bytes], until: float,
                 if name.lower() == b"content-length":
                     length = int(value)
                 elif name.lower() == b"etag":
-                    etag = value.strip()
+                    etags[which] = value.strip()
             await reader.readexactly(length)
             latencies.append(time.perf_counter() - started)
             if not status.startswith((b"HTTP/1.1 200", b"HTTP/1.1 201")):
@@ -91,12 +100,33 @@ async def _client(host: str, port: int, requests: list[bytes], until: float,
         writer.close()
 
 
+async def _first_etags(port: int, per_client: list[list[str]]) -> list[list[str]]:
+    """Each transition's first If-Match, found by asking: the ETag of its request now."""
+    fixed = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe:
+        for mine in per_client:
+            lines = []
+            for line in mine:
+                path = line.split(" ")[1].removesuffix("/events")
+                token = line.split("Authorization: Bearer ")[1].split("\r\n")[0]
+                answer = await probe.get(path, headers={"Authorization": f"Bearer {token}"})
+                lines.append(line.replace('If-Match: "0"', f"If-Match: {answer.headers['etag']}"))
+            fixed.append(lines)
+    return fixed
+
+
 async def _load(spec: dict[str, object]) -> dict[str, object]:
+    """Drive the server; with `server_pid`, also the CPU its process tree spent in the timed
+    window, and only there (not on the ETags asked for first)."""
     host, port = str(spec["host"]), int(str(spec["port"]))
     seconds = float(str(spec["seconds"]))
     per_client = spec["requests"]
     assert isinstance(per_client, list)
+    if spec["etag_after"]:
+        per_client = await _first_etags(port, per_client)
+    server = spec.get("server_pid")
     latencies: list[list[float]] = [[] for _ in per_client]
+    before = _cpu(int(str(server))) if server is not None else 0.0
     started = time.perf_counter()
     until = started + seconds
     await asyncio.gather(*(
@@ -105,8 +135,9 @@ async def _load(spec: dict[str, object]) -> dict[str, object]:
         for mine, found in zip(per_client, latencies, strict=True)
     ))
     elapsed = time.perf_counter() - started
+    cpu = _cpu(int(str(server))) - before if server is not None else None
     flat = sorted(x for found in latencies for x in found)
-    return {"count": len(flat), "seconds": elapsed, "latencies": flat}
+    return {"count": len(flat), "seconds": elapsed, "latencies": flat, "cpu": cpu}
 
 
 def load_main() -> None:
@@ -252,26 +283,12 @@ async def measure(server: str, workload: str, url: str, tokens: dict[str, str],
         spec = {"host": "127.0.0.1", "port": port, "seconds": 1.0, "requests": per_client,
                 "etag_after": workload == "transition"}
         await _generate(spec)  # one second to warm up
-        before = _cpu(pid)
-        found = await _generate(spec | {"seconds": seconds})
-        cpu = _cpu(pid) - before
+        found = await _generate(spec | {"seconds": seconds, "server_pid": pid})
     return Figure(server, workload, int(str(found["count"])), float(str(found["seconds"])),
-                  list(found["latencies"]), cpu)  # type: ignore[call-overload]
+                  list(found["latencies"]), float(str(found["cpu"])))  # type: ignore[call-overload]
 
 
 async def _generate(spec: dict[str, object]) -> dict[str, object]:
-    # The transition's first If-Match is found by asking: the ETag of the request now.
-    if spec["etag_after"]:
-        spec = dict(spec)
-        fixed = []
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{spec['port']}") as probe:
-            for mine in spec["requests"]:  # type: ignore[attr-defined]
-                line = mine[0]
-                path = line.split(" ")[1].removesuffix("/events")
-                token = line.split("Authorization: Bearer ")[1].split("\r\n")[0]
-                answer = await probe.get(path, headers={"Authorization": f"Bearer {token}"})
-                fixed.append([line.replace('If-Match: "0"', f"If-Match: {answer.headers['etag']}")])
-        spec["requests"] = fixed
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.servers", "load",
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,

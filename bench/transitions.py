@@ -1,10 +1,13 @@
 """A transition over HTTP against the same transition as hand-written SQL, on an existing database.
 
-Each client has a request of its own in the checks stage and sends `record_check` to it again
-and again (it keeps the request in checks), each with the If-Match of the answer before:
+Each client has `--requests-per-client` requests of its own in the checks stage and sends
+`record_check` to each in turn, again and again (it keeps a request in checks), each with the
+If-Match of that request's answer before:
 
-- **HTTP**: the real app (uvicorn with uvloop and httptools, one worker) driven by the load
-  generator of `bench.servers`, in its own process; the server's CPU is read from /proc;
+- **HTTP**: the real app as deployed (`disclosure serve --workers 2`: uvicorn with uvloop and
+  httptools, a worker a core; `--server` picks another) driven by the load generator of
+  `bench.servers`, in its own process; the server's CPU is read from /proc for its whole
+  process tree;
 - **raw**: `bench.raw.RawLifecycle` in a process of its own, its clients as asyncio tasks: the
   locked read, the check, the keyed event link and one `UPDATE` with the version check, on the
   service's engine (it writes no row seals, which the service does); its CPU is its own. It
@@ -35,8 +38,8 @@ from sqlalchemy.engine import make_url
 from bench.raw import RawLifecycle
 from bench.scale import _ms, areas, sign_up
 from bench.servers import (
-    CANDIDATES,
-    _cpu,
+    DEPLOYED,
+    SERVERS,
     _generate,
     _http,
     answer_in_process,
@@ -48,8 +51,6 @@ from disclosure.policy import load_policy_book
 from disclosure.schemas import RecordCheck
 from tests.factories import body, new_request
 
-SERVER = "uvicorn (uvloop, httptools)"
-
 
 async def _raw(spec: dict[str, Any]) -> dict[str, Any]:
     db = Database(spec["url"])
@@ -57,24 +58,27 @@ async def _raw(spec: dict[str, Any]) -> dict[str, Any]:
     check = msgspec.convert(body("record_check"), RecordCheck)
     latencies: list[float] = []
 
-    async def client(reference: str, until: float, found: list[float]) -> None:
+    async def client(references: list[str], until: float, found: list[float]) -> None:
         async with db.engine.connect() as conn:
-            version = (await conn.execute(
+            versions = [(await conn.execute(
                 text("SELECT version FROM requests WHERE reference = :r"), {"r": reference}
-            )).scalar_one()
+            )).scalar_one() for reference in references]
+        turn = 0
         while time.perf_counter() < until:
+            which = turn % len(references)
+            turn += 1
             started = time.perf_counter()
-            version = await raw.send(reference, check, actor=spec["actor"],
-                                     expected_version=version)
+            versions[which] = await raw.send(references[which], check, actor=spec["actor"],
+                                             expected_version=versions[which])
             found.append(time.perf_counter() - started)
 
     try:
-        await asyncio.gather(*(client(r, time.perf_counter() + 1.0, [])
-                               for r in spec["references"]))
+        await asyncio.gather(*(client(mine, time.perf_counter() + 1.0, [])
+                               for mine in spec["references"]))
         before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         until = started + spec["seconds"]
-        await asyncio.gather(*(client(r, until, latencies) for r in spec["references"]))
+        await asyncio.gather(*(client(mine, until, latencies) for mine in spec["references"]))
         elapsed = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_SELF)
     finally:
@@ -115,24 +119,26 @@ async def main(options: argparse.Namespace) -> None:
     app = create_app()
     # Separate requests for the two: the raw baseline writes no row seals, so a request it has
     # moved no longer matches its seal, and the service rightly refuses to act on it (409).
-    references = await prepare(app, token, area, max(options.clients))
-    raw_references = await prepare(app, token, area, max(options.clients))
+    most = max(options.clients) * options.requests_per_client
+    references = await prepare(app, token, area, most)
+    raw_references = await prepare(app, token, area, most)
     await app.state.users.db.dispose()
     figures: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    async with serving(CANDIDATES[SERVER], options.url, token) as (pid, port):
+    async with serving(SERVERS[options.server], options.url, token) as (pid, port):
         for round_ in range(options.rounds):
             for clients in options.clients:
-                mine = references[:clients]
+                per_client = options.requests_per_client
                 spec = {"host": "127.0.0.1", "port": port, "seconds": 1.0, "etag_after": True,
                         "requests": [[_http("POST", f"/api/requests/{r}/events", token,
-                                            body("record_check"), if_match=True)]
-                                     for r in mine]}
+                                            body("record_check"), if_match=True)
+                                      for r in references[i::clients][:per_client]]
+                                     for i in range(clients)]}
                 await _generate(spec)
-                before = _cpu(pid)
-                http = await _generate(spec | {"seconds": options.seconds})
-                http["cpu"] = _cpu(pid) - before
+                http = await _generate(spec | {"seconds": options.seconds, "server_pid": pid})
                 raw = await in_own_process("bench.transitions", {
-                    "url": options.url, "references": raw_references[:clients],
+                    "url": options.url,
+                    "references": [raw_references[i::clients][:per_client]
+                                   for i in range(clients)],
                     "seconds": options.seconds, "actor": username})
                 for mode, found in (("HTTP", http), ("raw", raw)):
                     figures.setdefault((mode, clients), []).append(found)
@@ -164,8 +170,15 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/"
                             "disclosure_million")
+        parser.add_argument("--server", choices=SERVERS, default=DEPLOYED,
+                            help="how the app is served (default: as deployed, %(default)s)")
         parser.add_argument("--area", default=None, help="default: the largest")
         parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
         parser.add_argument("--seconds", type=float, default=4.0)
         parser.add_argument("--rounds", type=int, default=2)
+        parser.add_argument("--requests-per-client", type=int, default=8,
+                            help="each client sends to its own requests in turn (default"
+                            " %(default)s): a request's seal covers its rows' seals, so one"
+                            " request sent thousands of checks costs more a check than a"
+                            " request of a few dozen rows does")
         asyncio.run(main(parser.parse_args()))

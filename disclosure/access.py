@@ -272,11 +272,21 @@ def may_send(roles: frozenset[str] | set[str], event: str, payload: Any = None) 
     return allowed is not None and bool(allowed & set(roles))
 
 
+def _some_form() -> dict[str, frozenset[str]]:
+    """Each event with the roles that may send some form of it, from `EVENTS`."""
+    found: dict[str, frozenset[str]] = {}
+    for key, allowed in EVENTS.items():
+        event = key.partition(":")[0]
+        found[event] = found.get(event, frozenset()) | allowed
+    return found
+
+
+SOME_FORM: Final = _some_form()
+
+
 def may_send_some(roles: frozenset[str] | set[str], event: str) -> bool:
     """Whether these roles may send some form of the event (a variant of record_decision)."""
-    return any(
-        key.partition(":")[0] == event and allowed & set(roles) for key, allowed in EVENTS.items()
-    )
+    return not SOME_FORM.get(event, frozenset()).isdisjoint(roles)
 
 
 def require_event(roles: frozenset[str] | set[str], event: str, payload: Any = None) -> None:

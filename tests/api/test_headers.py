@@ -4,11 +4,14 @@ loads nothing from another host."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
+from litestar.types import Message
 
 from api.app import create_app
+from api.headers import security_headers
 from disclosure.settings import Settings
 from tests.api.conftest import client_for
 
@@ -28,6 +31,9 @@ def assert_secured(answer: httpx.Response) -> None:
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "no-referrer"
     assert headers["Strict-Transport-Security"].startswith("max-age=")
+    # Each once: a header the answer already carried is replaced, not repeated.
+    for name in ("Content-Security-Policy", "X-Frame-Options", "Cache-Control", "Allow"):
+        assert len(headers.get_list(name)) <= 1, (name, headers.get_list(name))
 
 
 @pytest.mark.parametrize(("method", "path", "status"), [
@@ -58,6 +64,26 @@ async def test_options_names_every_method_of_the_path(
     assert answer.status_code == 204
     assert {m.strip() for m in answer.headers["Allow"].split(",")} == methods
     assert_secured(answer)
+
+
+async def test_an_answer_that_sets_a_security_header_has_it_replaced_once() -> None:
+    hook = security_headers(hsts=False, docs_path="/schema", allow={"/api/x": "GET, OPTIONS"})
+    message: Message = {"type": "http.response.start", "status": 200, "headers": [
+        (b"cache-control", b"max-age=600"), (b"x-frame-options", b"SAMEORIGIN"),
+        (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2"),
+        (b"content-security-policy", b"default-src 'none'"),
+    ]}
+    scope: Any = {"type": "http", "path": "/api/x", "method": "OPTIONS",
+                  "path_template": "/api/x", "scheme": "http"}
+    await hook(message, scope)
+    headers = httpx.Headers(message["headers"])
+    assert headers.get_list("cache-control") == ["no-store"]
+    assert headers.get_list("x-frame-options") == ["DENY"]
+    assert headers.get_list("set-cookie") == ["a=1", "b=2"]
+    # The answer's own policy stands (the printable report brings one).
+    assert headers.get_list("content-security-policy") == ["default-src 'none'"]
+    assert headers.get_list("allow") == ["GET, OPTIONS"]
+    assert "strict-transport-security" not in headers
 
 
 async def test_the_schema_viewer_loads_only_from_the_app(plain: httpx.AsyncClient) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from disclosure import access
 from disclosure.access import ALERT_EVENTS, ENDPOINTS, EVENTS, REVIEW_EVENTS, ROLES
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "access.md").read_text()
@@ -49,3 +50,15 @@ def test_review_event_table_matches_the_rules() -> None:
     assert set(documented) == set(REVIEW_EVENTS)
     for event, ticks in documented.items():
         assert ticks == ["✓" if role in REVIEW_EVENTS[event] else "" for role in ROLES], event
+
+
+def test_some_form_of_an_event_is_allowed_exactly_when_a_variant_of_it_is() -> None:
+    roles = sorted({role for allowed in access.EVENTS.values() for role in allowed})
+    events = {key.partition(":")[0] for key in access.EVENTS} | {"no_such_event"}
+    for role in roles:
+        for event in events:
+            variants = [allowed for key, allowed in access.EVENTS.items()
+                        if key.partition(":")[0] == event]
+            assert access.may_send_some({role}, event) == any(role in a for a in variants), (
+                role, event)
+    assert not access.may_send_some(frozenset(), "record_check")

@@ -37,7 +37,7 @@ STAGE_OF_STATE: dict[str, Stage] = {
 STATE_OF_STAGE: dict[Stage, str] = {stage: state for state, stage in STAGE_OF_STATE.items()}
 
 _BATCH = 500
-_Query = TypeVar("_Query", bound=Select[Any])
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
 
 def stage_starts(
@@ -304,6 +304,19 @@ async def workload(
     ]
 
 
+class Queued(Protocol):
+    """What a queue's cursor is made of: a request, or a row of its summary."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def immediate_risk(self) -> bool: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def stage_due_at(self) -> datetime | None: ...
+
+
 def queue(
     query: _Query,
     *,
@@ -335,7 +348,7 @@ def queue(
     return query.order_by(Request.immediate_risk.desc(), due.asc().nulls_last(), Request.id)
 
 
-def next_cursor(last: Request, stage: Stage | None) -> str:
+def next_cursor(last: Queued, stage: Stage | None) -> str:
     due = last.stage_due_at if stage else last.due_at
     return cursors.encode(
         last.immediate_risk, cursors.instant(due) if due is not None else None, last.id

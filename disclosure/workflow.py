@@ -908,8 +908,8 @@ class Workflow:
         async with self.reading(visit) as session:
             rid = await request_id(session, reference, area=area, lock=visit is not None)
             rows = (
-                await session.scalars(
-                    select(Event).where(Event.request_id == rid).order_by(Event.seq)
+                await session.execute(
+                    select(*TIMELINE).where(Event.request_id == rid).order_by(Event.seq)
                 )
             ).all()
             await self.log(session, rid, reference, visit)
@@ -1009,6 +1009,11 @@ class Workflow:
         )
 
 
+# What a request's timeline shows of each event, read as plain rows.
+TIMELINE = (
+    Event.seq, Event.event, Event.from_state, Event.to_state, Event.actor, Event.occurred_at,
+    Event.recorded_at, Event.policy_version, Event.payload, Event.hash,
+)
 # What a page of requests shows of each, and the columns its cursor is made of.
 SUMMARY = (
     Request.id, Request.reference, Request.scheme, Request.route, Request.area,

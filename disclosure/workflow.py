@@ -867,7 +867,7 @@ class Workflow:
             stage=timeliness.STAGE_OF_STATE.get(request.state),
             stage_due_at=request.stage_due_at,
             closed_at=request.closed_at,
-            overdue=self._overdue(request.state, request.due_at),
+            overdue=_overdue(request.state, request.due_at, self.now()),
             version=request.version,
             parties=list(parties),
             possible_duplicates=related.possible_duplicates.shown,
@@ -879,9 +879,6 @@ class Workflow:
             closures=list(closures),
             meeting_id=request.meeting_id,
         )
-
-    def _overdue(self, state: str, due_at: datetime | None) -> bool:
-        return state != "closed" and due_at is not None and due_at < self.now()
 
     async def clock(
         self, reference: str, *, area: str | None = None, visit: Visit | None = None
@@ -990,6 +987,7 @@ class Workflow:
             rows = (await session.execute(query)).all()
         more = len(rows) > limit
         rows = rows[:limit]
+        now = self.now()
         return RequestPage(
             items=[
                 RequestSummary(
@@ -997,7 +995,7 @@ class Workflow:
                     division=r.division, state=r.state, outcome=r.outcome,
                     immediate_risk=r.immediate_risk, received_at=r.received_at, due_at=r.due_at,
                     stage=timeliness.STAGE_OF_STATE.get(r.state), stage_due_at=r.stage_due_at,
-                    overdue=self._overdue(r.state, r.due_at), version=r.version,
+                    overdue=_overdue(r.state, r.due_at, now), version=r.version,
                 )
                 for r in rows
             ],
@@ -1007,6 +1005,10 @@ class Workflow:
                 if more and rows else None
             ),
         )
+
+
+def _overdue(state: str, due_at: datetime | None, now: datetime) -> bool:
+    return state != "closed" and due_at is not None and due_at < now
 
 
 # What a request's timeline shows of each event, read as plain rows.

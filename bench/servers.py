@@ -5,8 +5,8 @@ PostgreSQL database (granian comes with the `bench` extra). A load generator in 
 (`python -m bench.servers load`, a few dozen lines of asyncio speaking HTTP/1.1 with keep-alive,
 so it costs little) drives it with `--clients` connections for `--seconds`. Candidates and
 workloads are interleaved over `--rounds`. Reported: requests per second, latency p50/p99, and
-the server's CPU time per request (from /proc, its worker processes included), each beside the
-first candidate's.
+the server's CPU time per request (from /proc, its worker processes included, read by the load
+generator at the start and the end of its timed window), each beside the first candidate's.
 
     python -m bench.servers --postgres-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 """

@@ -73,7 +73,8 @@ _HSTS = _fixed(("Strict-Transport-Security", HSTS))
 _CSP = b"content-security-policy"
 _PAGE_CSP = _fixed(("Content-Security-Policy", PAGE_CSP))
 _DOCS_CSP = _fixed(("Content-Security-Policy", DOCS_CSP))
-_REPLACED = frozenset(name for name, _ in [*_ALWAYS, *_NO_STORE, *_HSTS]) | {b"allow"}
+_REPLACED = frozenset(name for name, _ in [*_ALWAYS, *_NO_STORE, *_HSTS])
+_ALLOW = b"allow"
 
 
 def security_headers(*, hsts: bool, docs_path: str, allow: dict[str, str]) -> Hook:
@@ -101,7 +102,8 @@ def security_headers(*, hsts: bool, docs_path: str, allow: dict[str, str]) -> Ho
             headers += _HSTS
         template = scope.get("path_template")
         if scope.get("method") == "OPTIONS" and template in allow:
-            headers.append((b"allow", allow[template].encode("latin-1")))
+            headers = [(name, value) for name, value in headers if name.lower() != _ALLOW]
+            headers.append((_ALLOW, allow[template].encode("latin-1")))
         message["headers"] = headers
 
     return hook

@@ -41,6 +41,7 @@ def assert_secured(answer: httpx.Response) -> None:
     ("GET", "/api/no-such-endpoint", 404),
     ("PUT", "/api/requests", 405),
     ("PATCH", "/api/session", 405),
+    ("TRACE", "/api/requests", 405),
 ])
 async def test_routing_errors_carry_the_security_headers(
     plain: httpx.AsyncClient, method: str, path: str, status: int
@@ -48,6 +49,9 @@ async def test_routing_errors_carry_the_security_headers(
     answer = await plain.request(method, path)
     assert answer.status_code == status
     assert_secured(answer)
+    if status == 405:
+        # RFC 9110: a 405 names the methods the path does take.
+        assert answer.headers.get_list("Allow"), answer.headers
     if path.startswith("/api/"):
         assert answer.headers["Cache-Control"] == "no-store"
 
@@ -70,6 +74,7 @@ async def test_an_answer_that_sets_a_security_header_has_it_replaced_once() -> N
     hook = security_headers(hsts=False, docs_path="/schema", allow={"/api/x": "GET, OPTIONS"})
     message: Message = {"type": "http.response.start", "status": 200, "headers": [
         (b"cache-control", b"max-age=600"), (b"x-frame-options", b"SAMEORIGIN"),
+        (b"allow", b"GET"),
         (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2"),
         (b"content-security-policy", b"default-src 'none'"),
     ]}

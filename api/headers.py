@@ -73,7 +73,6 @@ _HSTS = _fixed(("Strict-Transport-Security", HSTS))
 _CSP = b"content-security-policy"
 _PAGE_CSP = _fixed(("Content-Security-Policy", PAGE_CSP))
 _DOCS_CSP = _fixed(("Content-Security-Policy", DOCS_CSP))
-_REPLACED = frozenset(name for name, _ in [*_ALWAYS, *_NO_STORE, *_HSTS])
 _ALLOW = b"allow"
 
 
@@ -81,29 +80,29 @@ def security_headers(*, hsts: bool, docs_path: str, allow: dict[str, str]) -> Ho
     """A before-send hook; `hsts` forces Strict-Transport-Security behind a TLS proxy, and
     `allow` (filled once the app is built) answers OPTIONS with every method of the path.
 
-    The answer's headers are rewritten in one pass: this runs on every answer."""
+    Each header set here replaces any of that name the answer carried; the rest are kept. The
+    answer's headers are rewritten in one pass: this runs on every answer."""
 
     async def hook(message: Message, scope: Scope) -> None:
         if scope["type"] != ScopeType.HTTP or message["type"] != "http.response.start":
             return
         path: str = scope["path"]
         docs = path == docs_path or path.startswith(docs_path + "/")
-        headers: list[tuple[bytes, bytes]] = [
-            (name, value) for name, value in message.get("headers") or ()
-            if name.lower() not in _REPLACED
-        ]
+        given: list[tuple[bytes, bytes]] = list(message.get("headers") or ())
+        added = list(_ALWAYS)
         # An answer that brought its own policy (own_styles_csp) keeps it.
-        if not any(name.lower() == _CSP for name, _ in headers):
-            headers += _DOCS_CSP if docs else _PAGE_CSP
-        headers += _ALWAYS
+        if not any(name.lower() == _CSP for name, _ in given):
+            added += _DOCS_CSP if docs else _PAGE_CSP
         if not path.startswith("/assets/"):
-            headers += _NO_STORE
+            added += _NO_STORE
         if hsts or scope.get("scheme") == "https":
-            headers += _HSTS
+            added += _HSTS
         template = scope.get("path_template")
         if scope.get("method") == "OPTIONS" and template in allow:
-            headers = [(name, value) for name, value in headers if name.lower() != _ALLOW]
-            headers.append((_ALLOW, allow[template].encode("latin-1")))
-        message["headers"] = headers
+            added.append((_ALLOW, allow[template].encode("latin-1")))
+        replaced = {name for name, _ in added}
+        message["headers"] = [
+            (name, value) for name, value in given if name.lower() not in replaced
+        ] + added
 
     return hook

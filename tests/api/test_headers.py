@@ -89,6 +89,15 @@ async def test_an_answer_that_sets_a_security_header_has_it_replaced_once() -> N
     assert headers.get_list("content-security-policy") == ["default-src 'none'"]
     assert headers.get_list("allow") == ["GET, OPTIONS"]
     assert "strict-transport-security" not in headers
+    # A front-end asset may be kept: its own Cache-Control stands, and a 405 keeps its Allow.
+    asset: Message = {"type": "http.response.start", "status": 405, "headers": [
+        (b"cache-control", b"max-age=600"), (b"allow", b"GET, HEAD"),
+    ]}
+    await hook(asset, {"type": "http", "path": "/assets/app.css", "method": "POST"})
+    kept = httpx.Headers(asset["headers"])
+    assert kept.get_list("cache-control") == ["max-age=600"]
+    assert kept.get_list("allow") == ["GET, HEAD"]
+    assert kept.get_list("x-frame-options") == ["DENY"]
 
 
 async def test_the_schema_viewer_loads_only_from_the_app(plain: httpx.AsyncClient) -> None:

@@ -23,7 +23,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import quantiles
 from typing import Protocol
@@ -90,7 +89,8 @@ class HttpWalker:
 
     def __init__(self, client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
         self.client = client
-        self.auth = {actor: {"Authorization": f"Bearer {t}"} for actor, t in tokens.items()}
+        self.auth = {actor: {"Authorization": f"Bearer {t}", "Content-Type": "application/json"}
+                     for actor, t in tokens.items()}
 
     async def receive(self, new: NewRequest, *, actor: str) -> Opened:
         response = await self.client.post(
@@ -129,8 +129,8 @@ def _expect(response: httpx.Response, status: int) -> None:
 # Payloads --------------------------------------------------------------------------------
 
 def _new() -> NewRequest:
-    received = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    request = new_request(received_at=received)
+    # Received when the payloads of `body` say, the morning before their first event.
+    request = new_request()
     # The person at risk applies, so the delivery closes the request: no notice is owed.
     for party in request["parties"]:
         if party["role"] == "applicant":

@@ -3,6 +3,10 @@
 Same engine and connection pool as the service (so the same BEGIN IMMEDIATE on SQLite and
 SELECT ... FOR UPDATE on PostgreSQL), the same statements in the same transactions, the same
 values written: stage records, salted payload digests, the sha256 link chain, the version bump.
+The request, its parties and its checks are written through the service's `seals.Sealer`, as
+the service writes them: each UPDATE of the request checks the row against its seal first, and
+one statement writes the seals before the commit. Due dates are worked out again when the state
+changes, and kept as they stand when it does not, as the service does.
 """
 
 from __future__ import annotations
@@ -11,21 +15,21 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import Integer, Row, String, insert, text
+from sqlalchemy import Integer, Row, String, bindparam, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from disclosure import audit, clocks, timeliness
+from disclosure import audit, clocks, seals, timeliness
 from disclosure.db import Database
 from disclosure.errors import EventNotAllowed, GuardRefused, NotFound, StaleVersion
-from disclosure.models import Party, UtcDateTime
+from disclosure.models import UtcDateTime
 from disclosure.outcomes import decided_outcome, outcome_of
 from disclosure.policy import PolicySettings
+from disclosure.records import CHECKS, PARTIES, REQUESTS, TABLES
 from disclosure.schemas import (
     CompleteChecks,
     CompleteInitialChecks,
     EventIn,
     NewRequest,
-    RecipientIn,
     RecordCheck,
     RecordDecision,
     RecordDelivery,
@@ -55,24 +59,28 @@ NEXT_NUMBER = text(
     "INSERT INTO reference_counters (scheme, year, last) VALUES (:scheme, :year, 1) "
     "ON CONFLICT (scheme, year) DO UPDATE SET last = reference_counters.last + 1 RETURNING last"
 )
-INSERT_REQUEST = text(
-    "INSERT INTO requests (reference, scheme, route, area, division, channel, summary, state,"
-    " immediate_risk, policy_version, received_at, due_at, stage_due_at, created_at, updated_at,"
-    " created_by, version, last_event_hash) VALUES (:reference, :scheme, :route, :area,"
-    " :division, :channel, :summary, 'received', :immediate_risk, :policy_version, :received_at,"
-    " :due_at, :stage_due_at, :at, :at, :actor, 1, :hash) RETURNING id"
+INSERT_REQUEST = insert(REQUESTS)
+INSERT_PARTIES = insert(PARTIES)
+INSERT_CHECK = insert(CHECKS)
+INSERT_DECISION = insert(TABLES["decisions"])
+INSERT_RECIPIENT = insert(TABLES["decision_recipients"])
+INSERT_DELIVERY = insert(TABLES["deliveries"])
+SETTLE = update(TABLES["decision_recipients"]).where(
+    TABLES["decision_recipients"].c.decision_id == bindparam("decision"),
+    TABLES["decision_recipients"].c.party_id == bindparam("party"),
 )
-# Parties go in as the ORM sends them: batched, each row's id returned in order.
-INSERT_PARTIES = (
-    insert(Party).returning(Party.id, Party.role, sort_by_parameter_order=True)
+# The one UPDATE of the request an event makes, version-checked as the service's is; its SET
+# clause is the parameters given besides these two.
+BUMP = update(REQUESTS).where(
+    REQUESTS.c.id == bindparam("rid"), REQUESTS.c.version == bindparam("expected")
 )
 LOCK = (
-    "SELECT id, reference, scheme, state, version, last_event_hash, policy_version, received_at"
-    " FROM requests WHERE reference = :reference"
+    "SELECT id, reference, scheme, state, version, last_event_hash, policy_version, received_at,"
+    " due_at, stage_due_at FROM requests WHERE reference = :reference"
 )
-WHEN = {"received_at": UtcDateTime()}
+WHEN = {"received_at": UtcDateTime(), "due_at": UtcDateTime(), "stage_due_at": UtcDateTime()}
 COUNT_CHECKS = text("SELECT count(*) FROM checks WHERE request_id = :rid")
-PARTIES = text("SELECT id, role FROM parties WHERE request_id = :rid")
+PARTY_ROLES = text("SELECT id, role FROM parties WHERE request_id = :rid")
 PREPARED_BY = text(
     "SELECT actor, min(seq), event FROM events WHERE request_id = :rid AND event IN"
     f" ({', '.join(repr(e) for e in PREPARING)}) GROUP BY actor, event ORDER BY min(seq)"
@@ -85,14 +93,6 @@ RECIPIENTS = text(
     "SELECT r.party_id, r.wording, r.settlement, p.role FROM decision_recipients r"
     " JOIN parties p ON p.id = r.party_id WHERE r.decision_id = :decision"
 )
-SETTLE = text(
-    "UPDATE decision_recipients SET settlement = 'delivered', settled_at = :at, settled_by = :by"
-    " WHERE decision_id = :decision AND party_id = :party"
-)
-INSERT_CHECK = text(
-    "INSERT INTO checks (request_id, source, information_held, summary, checked_at, recorded_by)"
-    " VALUES (:request_id, :source, :information_held, :summary, :checked_at, :recorded_by)"
-)
 INSERT_EVENT = text(
     "INSERT INTO events (request_id, seq, event, from_state, to_state, actor, occurred_at,"
     " recorded_at, policy_version, payload, payload_salt, payload_digest, prev_hash, hash,"
@@ -101,19 +101,6 @@ INSERT_EVENT = text(
 )
 
 
-def _bump(*extra: str) -> Any:
-    """The one UPDATE of the request an event makes, version-checked as the service's is."""
-    sets = ", ".join(f"{c} = :{c}" for c in extra)
-    return text(
-        "UPDATE requests SET state = :state, updated_at = :at, version = :version,"
-        f" last_event_hash = :hash, due_at = :due_at, stage_due_at = :stage_due_at"
-        f"{', ' + sets if sets else ''} WHERE id = :rid AND version = :expected"
-    )
-
-
-BUMP = _bump()
-RISK = _bump("immediate_risk")
-CLOSE = _bump("outcome", "closed_at")
 # The clock's inputs, as timeliness.request_clocks reads them after each event's row is in.
 STAGE_CHANGES = text(
     "SELECT to_state, occurred_at FROM events WHERE request_id = :rid AND to_state IN"
@@ -123,27 +110,6 @@ STAGE_CHANGES = text(
 EXTENSIONS = text(
     "SELECT days, category, reason, granted_at FROM extensions WHERE request_id = :rid"
 ).columns(days=Integer(), category=String(), reason=String(), granted_at=UtcDateTime())
-
-
-def _insert(table: str, columns: list[str]) -> Any:
-    names = ", ".join(columns)
-    values = ", ".join(f":{c}" for c in columns)
-    return text(f"INSERT INTO {table} ({names}) VALUES ({values})")
-
-
-DECISION_COLUMNS = [
-    "request_id", "recorded_by", "decision_maker",
-    *(f for f in RecordDecision.__struct_fields__ if f != "recipients"),
-]
-RECIPIENT_COLUMNS = ["decision_id", "request_id", *RecipientIn.__struct_fields__]
-DELIVERY_COLUMNS = [
-    "request_id", "recorded_by", "matches_approved_wording", *RecordDelivery.__struct_fields__
-]
-INSERT_DECISION = text(
-    _insert("decisions", DECISION_COLUMNS).text + " RETURNING id"
-)
-INSERT_RECIPIENT = _insert("decision_recipients", RECIPIENT_COLUMNS)
-INSERT_DELIVERY = _insert("deliveries", DELIVERY_COLUMNS)
 
 
 class RawLifecycle:
@@ -162,19 +128,15 @@ class RawLifecycle:
             return moment
         return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
-    def _column(self, value: Any) -> Any:
-        if isinstance(value, datetime):
-            return self._when(value)
-        if isinstance(value, list | dict | msgspec.Struct):
-            return msgspec.json.encode(value).decode()
-        return value
-
     async def receive(self, new: NewRequest, *, actor: str) -> Opened:
         now = datetime.now(UTC)
         received_at = new.received_at.astimezone(UTC)
         policy = self.policy.book.version_for(new.scheme, received_at)
-        clock = timeliness.receipt_clock(self.policy, code=policy.code, received_at=received_at)
+        clock = timeliness.receipt_clock(
+            self.policy, code=policy.code, route=new.route, received_at=received_at
+        )
         async with self.writer.begin() as conn:
+            sealer = seals.Sealer(conn, self.keys)
             number = (
                 await conn.execute(NEXT_NUMBER, {"scheme": new.scheme, "year": received_at.year})
             ).scalar_one()
@@ -185,19 +147,20 @@ class RawLifecycle:
                 event="receive", from_state=None, to_state="received", actor=actor, at=now,
                 payload=msgspec.to_builtins(new),
             )
-            rid = (
-                await conn.execute(INSERT_REQUEST, {
-                    "reference": reference, "scheme": new.scheme, "route": new.route,
-                    "area": new.area, "division": new.division, "channel": new.channel,
-                    "summary": new.summary, "immediate_risk": new.immediate_risk,
-                    "policy_version": policy.code, "received_at": self._when(received_at),
-                    "due_at": self._when(clock.overall.due_at if clock.overall else None),
-                    "stage_due_at": self._when(timeliness.stage_due_at(clock, "received")),
-                    "at": self._when(now), "actor": actor, "hash": link["hash"],
-                })
-            ).scalar_one()
+            [row] = await sealer.write(INSERT_REQUEST, {
+                "reference": reference, "scheme": new.scheme, "route": new.route,
+                "area": new.area, "division": new.division, "channel": new.channel,
+                "summary": new.summary, "state": "received",
+                "immediate_risk": new.immediate_risk, "policy_version": policy.code,
+                "received_at": received_at,
+                "due_at": clock.overall.due_at if clock.overall else None,
+                "stage_due_at": timeliness.stage_due_at(clock, "received"),
+                "created_at": now, "updated_at": now, "created_by": actor, "version": 1,
+                "last_event_hash": link["hash"],
+            })
+            rid = row.id
             await conn.execute(INSERT_EVENT, link | {"rid": rid})
-            parties = await conn.execute(INSERT_PARTIES, [
+            parties = await sealer.write(INSERT_PARTIES, [
                 msgspec.structs.asdict(p) | {
                     "request_id": rid,
                     "safe_contact": msgspec.to_builtins(p.safe_contact) if p.safe_contact else None,
@@ -205,6 +168,7 @@ class RawLifecycle:
                 for p in new.parties
             ])
             at_risk = next(p.id for p in parties if p.role == "person_at_risk")
+            await sealer.flush()
         return Opened(reference, 1, at_risk)
 
     async def send(
@@ -213,6 +177,7 @@ class RawLifecycle:
         event = type(payload).__struct_config__.tag
         assert isinstance(event, str)
         async with self.writer.begin() as conn:
+            sealer = seals.Sealer(conn, self.keys)
             request = (await conn.execute(self.lock, {"reference": reference})).first()
             if request is None:
                 raise NotFound(reference)
@@ -223,7 +188,7 @@ class RawLifecycle:
             if to_state is None:
                 raise EventNotAllowed(event, state, ())
             now = datetime.now(UTC)
-            decided = await self._stage(conn, rid, payload, actor=actor)
+            decided = await self._stage(conn, sealer, rid, payload, actor=actor)
             seq: int = request.version + 1
             link = self._link(
                 reference=reference, seq=seq, prev_hash=request.last_event_hash,
@@ -232,31 +197,29 @@ class RawLifecycle:
             )
             await conn.execute(INSERT_EVENT, link | {"rid": rid})
             bump = {"rid": rid, "expected": expected_version, "state": to_state,
-                    "at": self._when(now), "version": seq, "hash": link["hash"]}
-            bump |= await self._clock(conn, request, to_state)
-            if to_state == "closed":
-                outcome = outcome_of(payload, decided=decided)
-                bumped = await conn.execute(CLOSE, bump | {
-                    "outcome": outcome, "closed_at": self._when(now)
-                })
-            elif isinstance(payload, CompleteInitialChecks):
-                bumped = await conn.execute(RISK, bump | {
-                    "immediate_risk": payload.immediate_risk
-                })
+                    "updated_at": now, "version": seq, "last_event_hash": link["hash"]}
+            if to_state == state:
+                bump |= {"due_at": request.due_at, "stage_due_at": request.stage_due_at}
             else:
-                bumped = await conn.execute(BUMP, bump)
-            if bumped.rowcount != 1:
+                bump |= await self._clock(conn, request, to_state)
+            if to_state == "closed":
+                bump |= {"outcome": outcome_of(payload, decided=decided), "closed_at": now}
+            elif isinstance(payload, CompleteInitialChecks):
+                bump |= {"immediate_risk": payload.immediate_risk}
+            if len(await sealer.write(BUMP, bump)) != 1:
                 raise StaleVersion(reference, expected_version, request.version)
+            await sealer.flush()
         return seq
 
     async def _stage(
-        self, conn: AsyncConnection, rid: int, payload: EventIn, *, actor: str
+        self, conn: AsyncConnection, sealer: seals.Sealer, rid: int, payload: EventIn, *,
+        actor: str,
     ) -> str | None:
         """Check the guards and write the stage record; what a delivery's decision came to."""
         params = {"request_id": rid, "recorded_by": actor}
         match payload:
             case RecordCheck():
-                await conn.execute(INSERT_CHECK, params | self._fields(payload))
+                await sealer.write(INSERT_CHECK, params | self._row(CHECKS, payload))
             case CompleteChecks():
                 if (await conn.execute(COUNT_CHECKS, {"rid": rid})).scalar_one() < 1:
                     raise GuardRefused("complete_checks", "needs at least one recorded check")
@@ -268,15 +231,13 @@ class RawLifecycle:
                         raise GuardRefused("record_decision", "the recipient must be eligible")
                 if actor in prepared:
                     raise GuardRefused("record_decision", "decided by who prepared it")
-                fields = self._fields(payload)
-                del fields["recipients"]
-                decision_id = (await conn.execute(
-                    INSERT_DECISION, params | fields | {"decision_maker": actor}
-                )).scalar_one()
-                for recipient in payload.recipients:
-                    await conn.execute(INSERT_RECIPIENT, {
-                        "decision_id": decision_id, "request_id": rid,
-                    } | {k: self._column(v) for k, v in msgspec.structs.asdict(recipient).items()})
+                [decision] = await sealer.write(INSERT_DECISION, params | self._row(
+                    INSERT_DECISION.table, payload) | {"decision_maker": actor})
+                await sealer.write(INSERT_RECIPIENT, [
+                    {"decision_id": decision.id, "request_id": rid}
+                    | self._row(INSERT_RECIPIENT.table, recipient)
+                    for recipient in payload.recipients
+                ])
             case RecordDelivery():
                 decision = (await conn.execute(LATEST_DECISION, {"rid": rid})).first()
                 if decision is None:
@@ -285,13 +246,15 @@ class RawLifecycle:
                 pending = {r.party_id: r.wording for r in recipients if r.settlement is None}
                 if payload.recipient_party_id not in pending:
                     raise GuardRefused("record_delivery", "not a recipient awaiting delivery")
-                await conn.execute(INSERT_DELIVERY, params | self._fields(payload) | {
+                await sealer.write(INSERT_DELIVERY, params | self._row(
+                    INSERT_DELIVERY.table, payload) | {
                     "matches_approved_wording": same_words(
                         payload.words_used, pending[payload.recipient_party_id]),
                 })
-                await conn.execute(SETTLE, {
-                    "at": self._when(payload.delivered_at), "by": payload.delivered_by,
-                    "decision": decision.id, "party": payload.recipient_party_id,
+                await sealer.write(SETTLE, {
+                    "settlement": "delivered", "settled_at": payload.delivered_at,
+                    "settled_by": payload.delivered_by, "decision": decision.id,
+                    "party": payload.recipient_party_id,
                 })
                 delivered = {r.party_id: r.role for r in recipients if r.settlement}
                 delivered[payload.recipient_party_id] = next(
@@ -301,7 +264,7 @@ class RawLifecycle:
         return None
 
     async def _parties(self, conn: AsyncConnection, rid: int) -> dict[int, str]:
-        return {party_id: role for party_id, role in await conn.execute(PARTIES, {"rid": rid})}
+        return {party_id: role for party_id, role in await conn.execute(PARTY_ROLES, {"rid": rid})}
 
     async def _clock(
         self, conn: AsyncConnection, request: Row[Any], state: str
@@ -319,12 +282,19 @@ class RawLifecycle:
             nation=self.policy.nation,
         )
         return {
-            "due_at": self._when(clock.overall.due_at if clock.overall else None),
-            "stage_due_at": self._when(timeliness.stage_due_at(clock, state)),
+            "due_at": clock.overall.due_at if clock.overall else None,
+            "stage_due_at": timeliness.stage_due_at(clock, state),
         }
 
-    def _fields(self, payload: EventIn) -> dict[str, Any]:
-        return {k: self._column(v) for k, v in msgspec.structs.asdict(payload).items()}
+    @staticmethod
+    def _row(table: Any, values: Any) -> dict[str, Any]:
+        """The fields of `values` that are columns of `table`, as the service stores them."""
+        fields = values if isinstance(values, dict) else msgspec.structs.asdict(values)
+        return {
+            name: msgspec.to_builtins(value) if isinstance(value, list | dict | msgspec.Struct)
+            else value
+            for name, value in fields.items() if name in table.c
+        }
 
     def _link(
         self,

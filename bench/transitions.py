@@ -9,10 +9,10 @@ If-Match of that request's answer before:
   `bench.servers`, in its own process; the server's CPU is read from /proc for its whole
   process tree;
 - **raw**: `bench.raw.RawLifecycle` in a process of its own, its clients as asyncio tasks: the
-  locked read, the check, the keyed event link and one `UPDATE` with the version check, on the
-  service's engine (it writes no row seals, which the service does); its CPU is its own. It
-  moves requests of its own: one it has moved no longer matches its row seal, which
-  `disclosure audit verify` then names, so run this on a database made for benchmarking.
+  service's statements written by hand on the service's engine (the locked read, the check,
+  the keyed event link, the request's row checked against its seal, one `UPDATE` with the
+  version check, the seals), with the service's `seals.Sealer` working out the seals; its
+  CPU is its own. It moves requests of its own, sealed as the service seals them.
 
 Throughput, p50/p99 and CPU per transition at each `--clients`, interleaved over `--rounds`.
 
@@ -117,8 +117,7 @@ async def main(options: argparse.Namespace) -> None:
     await conn.close()
     username, token = await sign_up(options.url, area)
     app = create_app()
-    # Separate requests for the two: the raw baseline writes no row seals, so a request it has
-    # moved no longer matches its seal, and the service rightly refuses to act on it (409).
+    # Separate requests for the two, so that neither finds a version the other moved.
     most = max(options.clients) * options.requests_per_client
     references = await prepare(app, token, area, most)
     raw_references = await prepare(app, token, area, most)

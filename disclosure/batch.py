@@ -18,6 +18,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Collection,
     Iterable,
     Iterator,
     Mapping,
@@ -191,6 +192,7 @@ class BatchRecords:
         self._ids: dict[str, Iterator[int]] = {}
         self._divisions: dict[str, list[str]] = {}
         self._roles: dict[tuple[str, str | None], list[str] | None] = {}
+        self._written: set[str] = set()
 
     def _casefile(self, rid: int) -> _Casefile:
         return self.by_id[rid]
@@ -344,6 +346,7 @@ class BatchRecords:
     async def insert(
         self, table: Table, rows: Sequence[Mapping[str, Any]]
     ) -> Sequence[Mapping[str, Any]]:
+        self._written.add(table.name)
         written = []
         for given in rows:
             row = _stored(table, given)
@@ -373,6 +376,7 @@ class BatchRecords:
             candidates = list(self._of(decision["request_id"], table))
         matched = [row for row in candidates
                    if all(row[name] == value for name, value in where.items())]
+        self._written.add(table.name)
         changes = {name: value for name, value in _stored(table, values).items()
                    if name in values}
         for row in matched:
@@ -380,6 +384,10 @@ class BatchRecords:
             if table is PARTIES:
                 self.happened.append(partial(_change_party, party_id=row["id"], values=changes))
         return matched
+
+    def wrote(self, tables: Collection[str]) -> bool:
+        # Every transition of the batch counts, so this errs on the side of yes.
+        return not self._written.isdisjoint(tables)
 
     async def append(self, event: Mapping[str, Any]) -> None:
         row = dict(event)

@@ -43,6 +43,13 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        # asyncpg already gives a timestamptz as an aware datetime in UTC: nothing to do for
+        # each value read.
+        if dialect.driver == "asyncpg":
+            return None
+        return super().result_processor(dialect, coltype)
+
 
 # BIGINT keys on PostgreSQL; SQLite only autoincrements a column declared INTEGER.
 Key = BigInteger().with_variant(Integer(), "sqlite")

@@ -6,7 +6,7 @@ them at once. Both answer every question the same way, so the flow is the same c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple, Protocol
@@ -121,6 +121,10 @@ class Records(Protocol):
         self, table: Table, where: Mapping[str, Any], values: Mapping[str, Any]
     ) -> Sequence[Mapping[str, Any]]:
         """Change the casework rows matching `where`; each as stored afterwards."""
+        ...
+    def wrote(self, tables: Collection[str]) -> bool:
+        """Whether `insert` or `update` has written a row of one of these tables (at least
+        since this transaction began)."""
         ...
     async def append(self, event: Mapping[str, Any]) -> None:
         """Add an event to its request's trail."""
@@ -268,6 +272,7 @@ class SqlRecords:
         self.policy = policy
         self.finding = finding
         self.sealer = seals.Sealer(conn, db.keys)
+        self._written: set[str] = set()
         # When each locked request entered its state, read with the lock, until its trail grows.
         self._entered: dict[int, datetime | None] = {}
 
@@ -348,6 +353,7 @@ class SqlRecords:
     ) -> Sequence[Mapping[str, Any]]:
         params = [dict(row) for row in rows]
         written = await self.sealer.write(_insert(table), params if len(params) > 1 else params[0])
+        self._written.add(table.name)
         return [row._mapping for row in written]
 
     async def update(
@@ -356,7 +362,11 @@ class SqlRecords:
         statement = _update(table, tuple((name, value is None) for name, value in where.items()))
         params = {f"where_{name}": value for name, value in where.items() if value is not None}
         written = await self.sealer.write(statement, params | dict(values))
+        self._written.add(table.name)
         return [row._mapping for row in written]
+
+    def wrote(self, tables: Collection[str]) -> bool:
+        return not self._written.isdisjoint(tables)
 
     async def append(self, event: Mapping[str, Any]) -> None:
         self._entered.pop(event["request_id"], None)

@@ -11,6 +11,7 @@ import msgspec
 from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.util import find_tables
 
 from disclosure import clocks, cursors
 from disclosure.models import OPEN, Decision, DecisionRecipient, Event, Extension, Request
@@ -118,6 +119,11 @@ _AGREED = (
            Decision.urgent.is_(False), DecisionRecipient.deliver_by.is_not(None))
     .group_by(DecisionRecipient.request_id, DecisionRecipient.decision_id, Decision.decided_at)
     .order_by(DecisionRecipient.decision_id)
+)
+# The tables besides the trail that a clock is worked out from. An event that writes none of
+# their rows and leaves the state where it was cannot move the clock.
+INPUTS: frozenset[str] = frozenset(
+    table.name for query in (_EXTENSIONS, _AGREED) for table in find_tables(query)
 )
 
 

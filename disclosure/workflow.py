@@ -395,9 +395,16 @@ class Workflow:
                 "recorded_at": now, "due_at": request.stage_due_at,
             })
         # The clock reads the trail with this event in it, so the request row is written
-        # once, with its new due dates.
-        clock = await records.clock(request)
-        due_at = clock.overall.due_at if clock.overall else None
+        # once, with its new due dates. An event that stays in its state and writes nothing a
+        # clock is worked out from keeps the due dates it found, or sets those it worked out
+        # itself (`recompute_clock`, after a policy change).
+        if to_state == from_state and not records.wrote(timeliness.INPUTS):
+            due_at = changes.pop("due_at", request.due_at)
+            stage_due_at = changes.pop("stage_due_at", request.stage_due_at)
+        else:
+            clock = await records.clock(request)
+            due_at = clock.overall.due_at if clock.overall else None
+            stage_due_at = timeliness.stage_due_at(clock, to_state)
         if closing:
             # How long it took, against the due date it closed with.
             await records.times(CLOSURE_TIMES, {
@@ -411,8 +418,7 @@ class Workflow:
         bumped = await records.update(
             REQUESTS, {"id": request.id, "version": expected_version}, changes | {
                 "state": to_state, "version": link["seq"], "last_event_hash": link["hash"],
-                "updated_at": now, "due_at": due_at,
-                "stage_due_at": timeliness.stage_due_at(clock, to_state),
+                "updated_at": now, "due_at": due_at, "stage_due_at": stage_due_at,
             },
         )
         if len(bumped) != 1:
@@ -768,14 +774,15 @@ class Workflow:
                 return {"previous_outcome": row["outcome"],
                         "previous_closed_at": msgspec.to_builtins(row["closed_at"])}
             case RecomputeClock():
-                # The event leaves the state as it is, so the clock worked out now is the one
-                # `apply` stores after it: the trail shows what moved from what.
+                # The event leaves the state as it is and sets the due dates of the clock
+                # worked out now: the trail shows what moved from what.
                 clock = await records.clock(request)
+                changes["due_at"] = clock.overall.due_at if clock.overall else None
+                changes["stage_due_at"] = timeliness.stage_due_at(clock, request.state)
                 moved = {
-                    "old_due_at": request.due_at,
-                    "new_due_at": clock.overall.due_at if clock.overall else None,
+                    "old_due_at": request.due_at, "new_due_at": changes["due_at"],
                     "old_stage_due_at": request.stage_due_at,
-                    "new_stage_due_at": timeliness.stage_due_at(clock, request.state),
+                    "new_stage_due_at": changes["stage_due_at"],
                 }
                 return {name: msgspec.to_builtins(at) for name, at in moved.items()}
             case _:

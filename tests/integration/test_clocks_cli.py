@@ -163,19 +163,24 @@ async def test_a_request_that_moved_on_is_read_again(database_url: str, tmp_path
         view = await recomputing.get(change.reference)
         assert (view.version, view.due_at) == (3, utc("2026-11-23T23:59:59.999999Z"))
 
-        # The old policy's next event puts the old dates back; then an event under the new
-        # one stores the new dates itself before the recompute gets there.
+        # An event that stays in its state keeps the dates stored, whichever policy sent it.
         await service.apply(change.reference, payload("record_partner_request"),
                             actor="officer.ann", expected_version=3)
+        assert (await recomputing.get(change.reference)).due_at == utc(
+            "2026-11-23T23:59:59.999999Z")
+        # A change of state under the old policy puts the old dates back; then a change of
+        # state under the new one stores the new dates itself before the recompute gets there.
+        await service.apply(change.reference, payload("complete_initial_checks"),
+                            actor="officer.ann", expected_version=4)
         async with recomputing.db.read() as session:
             [change] = await timeliness.recompute(session, policy)
-        await recomputing.apply(change.reference, payload("record_partner_request"),
+        await recomputing.apply(change.reference, payload("record_meeting"),
                                 actor="officer.ann", expected_version=change.version)
         assert await _recompute_one(
             recomputing, change, actor="system:clocks", reason="test"
         ) is None
         assert [e.event for e in await recomputing.events(change.reference)][-1] == (
-            "record_partner_request"
+            "record_meeting"
         )
     finally:
         await recomputing.db.dispose()

@@ -152,3 +152,30 @@ async def test_queues_put_immediate_risk_first_then_the_soonest_due(
     assert await refs(workflow, Filters(queue="due_soon")) == [recent]
     await send(workflow, older, "withdraw")
     assert await refs(workflow, Filters(queue="overdue")) == [at_risk, oldest]
+
+
+async def assert_due_dates_as_the_clock_works_them_out(workflow: Workflow, reference: str) -> None:
+    view = await workflow.get(reference)
+    clock = await workflow.clock(reference)
+    current = [s.due_at for s in clock.stages if s.current]
+    assert view.due_at == (clock.overall.due_at if clock.overall else None)
+    assert view.stage_due_at == (current[0] if current else None)
+
+
+async def test_the_due_dates_stored_after_every_event_are_the_clocks(workflow: Workflow) -> None:
+    """Events that stay in their state keep the due dates they find (the clock is not read
+    again) unless they write what a clock is worked out from, such as an extension; either
+    way the request's due dates are its clock's."""
+    reference = await receive(workflow, "2026-11-02T09:00:00Z")
+    for event, fields in [
+        ("complete_initial_checks", {}), ("record_meeting", {}), ("record_check", {}),
+        ("extend_deadline", {"days": 7}), ("record_check", {}), ("complete_checks", {}),
+        ("extend_deadline", {"days": 5}),
+    ]:
+        before = await workflow.get(reference)
+        await send(workflow, reference, event, **fields)
+        await assert_due_dates_as_the_clock_works_them_out(workflow, reference)
+        after = await workflow.get(reference)
+        if event == "extend_deadline":
+            assert after.due_at is not None and before.due_at is not None
+            assert after.due_at > before.due_at

@@ -125,10 +125,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                  settings)
     made = _metrics_folder(args.workers)
     try:
-        # log_config=None: each worker's create_app sets up the JSON logs, uvicorn's included.
+        # log_config=None: each worker's app sets up the JSON logs, uvicorn's included.
         # uvloop and httptools: chosen by `python -m bench.servers` (docs/benchmarks.md).
         uvicorn.run(
-            "api.app:create_app", factory=True, host=args.host, port=args.port,
+            "api.app:served_app", factory=True, host=args.host, port=args.port,
             workers=args.workers, loop="uvloop", http="httptools", log_config=None,
             access_log=False,
             # Which proxies may name the client is the app's setting (DISCLOSURE_TRUSTED_PROXIES).

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 from pathlib import Path
 
 import httpx
+import pytest
+from litestar import Litestar
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
+from api.app import create_app, served_app
 from disclosure.db import Database
 from disclosure.policy import load_policy_book
 from disclosure.workflow import Workflow
@@ -208,3 +211,18 @@ async def test_an_unreachable_database_answers_503_and_not_ready_but_alive(
     assert ready.json()["checks"][0]["detail"] == "failed: OperationalError"
     assert work.status_code == 503 and work.headers["Retry-After"] == "5"
     assert work.json()["detail"].startswith("the database is not answering")
+
+
+def test_the_served_app_is_frozen_out_of_the_collectors_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What `disclosure serve` runs in each worker: the app, then everything built so far left
+    out of the garbage collector's passes, so that a full pass does not stall requests."""
+    monkeypatch.setenv("DISCLOSURE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'd.db'}")
+    gc.unfreeze()
+    try:
+        app = served_app()
+        assert isinstance(app, Litestar)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

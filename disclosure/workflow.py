@@ -911,11 +911,9 @@ class Workflow:
     ) -> list[EventView]:
         async with self.reading(visit) as session:
             rid = await request_id(session, reference, area=area, lock=visit is not None)
-            rows = (
-                await session.execute(
-                    select(*TIMELINE).where(Event.request_id == rid).order_by(Event.seq)
-                )
-            ).all()
+            rows = [Logged._make(row) for row in await session.execute(
+                select(*TIMELINE).where(Event.request_id == rid).order_by(Event.seq)
+            )]
             await self.log(session, rid, reference, visit)
         return [
             EventView(
@@ -991,7 +989,7 @@ class Workflow:
         queued = filters.queued
         query = self.listing(filters, limit=limit, cursor=cursor, area=area)
         async with self.db.read() as session:
-            rows = (await session.execute(query)).all()
+            rows = [Summarised._make(row) for row in await session.execute(query)]
         more = len(rows) > limit
         rows = rows[:limit]
         now = self.now()
@@ -1018,18 +1016,43 @@ def _overdue(state: str, due_at: datetime | None, now: datetime) -> bool:
     return state != "closed" and due_at is not None and due_at < now
 
 
-# What a request's timeline shows of each event, read as plain rows.
-TIMELINE = (
-    Event.seq, Event.event, Event.from_state, Event.to_state, Event.actor, Event.occurred_at,
-    Event.recorded_at, Event.policy_version, Event.payload, Event.hash,
-)
-# What a page of requests shows of each, and the columns its cursor is made of.
-SUMMARY = (
-    Request.id, Request.reference, Request.scheme, Request.route, Request.area,
-    Request.division, Request.state, Request.outcome, Request.immediate_risk,
-    Request.received_at, Request.due_at, Request.stage_due_at, Request.version,
-    Request.created_at,
-)
+class Logged(NamedTuple):
+    """What a request's timeline shows of an event, read as a plain row. A row's own
+    attributes cost more to read than a named tuple's: a page reads hundreds."""
+
+    seq: int
+    event: str
+    from_state: str | None
+    to_state: str
+    actor: str
+    occurred_at: datetime
+    recorded_at: datetime
+    policy_version: str
+    payload: dict[str, Any] | None
+    hash: str
+
+
+class Summarised(NamedTuple):
+    """What a page of requests shows of each, and the columns its cursor is made of."""
+
+    id: int
+    reference: str
+    scheme: str
+    route: str
+    area: str
+    division: str | None
+    state: str
+    outcome: str | None
+    immediate_risk: bool
+    received_at: datetime
+    due_at: datetime | None
+    stage_due_at: datetime | None
+    version: int
+    created_at: datetime
+
+
+TIMELINE = tuple(getattr(Event, name) for name in Logged._fields)
+SUMMARY = tuple(getattr(Request, name) for name in Summarised._fields)
 
 
 async def _find(

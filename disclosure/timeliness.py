@@ -233,13 +233,13 @@ def _view(
 
 
 def clock_view(
-    request: Request, clock: clocks.Clock, policy: PolicySettings, now: datetime
+    reference: str, state: str, clock: clocks.Clock, policy: PolicySettings, now: datetime
 ) -> ClockView:
-    current = STAGE_OF_STATE.get(request.state)
-    open_ = request.state != "closed"
+    current = STAGE_OF_STATE.get(state)
+    open_ = state != "closed"
     return ClockView(
-        reference=request.reference,
-        state=request.state,
+        reference=reference,
+        state=state,
         stage=current,
         policy_version=clock.policy_code,
         policy_source=policy.book.by_code(clock.policy_code).source,

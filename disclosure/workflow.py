@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -892,10 +892,12 @@ class Workflow:
     ) -> ClockView:
         """Every due date of a request, each with its inputs and explanation."""
         async with self.reading(visit) as session:
-            request = await _find(session, reference, area, lock=visit is not None)
+            request = await _row(session, Clocked, reference, area, lock=visit is not None)
             clock = await timeliness.request_clock(session, request, self.policy)
             await self.log(session, request.id, reference, visit)
-        return timeliness.clock_view(request, clock, self.policy, self.now())
+        return timeliness.clock_view(
+            request.reference, request.state, clock, self.policy, self.now()
+        )
 
     async def stage_records(
         self, reference: str, *, area: str | None = None
@@ -930,7 +932,7 @@ class Workflow:
     ) -> Actions:
         """What the lifecycle allows now and these roles may send, each with its body's schema."""
         async with self.db.read() as session:
-            row = await _find(session, reference, area)
+            row = await _row(session, Standing, reference, area)
         return Actions(
             reference=reference,
             state=row.state,
@@ -1053,6 +1055,57 @@ class Summarised(NamedTuple):
 
 TIMELINE = tuple(getattr(Event, name) for name in Logged._fields)
 SUMMARY = tuple(getattr(Request, name) for name in Summarised._fields)
+
+
+class Standing(NamedTuple):
+    """What the actions open to a request are worked out from."""
+
+    route: str
+    state: str
+    version: int
+
+
+class Clocked(NamedTuple):
+    """What a request's clock and its view are worked out from."""
+
+    id: int
+    reference: str
+    scheme: str
+    route: str
+    state: str
+    policy_version: str
+    received_at: datetime
+
+
+_Shape = TypeVar("_Shape", Standing, Clocked)
+
+
+def _by_reference(fields: tuple[str, ...], in_area: bool, lock: bool) -> Any:
+    query = select(*(getattr(Request, name) for name in fields)).where(
+        Request.reference == bindparam("reference")
+    )
+    if in_area:
+        query = query.where(Request.area == bindparam("area"))
+    return query.with_for_update() if lock else query
+
+
+# Built once each, so that their cache keys are too.
+_BY_REFERENCE = {
+    (shape.__name__, in_area, lock): _by_reference(shape._fields, in_area, lock)
+    for shape in (Standing, Clocked) for in_area in (False, True) for lock in (False, True)
+}
+
+
+async def _row(
+    session: AsyncSession, shape: type[_Shape], reference: str, area: str | None, *,
+    lock: bool = False,
+) -> _Shape:
+    """The columns `shape` names of a request, by reference, as `_find` finds it."""
+    query = _BY_REFERENCE[shape.__name__, area is not None, lock]
+    row = (await session.execute(query, {"reference": reference, "area": area})).first()
+    if row is None:
+        raise NotFound(reference)
+    return shape._make(row)
 
 
 async def _find(

@@ -913,19 +913,11 @@ class Workflow:
     ) -> list[EventView]:
         async with self.reading(visit) as session:
             rid = await request_id(session, reference, area=area, lock=visit is not None)
-            rows = [Logged._make(row) for row in await session.execute(
+            rows = (await session.execute(
                 select(*TIMELINE).where(Event.request_id == rid).order_by(Event.seq)
-            )]
+            )).all()
             await self.log(session, rid, reference, visit)
-        return [
-            EventView(
-                seq=e.seq, event=e.event, from_state=e.from_state, to_state=e.to_state,
-                actor=e.actor, occurred_at=e.occurred_at, recorded_at=e.recorded_at,
-                policy_version=e.policy_version,
-                payload=e.payload, hash=e.hash,
-            )
-            for e in rows
-        ]
+        return [EventView(**row._mapping) for row in rows]
 
     async def actions(
         self, reference: str, *, roles: frozenset[str], area: str | None = None
@@ -1018,24 +1010,10 @@ def _overdue(state: str, due_at: datetime | None, now: datetime) -> bool:
     return state != "closed" and due_at is not None and due_at < now
 
 
-class Logged(NamedTuple):
-    """What a request's timeline shows of an event, read as a plain row. A row's own
-    attributes cost more to read than a named tuple's: a page reads hundreds."""
-
-    seq: int
-    event: str
-    from_state: str | None
-    to_state: str
-    actor: str
-    occurred_at: datetime
-    recorded_at: datetime
-    policy_version: str
-    payload: dict[str, Any] | None
-    hash: str
-
-
 class Summarised(NamedTuple):
-    """What a page of requests shows of each, and the columns its cursor is made of."""
+    """What a page of requests shows of each, and the columns its cursor is made of, read as
+    plain rows: a row's own attributes cost more to read than a named tuple's, and a page reads
+    hundreds."""
 
     id: int
     reference: str
@@ -1053,7 +1031,8 @@ class Summarised(NamedTuple):
     created_at: datetime
 
 
-TIMELINE = tuple(getattr(Event, name) for name in Logged._fields)
+# What a request's timeline shows of each event: the columns its view is made of.
+TIMELINE = tuple(getattr(Event, name) for name in EventView.__struct_fields__)
 SUMMARY = tuple(getattr(Request, name) for name in Summarised._fields)
 
 
